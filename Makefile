@@ -1,0 +1,31 @@
+# `make run`: set up .venv and run the quick start. `make test`: set up .venv and run the test suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HWNAS := $(VENV)/bin/hwnas
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(HWNAS) spaces
+	$(HWNAS) sample mixed-attention --preset tiny -n 3 --seed 0
+	$(HWNAS) cost mixed-attention --preset tiny --arch max
+	$(HWNAS) cost mixed-attention --preset hat-wmt14-en-de --arch hat-raspberrypi-6.0s
+	$(HWNAS) cost lighthubert --preset base --arch min
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) benchmarks/supernet_overhead.py --json
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,26 @@
+"""Shared fixtures: one supernet per (space, preset), built once per test session."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hwnas.search_spaces import all_space_presets, get_space
+
+SPACE_PRESETS = all_space_presets()
+# Long-waveform presets are exercised on 0.2 s of audio to keep the suite fast; the sizes do not change.
+TEST_INPUT_SHAPES = {("lighthubert", "base"): (3200,), ("lighthubert", "small"): (3200,)}
+
+
+@pytest.fixture(scope="session")
+def supernets():
+    cache = {}
+
+    def get(name: str, preset: str):
+        if (name, preset) not in cache:
+            torch.manual_seed(0)
+            space = get_space(name, preset)
+            cache[(name, preset)] = (space, space.build_supernet().eval())
+        return cache[(name, preset)]
+
+    return get
