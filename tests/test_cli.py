@@ -1,0 +1,66 @@
+"""The `hwnas` command, run as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hwnas.search_spaces import Arch, get_space
+
+
+def hwnas(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hwnas.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_spaces_json_lists_every_preset():
+    out = hwnas("spaces", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {(r["space"], r["preset"]): r for r in json.loads(out.stdout)}
+    assert rows[("lighthubert", "base")]["num_subnets"] == 6_530_347_008
+    assert rows[("mixed-attention", "tiny")]["min_params_m"] < rows[("mixed-attention", "tiny")]["max_params_m"]
+    assert "hat-raspberrypi-6.0s" in rows[("mixed-attention", "hat-wmt14-en-de")]["named_archs"]
+
+
+def test_sample_is_seeded_and_valid():
+    first, again = hwnas("sample", "lighthubert", "--preset", "small", "-n", "4", "--seed", "3"), \
+        hwnas("sample", "lighthubert", "--preset", "small", "-n", "4", "--seed", "3")
+    assert first.returncode == 0 and first.stdout == again.stdout
+    space = get_space("lighthubert", "small")
+    archs = [space.validate(Arch.from_json(line)) for line in first.stdout.splitlines()]
+    assert len(archs) == 4 and len({a.id for a in archs}) == 4
+
+
+def test_cost_json_reports_fvcore_and_op_counts(tmp_path):
+    space = get_space("mixed-attention", "tiny")
+    arch_file = tmp_path / "arch.json"
+    arch_file.write_text(space.min_arch().to_json(indent=2))
+    out = hwnas("cost", "mixed-attention", "--preset", "tiny", "--arch", str(arch_file), "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["arch_id"] == space.min_arch().id
+    assert result["macs"] == result["ops_macs"] > 0 and result["params"] > 0
+
+
+def test_cost_accepts_named_archs_and_input_size():
+    out = hwnas("cost", "mixed-attention", "--preset", "cifar10-vit", "--arch", "min", "--input", "32", "--num-classes", "100", "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["input_shape"] == [3, 32, 32]
+
+
+@pytest.mark.parametrize("args,message", [
+    (("cost", "nope", "--arch", "max"), "unknown search space 'nope'; choose one of: lighthubert, mixed-attention"),
+    (("cost", "lighthubert", "--preset", "huge", "--arch", "max"), "unknown preset of space 'lighthubert' 'huge'"),
+    (("cost", "lighthubert", "--arch", '{"embed_dim": 32}'), "arch field 'layers' is missing"),
+    (("cost", "lighthubert", "--arch", "{broken"), "not valid JSON"),
+    (("cost", "lighthubert", "--arch", "no-such-file.json"), "neither JSON, a file"),
+    (("cost", "mixed-attention", "--arch", "max", "--input", "a,b"), "--input 'a,b' must be"),
+    (("sample", "nope"), "unknown search space 'nope'"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(args, message):
+    out = hwnas(*args)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
