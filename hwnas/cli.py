@@ -15,7 +15,7 @@ from rich.table import Table
 from hwnas.errors import HwnasError, InvalidArchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Hardware-aware neural architecture search.")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)  # pipes and CI get full rows
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -96,9 +96,11 @@ def spaces(as_json: bool = typer.Option(False, "--json", help="Print JSON instea
         print(json.dumps(rows, indent=2))
         return
     table = Table("space", "preset", "subnets", "min params (M)", "max params (M)", "named archs")
+    for column in table.columns[:2]:
+        column.no_wrap = True
     for r in rows:
         table.add_row(r["space"], r["preset"], f"{r['num_subnets']:.3e}", f"{r['min_params_m']:.2f}",
-                      f"{r['max_params_m']:.2f}", ", ".join(r["named_archs"]))
+                      f"{r['max_params_m']:.2f}", str(len(r["named_archs"])))
     console.print(table)
 
 

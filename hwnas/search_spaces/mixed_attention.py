@@ -174,6 +174,27 @@ class MixedAttentionSpace(SearchSpace):
         return result + [ops.linear(tgt_len, dec, c["vocab_size"], bias=False, tied=True)]
 
 
+def hat_latency_features(arch: Arch) -> dict[str, float]:
+    """The features HAT's latency datasets record for an arch of `hat-wmt14-en-de` (its CSV columns).
+
+    Per-layer choices are averaged over active layers; arbitrary enc-dec attention is averaged as the
+    number of encoder layers attended (1, 2, 3), as HAT does.
+    """
+    mean = lambda values: sum(values) / len(values)  # noqa: E731
+    return {
+        "encoder_embed_dim": arch["encoder_embed_dim"],
+        "encoder_layer_num": arch["encoder_layers"],
+        "encoder_ffn_embed_dim_avg": mean(arch["encoder_ffn_dim"]),
+        "encoder_self_attention_heads_avg": mean(arch["encoder_heads"]),
+        "decoder_embed_dim": arch["decoder_embed_dim"],
+        "decoder_layer_num": arch["decoder_layers"],
+        "decoder_ffn_embed_dim_avg": mean(arch["decoder_ffn_dim"]),
+        "decoder_self_attention_heads_avg": mean(arch["decoder_heads"]),
+        "decoder_ende_attention_heads_avg": mean(arch["decoder_ende_heads"]),
+        "decoder_arbitrary_ende_attn_avg": mean([ende_memory_layers(v) for v in arch["decoder_ende_attn"]]),
+    }
+
+
 # -- builders -----------------------------------------------------------------------------------------
 class _ClassifierSupernet(Supernet):
     def _configure(self, arch: Arch) -> None:

@@ -59,3 +59,26 @@ def test_decoder_attends_to_the_last_encoder_layers():
     arch = space.named_arch("hat-raspberrypi-6.9s")  # enc-dec attention [-1, 1, 1, 1, -1]
     cross = [op for op in space.ops(arch) if op.kind == "attention" and op["n_kv"] != op["n_q"]]
     assert [op["n_kv"] for op in cross] == [60, 60, 60]  # 2 layers x 30 tokens where the value is 1
+
+
+def test_hat_latency_rows_are_points_of_the_space():
+    """Every measured row of HAT's datasets is reachable: its features are averages of in-space choices."""
+    import csv
+    import os
+    from pathlib import Path
+
+    from hwnas.search_spaces.mixed_attention import hat_latency_features
+
+    data = Path(os.environ.get("HWNAS_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+    path = data / "hat-latency" / "wmt14ende_cpu_raspberrypi_all.csv"
+    assert path.is_file(), f"HAT latency data not found at {path}; set HWNAS_DATA"
+    space = get_space("mixed-attention", "hat-wmt14-en-de")
+    rows = list(csv.DictReader(path.open()))
+    features = hat_latency_features(space.named_arch("hat-raspberrypi-6.0s"))
+    assert set(features) == {k for k in rows[0] if not k.startswith("latency_")}
+    for row in rows:
+        assert int(row["encoder_embed_dim"]) in (512, 640) and int(row["decoder_embed_dim"]) in (512, 640)
+        assert 1 <= int(row["decoder_layer_num"]) <= 6
+        assert 512 <= float(row["encoder_ffn_embed_dim_avg"]) <= 3072
+        assert 1 <= float(row["decoder_arbitrary_ende_attn_avg"]) <= 3
+    assert features["decoder_arbitrary_ende_attn_avg"] == 1.25  # [-1, -1, 1, -1] -> layers attended 1, 1, 2, 1

@@ -9,17 +9,19 @@ container class runs both the supernet and the extracted subnet.
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
 
 
-class ElasticModule(nn.Module):
+class ElasticModule(nn.Module, ABC):
     """A leaf whose active size is chosen by `configure`; `export()` copies the active slice out."""
 
+    @abstractmethod
     def export(self) -> nn.Module:
-        raise NotImplementedError(f"{type(self).__name__} must implement export()")
+        """A plain module holding a copy of the active slice of this leaf's weights."""
 
 
 def export_module(module: nn.Module) -> nn.Module:

@@ -8,6 +8,7 @@ operator description (`_ops.attention`) and fvcore's trace in agreement.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 import torch.nn.functional as F
@@ -65,17 +66,19 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kind: str, causal:
     return scores.softmax(dim=-1) @ v
 
 
-class _AttentionForward(nn.Module):
+class _AttentionForward(nn.Module, ABC):
     """Projection, head split and merge shared by the elastic and the plain attention modules."""
 
     kind: str
     causal: bool
 
+    @abstractmethod
     def _heads(self) -> int:
-        raise NotImplementedError
+        """Number of heads the projections are split into."""
 
+    @abstractmethod
     def _rel_table(self) -> torch.Tensor | None:
-        raise NotImplementedError
+        """The (2·range+1, head_dim) relative key table, or None for other kinds."""
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor | None = None) -> torch.Tensor:
         """Self-attention over `x` (B, N, C), or cross-attention to `memory` (B, M, C_mem)."""
