@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -24,3 +27,11 @@ def supernets():
         return cache[(name, preset)]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def hwnas_data() -> Path:
+    """Public measurements (read-only): $HWNAS_DATA, by default ../shared/data beside the repository."""
+    path = Path(os.environ.get("HWNAS_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    assert path.is_dir(), f"public measurements not found at {path}; set HWNAS_DATA"
+    return path

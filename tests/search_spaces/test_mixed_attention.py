@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 
 from hwnas.search_spaces import get_space
 from hwnas.search_spaces._hat_named import hat_published_params_m
 from hwnas.search_spaces._ops import total_params
+from hwnas.search_spaces.mixed_attention import hat_latency_features
 
 
 def _params_without_embeddings(space, arch):
@@ -61,17 +64,9 @@ def test_decoder_attends_to_the_last_encoder_layers():
     assert [op["n_kv"] for op in cross] == [60, 60, 60]  # 2 layers x 30 tokens where the value is 1
 
 
-def test_hat_latency_rows_are_points_of_the_space():
+def test_hat_latency_rows_are_points_of_the_space(hwnas_data):
     """Every measured row of HAT's datasets is reachable: its features are averages of in-space choices."""
-    import csv
-    import os
-    from pathlib import Path
-
-    from hwnas.search_spaces.mixed_attention import hat_latency_features
-
-    data = Path(os.environ.get("HWNAS_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
-    path = data / "hat-latency" / "wmt14ende_cpu_raspberrypi_all.csv"
-    assert path.is_file(), f"HAT latency data not found at {path}; set HWNAS_DATA"
+    path = hwnas_data / "hat-latency" / "wmt14ende_cpu_raspberrypi_all.csv"
     space = get_space("mixed-attention", "hat-wmt14-en-de")
     rows = list(csv.DictReader(path.open()))
     features = hat_latency_features(space.named_arch("hat-raspberrypi-6.0s"))
