@@ -145,6 +145,15 @@ def cost(
                   f"MACs {result['macs_m']:.1f} M  ops {result['num_ops']}")
 
 
+def _register_subcommands() -> None:
+    from hwnas import cli_search
+
+    cli_search.register(app, console)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     app()
 

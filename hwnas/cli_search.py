@@ -1,0 +1,139 @@
+"""`hwnas run`, `experiments`, `pareto`, `trials`: the search commands."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hwnas.errors import HwnasError
+
+
+def _user_errors(fn):  # noqa: ANN001, ANN202 - shared decorator lives in cli.py; imported lazily to avoid a cycle
+    from hwnas.cli import user_errors
+
+    return user_errors(fn)
+
+
+DEFAULT_STORAGE_HELP = "Optuna storage URL (sqlite:///x.db, postgresql://…, journal:///x.log); default: the spec's."
+
+
+def register(app: typer.Typer, console: Console) -> None:
+    """Add the search commands to the `hwnas` app."""
+
+    @app.command()
+    @_user_errors
+    def run(
+        spec_path: Path = typer.Argument(..., metavar="SPEC", help="Experiment spec (YAML)."),
+        storage: Optional[str] = typer.Option(None, "--storage", help=DEFAULT_STORAGE_HELP),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Parallel Ray workers (searcher kind ray)."),
+    ) -> None:
+        """Run (or resume) an experiment to its budget; trials are stored as they finish."""
+        from hwnas.search import Experiment, load_spec
+
+        spec = load_spec(spec_path)
+        if workers is not None:
+            spec.searcher.workers = workers
+        experiment = Experiment(spec, storage)
+        budget = spec.budget.trials
+        columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("feasible {task.fields[feasible]}  front {task.fields[front]}  HV {task.fields[hv]}")]
+        start = experiment.progress()
+        last_draw = [0.0]
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task(spec.name, total=budget, completed=start.done, feasible=start.feasible,
+                                front=start.front_size, hv=f"{start.hypervolume:.4g}")
+
+            def update(progress) -> None:  # noqa: ANN001
+                bar.update(task, completed=progress.done, feasible=progress.feasible, front=progress.front_size,
+                           hv=f"{progress.hypervolume:.4g}")
+
+            def on_trial(_progress=None) -> None:  # noqa: ANN001
+                now = time.monotonic()
+                if now - last_draw[0] > 0.5:
+                    last_draw[0] = now
+                    update(experiment.progress())
+
+            experiment.run(on_trial=on_trial, lazy_progress=True)
+            update(experiment.progress())
+        done = experiment.progress()
+        console.print(f"{spec.name}: {done.done} trials in {experiment.storage_url}, {done.feasible} feasible, "
+                      f"front of {done.front_size}.  Next: hwnas pareto --experiment {spec.name} --storage {experiment.storage_url}")
+
+    @app.command()
+    @_user_errors
+    def experiments(
+        storage: str = typer.Option("sqlite:///experiments/quickstart.db", "--storage", help=DEFAULT_STORAGE_HELP),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """List the experiments in a storage."""
+        from hwnas.search import list_experiments, open_storage
+
+        rows = [s.to_dict() for s in list_experiments(open_storage(storage))]
+        if as_json:
+            print(json.dumps(rows, indent=2))
+            return
+        table = Table("name", "space", "preset", "searcher", "objectives", "done", "feasible", "last update")
+        for r in rows:
+            table.add_row(r["name"], r["space"], r["preset"], r["searcher"], ", ".join(r["objectives"]),
+                          str(r["trials_done"]), str(r["trials_feasible"]), r["last_update"] or "")
+        console.print(table)
+
+    @app.command()
+    @_user_errors
+    def pareto(
+        experiment: str = typer.Option(..., "--experiment"),
+        storage: str = typer.Option("sqlite:///experiments/quickstart.db", "--storage", help=DEFAULT_STORAGE_HELP),
+        objectives: Optional[str] = typer.Option(None, "--objectives", help="Comma-separated subset, e.g. naswot,flops_m."),
+        where: Optional[str] = typer.Option(None, "--where", help="Filter, e.g. 'params_m <= 0.05 and flops_m < 0.5'."),
+        fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+    ) -> None:
+        """The non-dominated feasible trials, with the command that extracts each."""
+        from hwnas.search.queries import front_rows
+
+        rows = front_rows(storage, experiment, objectives, where)
+        _print_rows(console, rows, fmt, experiment)
+
+    @app.command()
+    @_user_errors
+    def trials(
+        experiment: str = typer.Option(..., "--experiment"),
+        storage: str = typer.Option("sqlite:///experiments/quickstart.db", "--storage", help=DEFAULT_STORAGE_HELP),
+        fmt: str = typer.Option("csv", "--format", help="csv, json or table."),
+    ) -> None:
+        """Every finished trial of an experiment."""
+        from hwnas.search.queries import all_rows
+
+        _print_rows(console, all_rows(storage, experiment), fmt, experiment)
+
+
+def _print_rows(console: Console, rows: list[dict], fmt: str, experiment: str) -> None:
+    if fmt not in ("table", "json", "csv"):
+        raise HwnasError(f"--format {fmt!r}: choose table, json or csv")
+    if fmt == "json":
+        print(json.dumps(rows, indent=2))
+        return
+    flat = [{k: (json.dumps(v, separators=(",", ":")) if isinstance(v, (dict, list)) else v) for k, v in r.items()} for r in rows]
+    columns = list(dict.fromkeys(k for r in flat for k in r))
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(flat)
+        print(out.getvalue(), end="")
+        return
+    shown = [c for c in columns if c not in ("arch", "extract", "state")]
+    table = Table(*shown, title=f"{experiment}: {len(rows)} trials")
+    for r in flat:
+        table.add_row(*[f"{r[c]:.4g}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in shown])
+    console.print(table)
+    if rows and "extract" in rows[0]:
+        console.print(f"extract a trial: {rows[0]['extract']}  (change --trial)")

@@ -1,0 +1,131 @@
+"""Trial rows, Pareto fronts and hypervolume over stored trials (non-domination and HV from moocore)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import moocore
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from hwnas.errors import HwnasError
+
+
+class QueryError(HwnasError):
+    """A bad front query: unknown objective, malformed filter."""
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    number: int
+    state: str
+    arch_id: str
+    arch: dict[str, Any]
+    metrics: dict[str, float]
+    feasible: bool
+    hardware: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_trial(cls, trial: FrozenTrial) -> TrialRow:
+        return cls(trial.number, trial.state.name, trial.user_attrs.get("arch_id", ""), trial.user_attrs.get("arch", {}),
+                   dict(trial.user_attrs.get("metrics", {})), bool(trial.user_attrs.get("feasible", False)),
+                   dict(trial.user_attrs.get("hardware", {})))
+
+    def to_dict(self, experiment: str | None = None) -> dict[str, Any]:
+        row: dict[str, Any] = {"trial": self.number, "state": self.state, "arch_id": self.arch_id, "feasible": self.feasible,
+                               **self.metrics, "arch": self.arch}
+        if experiment is not None:
+            row["extract"] = extract_command(experiment, self.number)
+        return row
+
+
+def extract_command(experiment: str, trial: int) -> str:
+    return f"hwnas extract --experiment {experiment} --trial {trial} --out subnets/{experiment}-{trial}"
+
+
+def trial_rows(study: optuna.Study) -> list[TrialRow]:
+    """Finished trials (complete, or stopped early as infeasible), oldest first."""
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    return [TrialRow.from_trial(t) for t in trials]
+
+
+_CLAUSE = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.-]*(?:@[\w.-]+)?)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+0-9.eE]+)\s*$")
+_OPS = {"<=": np.less_equal, ">=": np.greater_equal, "<": np.less, ">": np.greater, "==": np.equal, "!=": np.not_equal}
+
+
+def parse_where(expr: str | None, known: Sequence[str]) -> list[tuple[str, str, float]]:
+    """`"latency_ms@pixel4 <= 20 and params_m < 1"` → clauses; never evaluated as code."""
+    if not expr or not expr.strip():
+        return []
+    clauses = []
+    for part in re.split(r"\s+and\s+", expr.strip()):
+        match = _CLAUSE.match(part)
+        if not match:
+            raise QueryError(f"filter clause {part!r} must look like 'latency_ms@pixel4 <= 20' (clauses joined by 'and')")
+        if match["key"] not in known:
+            raise QueryError(f"filter names unknown metric {match['key']!r}; known: {', '.join(known)}")
+        try:
+            value = float(match["value"])
+        except ValueError:
+            raise QueryError(f"filter value {match['value']!r} is not a number") from None
+        clauses.append((match["key"], match["op"], value))
+    return clauses
+
+
+def _matches(row: TrialRow, clauses: list[tuple[str, str, float]]) -> bool:
+    return all(key in row.metrics and bool(_OPS[op](row.metrics[key], value)) for key, op, value in clauses)
+
+
+def minimisation_matrix(rows: Sequence[TrialRow], keys: Sequence[str], directions: Sequence[str]) -> np.ndarray:
+    """Objective values with maximised objectives negated, one row per trial."""
+    signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+    return np.array([[row.metrics[k] for k in keys] for row in rows], dtype=float).reshape(len(rows), len(keys)) * signs
+
+
+def pareto_front(rows: Sequence[TrialRow], keys: Sequence[str], directions: Sequence[str],
+                 where: str | None = None) -> list[TrialRow]:
+    """Feasible, complete trials passing `where` that no other such trial dominates."""
+    known = sorted({k for r in rows for k in r.metrics})
+    clauses = parse_where(where, known)
+    candidates = [r for r in rows if r.state == "COMPLETE" and r.feasible and all(k in r.metrics for k in keys) and _matches(r, clauses)]
+    if not candidates:
+        return []
+    mask = moocore.is_nondominated(minimisation_matrix(candidates, keys, directions), keep_weakly=True)
+    return [row for row, keep in zip(candidates, mask) if keep]
+
+
+def hypervolume(rows: Sequence[TrialRow], keys: Sequence[str], directions: Sequence[str], reference: Sequence[float]) -> float:
+    """Hypervolume of the feasible complete trials w.r.t. `reference` (given in minimisation form)."""
+    points = [r for r in rows if r.state == "COMPLETE" and r.feasible and all(k in r.metrics for k in keys)]
+    if not points:
+        return 0.0
+    data = minimisation_matrix(points, keys, directions)
+    ref = np.asarray(reference, dtype=float)
+    data = data[np.all(data < ref, axis=1)]
+    return float(moocore.hypervolume(data, ref=ref)) if len(data) else 0.0
+
+
+def running_reference(rows: Sequence[TrialRow], keys: Sequence[str], directions: Sequence[str]) -> list[float]:
+    """A reference point just beyond the worst value seen per objective (for progress display)."""
+    points = [r for r in rows if r.state == "COMPLETE" and all(k in r.metrics for k in keys)]
+    if not points:
+        return [0.0] * len(keys)
+    data = minimisation_matrix(points, keys, directions)
+    worst, best = data.max(axis=0), data.min(axis=0)
+    return list(worst + 0.1 * np.maximum(worst - best, 1e-9))
+
+
+def resolve_objectives(study: optuna.Study, names: Sequence[str] | None) -> tuple[list[str], list[str]]:
+    """The objective keys (and directions) to front over: all of the study's, or the named subset."""
+    keys: list[str] = study.user_attrs.get("hwnas:objective_keys", [])
+    directions = [d.name.lower() for d in study.directions]
+    if not names:
+        return keys, directions
+    unknown = [n for n in names if n not in keys]
+    if unknown:
+        raise QueryError(f"unknown objective {unknown[0]!r} for experiment {study.study_name!r}; objectives: {', '.join(keys)}")
+    return list(names), [directions[keys.index(n)] for n in names]

@@ -1,0 +1,147 @@
+"""`run_experiment`: one spec, one Optuna study in durable storage, run to its budget (and resumed)."""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from hwnas.errors import HwnasError
+from hwnas.search.objectives import ObjectiveSet
+from hwnas.search.pareto import TrialRow, hypervolume, pareto_front, running_reference, trial_rows
+from hwnas.search.samplers import make_sampler
+from hwnas.search.spec import ExperimentSpec, SpecError
+from hwnas.search.storage import open_storage
+from hwnas.search_spaces import Arch, get_space
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+@dataclass
+class Progress:
+    """What a progress display shows after each trial."""
+
+    done: int
+    budget: int | None
+    feasible: int
+    front_size: int
+    hypervolume: float
+
+
+def _identity(spec: ExperimentSpec) -> dict[str, object]:
+    """The parts of a spec a resumed study must share (others, like the budget, may change)."""
+    return {"space": spec.space.model_dump(), "objectives": spec.objective_keys, "directions": spec.directions,
+            "constraints": [str(c) for c in spec.constraints]}
+
+
+class Experiment:
+    """A spec bound to its space, objectives, sampler and study."""
+
+    def __init__(self, spec: ExperimentSpec, storage_url: str | None = None, base_dir: Path = Path("experiments")) -> None:
+        self.spec = spec
+        try:
+            self.space = get_space(spec.space.name, spec.space.preset, **spec.space.options)
+        except TypeError as exc:
+            raise SpecError(f"space.options: {exc}") from None
+        except HwnasError as exc:
+            raise SpecError(f"space: {exc}") from None
+        self.objectives = ObjectiveSet(spec, self.space)
+        self.storage_url = storage_url or spec.storage_url(base_dir)
+        self.storage = open_storage(self.storage_url, create_dirs=storage_url is None and spec.storage is None)
+        self.study = self._open_study()
+        if isinstance(self.storage, optuna.storages.RDBStorage):
+            with warnings.catch_warnings():  # experimental in Optuna, and exactly what resume needs
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(self.study)  # a killed run's trials: failed, then retried
+        for trial in self.study.get_trials(deepcopy=False, states=FINISHED):
+            if "arch_id" in trial.user_attrs:
+                self.objectives.prime(trial.user_attrs["arch_id"], trial.user_attrs.get("metrics", {}))
+
+    def _open_study(self) -> optuna.Study:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        existing = {s.study_name for s in self.storage.get_all_studies()}
+        sampler = make_sampler(self.spec, self.space)
+        if self.spec.name in existing:
+            study = optuna.load_study(study_name=self.spec.name, storage=self.storage, sampler=sampler)
+            stored = json.loads(study.user_attrs.get("hwnas:identity", "{}"))
+            if stored != _identity(self.spec):
+                raise SpecError(f"experiment {self.spec.name!r} already exists in {self.storage_url} with another "
+                                "space, objectives or constraints; rename the experiment or use another storage")
+            return study
+        study = optuna.create_study(study_name=self.spec.name, storage=self.storage, sampler=sampler,
+                                    directions=self.spec.directions)
+        study.set_user_attr("hwnas:spec", self.spec.model_dump_json())
+        study.set_user_attr("hwnas:identity", json.dumps(_identity(self.spec)))
+        study.set_user_attr("hwnas:objective_keys", self.spec.objective_keys)
+        return study
+
+    # -- trials --------------------------------------------------------------------------------
+    def objective(self, trial: optuna.Trial) -> tuple[float, ...]:
+        arch = self.space.suggest(trial)
+        return self.evaluate_into(trial, arch)
+
+    def evaluate_into(self, trial: optuna.Trial, arch: Arch) -> tuple[float, ...]:
+        """Evaluate `arch` cheap-first and record everything on `trial`; raises TrialPruned if cut short."""
+        result = self.objectives.evaluate(arch)
+        trial.set_user_attr("arch", arch.to_dict())
+        trial.set_user_attr("arch_id", arch.id)
+        trial.set_user_attr("metrics", result.values)
+        trial.set_user_attr("constraint_values", result.violations)
+        trial.set_user_attr("feasible", result.feasible)
+        for constraint, violation in zip(self.spec.constraints, result.violations):
+            trial.set_constraint(str(constraint), violation)
+        if not result.complete:
+            raise optuna.TrialPruned("infeasible on a cheap constraint; expensive objectives skipped")
+        return tuple(result.values[k] for k in self.spec.objective_keys)
+
+    def finished(self) -> int:
+        return len(self.study.get_trials(deepcopy=False, states=FINISHED))
+
+    def remaining(self) -> int | None:
+        return None if self.spec.budget.trials is None else max(0, self.spec.budget.trials - self.finished())
+
+    def rows(self) -> list[TrialRow]:
+        return trial_rows(self.study)
+
+    def progress(self) -> Progress:
+        rows, keys, directions = self.rows(), self.spec.objective_keys, self.spec.directions
+        front = pareto_front(rows, keys, directions)
+        return Progress(len(rows), self.spec.budget.trials, sum(r.feasible for r in rows), len(front),
+                        hypervolume(rows, keys, directions, running_reference(rows, keys, directions)))
+
+    def run(self, on_trial: Callable[..., None] | None = None, lazy_progress: bool = False) -> Progress:
+        """Run trials in this process until the budget (trials and/or minutes) is spent.
+
+        `on_trial` gets a fresh `Progress` after every trial, or nothing with `lazy_progress` (the
+        caller then decides when the storage query behind `progress()` is worth making).
+        """
+        remaining = self.remaining()
+        if remaining == 0:
+            return self.progress()
+        callbacks = []
+        if self.spec.budget.trials is not None:
+            callbacks.append(optuna.study.MaxTrialsCallback(self.spec.budget.trials, states=FINISHED))
+        if on_trial is not None:
+            callbacks.append(lambda study, trial: on_trial() if lazy_progress else on_trial(self.progress()))
+        timeout = None if self.spec.budget.minutes is None else self.spec.budget.minutes * 60
+        self.study.optimize(self.objective, n_trials=remaining, timeout=timeout, callbacks=callbacks, catch=())
+        return self.progress()
+
+
+def run_experiment(spec: ExperimentSpec, storage_url: str | None = None, base_dir: Path = Path("experiments"),
+                   on_trial: Callable[[Progress], None] | None = None) -> Experiment:
+    experiment = Experiment(spec, storage_url, base_dir)
+    start = time.perf_counter()
+    experiment.run(on_trial)
+    experiment.elapsed_s = time.perf_counter() - start
+    return experiment
+
+
+def trial_arch(trial: FrozenTrial) -> Arch:
+    return Arch(trial.user_attrs["arch"])

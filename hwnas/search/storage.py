@@ -1,0 +1,95 @@
+"""Opening Optuna storage, and the experiment summaries kept in it."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from hwnas.errors import HwnasError, UnknownNameError
+
+#: A trial whose process died is failed after this long without a heartbeat, then retried once more.
+HEARTBEAT_S, GRACE_S = 2, 8
+
+
+class StorageError(HwnasError):
+    """A storage URL that cannot be opened."""
+
+
+def open_storage(url: str, create_dirs: bool = False) -> BaseStorage:
+    """`sqlite:///file.db`, any SQLAlchemy URL (PostgreSQL for clusters), or `journal:///file.log`.
+
+    SQLite waits up to 60 s for a lock instead of failing with "database is locked"; RDB storages
+    record heartbeats so trials of a killed process are failed and retried.
+    """
+    try:
+        if url.startswith("journal:///"):
+            path = Path(url.removeprefix("journal:///"))
+            if create_dirs:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.is_dir():
+                raise StorageError(f"storage {url!r} cannot be opened: folder {str(path.parent)!r} does not exist")
+            return JournalStorage(JournalFileBackend(str(path)))
+        if url.startswith("sqlite:///"):
+            path = Path(url.removeprefix("sqlite:///"))
+            if create_dirs:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.is_dir():
+                raise StorageError(f"storage {url!r} cannot be opened: folder {str(path.parent)!r} does not exist")
+        engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+        with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna; they are what resume needs
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3))
+    except StorageError:
+        raise
+    except Exception as exc:  # SQLAlchemy / driver errors: one line naming the URL
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StorageError(f"storage {url!r} cannot be opened: {reason}") from None
+
+
+def load_study(storage: BaseStorage, name: str) -> optuna.Study:
+    names = [s.study_name for s in storage.get_all_studies()]
+    if name not in names:
+        raise UnknownNameError("experiment", name, names)
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+@dataclass(frozen=True)
+class ExperimentSummary:
+    name: str
+    space: str
+    preset: str
+    searcher: str
+    objectives: list[str]
+    trials_done: int
+    trials_feasible: int
+    last_update: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def summarize(study: optuna.Study) -> ExperimentSummary:
+    spec = json.loads(study.user_attrs.get("hwnas:spec", "{}"))
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    last = max((t.datetime_complete for t in trials if t.datetime_complete), default=None)
+    searcher = spec.get("searcher", {})
+    return ExperimentSummary(
+        name=study.study_name, space=spec.get("space", {}).get("name", "?"), preset=spec.get("space", {}).get("preset") or "",
+        searcher=searcher.get("kind", "?") + (f"/{searcher.get('sampler')}" if searcher.get("kind") != "evolution" else ""),
+        objectives=study.user_attrs.get("hwnas:objective_keys", []), trials_done=len(trials),
+        trials_feasible=sum(1 for t in trials if t.user_attrs.get("feasible")),
+        last_update=last.isoformat(timespec="seconds") if last else None,
+    )
+
+
+def list_experiments(storage: BaseStorage) -> list[ExperimentSummary]:
+    return [summarize(optuna.load_study(study_name=s.study_name, storage=storage)) for s in storage.get_all_studies()]

@@ -1,0 +1,98 @@
+"""Real searches on the tiny space: every sampler, cheap-first constraints, resume, fronts."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from hwnas.search import Experiment
+from hwnas.search.pareto import minimisation_matrix, pareto_front
+
+SAMPLERS = [("optuna", "random"), ("optuna", "tpe"), ("optuna", "nsga2"), ("optuna", "nsga3"), ("optuna", "qmc"),
+            ("optuna", "gp"), ("evolution", "nsga2")]
+
+
+@pytest.mark.parametrize("kind,sampler", SAMPLERS, ids=[f"{k}-{s}" for k, s in SAMPLERS])
+def test_every_searcher_runs_to_budget_and_stores_archs(make_spec, tmp_path, kind, sampler):
+    options = {"population_size": 6, "parents": 3} if kind == "evolution" else {}
+    spec = make_spec(searcher={"kind": kind, "sampler": sampler, "options": options},
+                     objectives=[{"metric": "params_m", "direction": "minimize"}, {"metric": "flops_m", "direction": "minimize"}],
+                     budget={"trials": 12})
+    experiment = Experiment(spec, f"sqlite:///{tmp_path}/s.db")
+    experiment.run()
+    rows = experiment.rows()
+    assert len(rows) == 12
+    for row in rows:
+        arch = experiment.space.validate(row.arch)
+        assert arch.id == row.arch_id
+        assert row.feasible == (row.metrics["params_m"] <= 0.08)
+
+
+def test_cheap_constraint_failure_skips_expensive_objectives(make_spec, tmp_path):
+    spec = make_spec(constraints=["params_m <= 0.02"], budget={"trials": 20},
+                     searcher={"kind": "optuna", "sampler": "random"})
+    experiment = Experiment(spec, f"sqlite:///{tmp_path}/s.db")
+    experiment.run()
+    rows = experiment.rows()
+    pruned = [r for r in rows if r.state == "PRUNED"]
+    complete = [r for r in rows if r.state == "COMPLETE"]
+    assert pruned and complete
+    assert all(not r.feasible and "naswot" not in r.metrics and r.metrics["params_m"] > 0.02 for r in pruned)
+    assert all(r.feasible and "naswot" in r.metrics for r in complete)
+
+
+def test_resume_continues_to_the_budget_without_repeating(make_spec, tmp_path):
+    url = f"sqlite:///{tmp_path}/s.db"
+    first = Experiment(make_spec(budget={"trials": 10}), url)
+    first.run()
+    before = {r.number: r for r in first.rows()}
+    second = Experiment(make_spec(budget={"trials": 16}), url)
+    assert second.remaining() == 6
+    second.run()
+    after = second.rows()
+    assert len(after) == 16 and len({r.number for r in after}) == 16
+    for row in after:
+        if row.number in before:
+            assert row.metrics == before[row.number].metrics
+    Experiment(make_spec(budget={"trials": 16}), url).run()  # budget spent: nothing more
+    assert len(Experiment(make_spec(budget={"trials": 16}), url).rows()) == 16
+
+
+def test_front_is_exactly_the_non_dominated_feasible_set(make_spec, tmp_path):
+    experiment = Experiment(make_spec(budget={"trials": 24}, searcher={"kind": "optuna", "sampler": "random"}),
+                            f"sqlite:///{tmp_path}/s.db")
+    experiment.run()
+    rows, keys, directions = experiment.rows(), experiment.spec.objective_keys, experiment.spec.directions
+    front = pareto_front(rows, keys, directions)
+    feasible = [r for r in rows if r.state == "COMPLETE" and r.feasible]
+    values = {r.number: minimisation_matrix([r], keys, directions)[0] for r in feasible}
+
+    def dominated(a):
+        return any(all(values[b] <= values[a]) and any(values[b] < values[a]) for b in values if b != a)
+
+    assert {r.number for r in front} == {n for n in values if not dominated(n)}
+    filtered = pareto_front(rows, keys, directions, where="flops_m < 0.4")
+    assert all(r.metrics["flops_m"] < 0.4 for r in filtered)
+
+
+def test_evolution_children_come_from_parents(make_spec, tmp_path):
+    spec = make_spec(searcher={"kind": "evolution", "options": {"population_size": 8, "parents": 3, "crossover_share": 0.0,
+                                                                "mutation_prob": 0.2}},
+                     objectives=[{"metric": "params_m", "direction": "minimize"}], constraints=[], budget={"trials": 20})
+    experiment = Experiment(spec, f"sqlite:///{tmp_path}/s.db")
+    experiment.run()
+    rows = experiment.rows()
+    sampler = experiment.study.sampler
+    best_of_first = sorted(rows[:8], key=lambda r: r.metrics["params_m"])[:3]
+    child = experiment.space.validate(rows[8].arch)
+    parents = [experiment.space.validate(r.arch) for r in best_of_first]
+
+    def distance(a, b):
+        flat = lambda arch: list(itertools.chain.from_iterable(v if isinstance(v, tuple) else (v,) for _, v in sorted(arch.items())))  # noqa: E731
+        fa, fb = flat(a), flat(b)
+        return sum(x != y for x, y in zip(fa, fb)) + abs(len(fa) - len(fb))
+
+    assert min(distance(child, p) for p in parents) < distance(experiment.space.min_arch(), experiment.space.max_arch())
+    assert [t.number for t in sampler.ranked(experiment.study)][:1] == [min(rows, key=lambda r: r.metrics["params_m"]).number]
+    assert min(r.metrics["params_m"] for r in rows[8:]) <= min(r.metrics["params_m"] for r in rows[:8])
