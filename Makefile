@@ -16,10 +16,8 @@ install: $(STAMP)
 
 run: install
 	$(HWNAS) spaces
-	$(HWNAS) sample mixed-attention --preset tiny -n 3 --seed 0
-	$(HWNAS) cost mixed-attention --preset tiny --arch max
-	$(HWNAS) cost mixed-attention --preset hat-wmt14-en-de --arch hat-raspberrypi-6.0s
-	$(HWNAS) cost lighthubert --preset base --arch min
+	$(HWNAS) run experiments/quickstart.yaml
+	$(HWNAS) pareto --experiment quickstart --storage sqlite:///experiments/quickstart.db
 
 test: install
 	$(PY) -m pytest -q

@@ -13,7 +13,6 @@ from torch import nn
 
 from hwnas.evaluators.base import Evaluator
 from hwnas.search_spaces import Arch, SearchSpace
-from hwnas.tasks import Task
 
 ACTIVATIONS = (nn.ReLU, nn.GELU)
 
@@ -24,13 +23,11 @@ class NaswotEvaluator(Evaluator):
     metrics = ("naswot",)
     cheap = False
 
-    def __init__(self, space: SearchSpace, task: Task, batch_size: int = 32, seed: int = 0) -> None:
+    def __init__(self, space: SearchSpace, inputs: tuple[torch.Tensor, ...], seed: int = 0) -> None:
         super().__init__()
         torch.manual_seed(seed)
         self.space, self.supernet = space, space.build_supernet().eval()
-        x, _ = task.batch(batch_size, seed=seed)
-        arity = len(space.example_input(1))
-        self.inputs = (x,) * arity  # seq2seq spaces read the same tokens as source and target
+        self.inputs = inputs
 
     def _score(self, arch: Arch) -> float:
         codes: list[torch.Tensor] = []

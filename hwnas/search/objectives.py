@@ -11,15 +11,16 @@ from hwnas.search_spaces import Arch, SearchSpace
 from hwnas.tasks import get_task
 
 
-def _task_for(spec: ExperimentSpec, space: SearchSpace):  # noqa: ANN202
+def proxy_inputs(spec: ExperimentSpec, space: SearchSpace, batch_size: int = 32) -> tuple:
+    """One batch for a zero-cost proxy: the task's samples, or random inputs of the space's shape for
+    the `synthetic` task (token ids for translation spaces)."""
     if spec.task is None:
-        raise SpecError("task: the naswot proxy needs a task (e.g. task: {name: mnist1d})")
-    options = dict(spec.task.options)
+        raise SpecError("task: the naswot proxy needs a task (e.g. task: {name: mnist1d}, or {name: synthetic})")
     if spec.task.name == "synthetic":
-        options.setdefault("input_shape", space.default_input_shape)
-        if hasattr(space, "config") and "vocab_size" in space.config:
-            options.setdefault("vocab_size", space.config["vocab_size"])
-    return get_task(spec.task.name, **options)
+        shape = spec.task.options.get("input_shape")
+        return space.example_input(batch_size, shape)
+    x, _ = get_task(spec.task.name, **spec.task.options).batch(batch_size, seed=spec.seed)
+    return (x,) * len(space.example_input(1))  # translation spaces read the same tokens as source and target
 
 
 EvaluatorFactory = Callable[[ExperimentSpec, SearchSpace, "str | None"], Evaluator]
@@ -39,7 +40,7 @@ def _counts(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Eva
 
 
 def _naswot(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
-    return NaswotEvaluator(space, _task_for(spec, space), seed=spec.seed)
+    return NaswotEvaluator(space, proxy_inputs(spec, space), seed=spec.seed)
 
 
 #: metric name -> its source. Latency and accuracy register themselves where they live.

@@ -89,16 +89,27 @@ class Experiment:
     def evaluate_into(self, trial: optuna.Trial, arch: Arch) -> tuple[float, ...]:
         """Evaluate `arch` cheap-first and record everything on `trial`; raises TrialPruned if cut short."""
         result = self.objectives.evaluate(arch)
-        trial.set_user_attr("arch", arch.to_dict())
-        trial.set_user_attr("arch_id", arch.id)
-        trial.set_user_attr("metrics", result.values)
-        trial.set_user_attr("constraint_values", result.violations)
-        trial.set_user_attr("feasible", result.feasible)
-        for constraint, violation in zip(self.spec.constraints, result.violations):
-            trial.set_constraint(str(constraint), violation)
+        self._annotate(trial, arch, result.values, result.violations)
         if not result.complete:
             raise optuna.TrialPruned("infeasible on a cheap constraint; expensive objectives skipped")
         return tuple(result.values[k] for k in self.spec.objective_keys)
+
+    def _annotate(self, trial: optuna.Trial, arch: Arch, values: dict[str, float], violations: list[float]) -> None:
+        trial.set_user_attr("arch", arch.to_dict())
+        trial.set_user_attr("arch_id", arch.id)
+        trial.set_user_attr("metrics", values)
+        trial.set_user_attr("constraint_values", violations)
+        trial.set_user_attr("feasible", all(v <= 0 for v in violations))
+        for constraint, violation in zip(self.spec.constraints, violations):
+            trial.set_constraint(str(constraint), violation)
+
+    def record(self, trial: optuna.Trial, arch: Arch, values: dict[str, float], violations: list[float], complete: bool) -> None:
+        """Store a result evaluated elsewhere (a Ray worker) on an asked trial, and finish it."""
+        self._annotate(trial, arch, values, violations)
+        if complete:
+            self.study.tell(trial, [values[k] for k in self.spec.objective_keys])
+        else:
+            self.study.tell(trial, state=TrialState.PRUNED)
 
     def finished(self) -> int:
         return len(self.study.get_trials(deepcopy=False, states=FINISHED))
@@ -129,6 +140,11 @@ class Experiment:
             callbacks.append(optuna.study.MaxTrialsCallback(self.spec.budget.trials, states=FINISHED))
         if on_trial is not None:
             callbacks.append(lambda study, trial: on_trial() if lazy_progress else on_trial(self.progress()))
+        if self.spec.searcher.kind == "ray":
+            from hwnas.search.ray_runner import run_with_ray
+
+            run_with_ray(self, self.spec.searcher.workers, self.spec.searcher.ray_address)
+            return self.progress()
         timeout = None if self.spec.budget.minutes is None else self.spec.budget.minutes * 60
         self.study.optimize(self.objective, n_trials=remaining, timeout=timeout, callbacks=callbacks, catch=())
         return self.progress()

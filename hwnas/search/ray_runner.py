@@ -1,0 +1,111 @@
+"""Ray Tune as the distributed engine: trials evaluated on N workers, the study in the driver.
+
+The driver owns the Optuna study (ask, tell, storage), so a Ray run writes the same trials, to the same
+storage, as an in-process run, and many workers never contend for the database. Workers only evaluate:
+each Ray worker builds the spec's objectives once and reuses them for every trial it runs. A trial that
+measures a device asks for that device's custom resource (`device:local-cpu`), so two measurements
+never share a device.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from typing import Any
+
+import optuna
+
+from hwnas.search.runner import Experiment
+from hwnas.search.spec import ExperimentSpec
+
+_WORKER_OBJECTIVES: dict[str, Any] = {}  # per Ray worker process: spec JSON -> ObjectiveSet
+
+
+def _evaluate_on_worker(config: dict[str, Any], spec_json: str) -> dict[str, Any]:
+    """Ray Tune trainable: one arch through the spec's objectives (cheap first)."""
+    from hwnas.search.objectives import ObjectiveSet
+    from hwnas.search_spaces import Arch, get_space
+
+    if spec_json not in _WORKER_OBJECTIVES:
+        spec = ExperimentSpec.model_validate_json(spec_json)
+        space = get_space(spec.space.name, spec.space.preset, **spec.space.options)
+        _WORKER_OBJECTIVES[spec_json] = ObjectiveSet(spec, space)
+    result = _WORKER_OBJECTIVES[spec_json].evaluate(Arch(config["arch"]))
+    payload = {"values": result.values, "violations": result.violations, "complete": result.complete}
+    return {"hwnas_done": 1, "hwnas_result": json.dumps(payload)}  # a string: Tune flattens nested dicts
+
+
+def device_resources(spec: ExperimentSpec) -> dict[str, float]:
+    """Custom Ray resources a trial holds: one unit of each device it measures (metric `measured_*`)."""
+    devices = {o.device for o in spec.objectives if o.device and o.metric.startswith("measured_")}
+    return {f"device:{d}": 1.0 for d in sorted(devices)}
+
+
+class StudySearcher:
+    """Adapts an `Experiment`'s study to Ray Tune's `Searcher` protocol (built lazily: ray is optional)."""
+
+    def __new__(cls, experiment: Experiment):  # noqa: ANN204
+        from ray.tune.search import Searcher
+
+        class _Searcher(Searcher):
+            def __init__(self) -> None:
+                super().__init__(metric="hwnas_done", mode="max")
+                self.pending: dict[str, tuple[optuna.Trial, Any]] = {}
+
+            def suggest(self, trial_id: str) -> dict[str, Any] | None:
+                with warnings.catch_warnings():  # heartbeats only run inside study.optimize; the driver here asks/tells
+                    warnings.simplefilter("ignore", UserWarning)
+                    trial = experiment.study.ask()
+                arch = experiment.space.suggest(trial)
+                self.pending[trial_id] = (trial, arch)
+                return {"arch": arch.to_dict(), "trial_number": trial.number}
+
+            def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
+                trial, arch = self.pending.pop(trial_id)
+                if error or result is None or "hwnas_result" not in result:
+                    experiment.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    return
+                payload = json.loads(result["hwnas_result"])
+                experiment.record(trial, arch, payload["values"], payload["violations"], payload["complete"])
+
+        return _Searcher()
+
+
+def run_with_ray(experiment: Experiment, workers: int, address: str | None = None) -> None:
+    """Evaluate the remaining budget's trials with Ray Tune on `workers` concurrent workers."""
+    import ray
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no TensorBoard/CSV files per trial
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    spec = experiment.spec
+    remaining = experiment.remaining()
+    if remaining == 0:
+        return
+    resources = device_resources(spec)
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, resources={k: 1.0 for k in resources} or None, include_dashboard=False,
+                     log_to_driver=False, logging_level="ERROR")
+    try:
+        trainable = tune.with_resources(tune.with_parameters(_evaluate_on_worker, spec_json=spec.model_dump_json()),
+                                        {"cpu": 1, **resources})
+        searcher = ConcurrencyLimiter(StudySearcher(experiment), max_concurrent=workers)
+        with tempfile.TemporaryDirectory(prefix="hwnas-ray-") as scratch:
+            tuner = tune.Tuner(
+                trainable,
+                tune_config=tune.TuneConfig(search_alg=searcher, num_samples=remaining if remaining is not None else -1,
+                                            time_budget_s=None if spec.budget.minutes is None else spec.budget.minutes * 60,
+                                            reuse_actors=True, max_concurrent_trials=workers),
+                run_config=tune.RunConfig(storage_path=scratch, verbose=0, log_to_file=False),
+            )
+            tuner.fit()
+    finally:
+        if started_here:
+            ray.shutdown()
