@@ -43,7 +43,8 @@ def _identity(spec: ExperimentSpec) -> dict[str, object]:
 class Experiment:
     """A spec bound to its space, objectives, sampler and study."""
 
-    def __init__(self, spec: ExperimentSpec, storage_url: str | None = None, base_dir: Path = Path("experiments")) -> None:
+    def __init__(self, spec: ExperimentSpec, storage_url: str | None = None, base_dir: Path = Path("experiments"),
+                 objectives: ObjectiveSet | None = None) -> None:
         self.spec = spec
         try:
             self.space = get_space(spec.space.name, spec.space.preset, **spec.space.options)
@@ -51,7 +52,7 @@ class Experiment:
             raise SpecError(f"space.options: {exc}") from None
         except HwnasError as exc:
             raise SpecError(f"space: {exc}") from None
-        self.objectives = ObjectiveSet(spec, self.space)
+        self.objectives = objectives or ObjectiveSet(spec, self.space)  # shared sets share their caches
         self.storage_url = storage_url or spec.storage_url(base_dir)
         self.storage = open_storage(self.storage_url, create_dirs=storage_url is None and spec.storage is None)
         self.study = self._open_study()

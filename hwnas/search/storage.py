@@ -24,11 +24,14 @@ class StorageError(HwnasError):
 
 
 def open_storage(url: str, create_dirs: bool = False) -> BaseStorage:
-    """`sqlite:///file.db`, any SQLAlchemy URL (PostgreSQL for clusters), or `journal:///file.log`.
+    """`sqlite:///file.db`, any SQLAlchemy URL (PostgreSQL for clusters), `journal:///file.log`, or
+    `:memory:` (nothing kept; for benchmarks and throwaway runs).
 
     SQLite waits up to 60 s for a lock instead of failing with "database is locked"; RDB storages
     record heartbeats so trials of a killed process are failed and retried.
     """
+    if url == ":memory:":
+        return optuna.storages.InMemoryStorage()
     try:
         if url.startswith("journal:///"):
             path = Path(url.removeprefix("journal:///"))
