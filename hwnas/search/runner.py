@@ -65,21 +65,19 @@ class Experiment:
                 self.objectives.prime(trial.user_attrs["arch_id"], trial.user_attrs.get("metrics", {}))
 
     def _open_study(self) -> optuna.Study:
+        """Create the study, or load it (many workers may race here; both outcomes are the same)."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        existing = {s.study_name for s in self.storage.get_all_studies()}
-        sampler = make_sampler(self.spec, self.space)
-        if self.spec.name in existing:
-            study = optuna.load_study(study_name=self.spec.name, storage=self.storage, sampler=sampler)
-            stored = json.loads(study.user_attrs.get("hwnas:identity", "{}"))
-            if stored != _identity(self.spec):
-                raise SpecError(f"experiment {self.spec.name!r} already exists in {self.storage_url} with another "
-                                "space, objectives or constraints; rename the experiment or use another storage")
-            return study
-        study = optuna.create_study(study_name=self.spec.name, storage=self.storage, sampler=sampler,
-                                    directions=self.spec.directions)
-        study.set_user_attr("hwnas:spec", self.spec.model_dump_json())
-        study.set_user_attr("hwnas:identity", json.dumps(_identity(self.spec)))
-        study.set_user_attr("hwnas:objective_keys", self.spec.objective_keys)
+        study = optuna.create_study(study_name=self.spec.name, storage=self.storage, directions=self.spec.directions,
+                                    sampler=make_sampler(self.spec, self.space), load_if_exists=True)
+        identity = json.dumps(_identity(self.spec))
+        stored = study.user_attrs.get("hwnas:identity")
+        if stored is None:
+            study.set_user_attr("hwnas:spec", self.spec.model_dump_json())
+            study.set_user_attr("hwnas:objective_keys", self.spec.objective_keys)
+            study.set_user_attr("hwnas:identity", identity)
+        elif json.loads(stored) != json.loads(identity):
+            raise SpecError(f"experiment {self.spec.name!r} already exists in {self.storage_url} with another "
+                            "space, objectives or constraints; rename the experiment or use another storage")
         return study
 
     # -- trials --------------------------------------------------------------------------------
@@ -147,7 +145,8 @@ class Experiment:
             run_with_ray(self, self.spec.searcher.workers, self.spec.searcher.ray_address)
             return self.progress()
         timeout = None if self.spec.budget.minutes is None else self.spec.budget.minutes * 60
-        self.study.optimize(self.objective, n_trials=remaining, timeout=timeout, callbacks=callbacks, catch=())
+        self.study.optimize(self.objective, n_trials=remaining, timeout=timeout, callbacks=callbacks, catch=(),
+                            n_jobs=self.spec.searcher.workers)  # threads; torch and SQLite release the GIL
         return self.progress()
 
 

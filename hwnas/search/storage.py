@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,16 +47,28 @@ def open_storage(url: str, create_dirs: bool = False) -> BaseStorage:
                 path.parent.mkdir(parents=True, exist_ok=True)
             if not path.parent.is_dir():
                 raise StorageError(f"storage {url!r} cannot be opened: folder {str(path.parent)!r} does not exist")
-        engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-        with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna; they are what resume needs
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3))
+        return _rdb_storage(url)
     except StorageError:
         raise
     except Exception as exc:  # SQLAlchemy / driver errors: one line naming the URL
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StorageError(f"storage {url!r} cannot be opened: {reason}") from None
+
+
+def _rdb_storage(url: str, attempts: int = 5) -> RDBStorage:
+    """RDB storage with heartbeats; retried when another worker is creating the same fresh schema."""
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna; they are what resume needs
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3))
+        except Exception as exc:  # noqa: BLE001 - only the schema race is retried
+            if "already exists" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def load_study(storage: BaseStorage, name: str) -> optuna.Study:
