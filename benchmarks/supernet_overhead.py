@@ -64,10 +64,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--archs", type=int, default=4, help="min, max and random subnets per space")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", default=None, help="run one space/preset, e.g. lighthubert/base")
     parser.add_argument("--json", action="store_true", help="write benchmarks/results/supernet_overhead.json")
     args = parser.parse_args()
     rows = []
     for name, preset, shape in CASES:
+        if args.only and args.only != f"{name}/{preset}":
+            continue
         rows += measure(name, preset, shape, args.batch, args.repeats, args.archs, args.seed)
     ratios = [r["ratio"] for r in rows]
     summary = {"median_ratio": round(statistics.median(ratios), 4), "max_ratio": max(ratios), "goal": 1.15,
