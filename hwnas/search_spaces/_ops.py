@@ -114,6 +114,25 @@ def pool(kind: str, numel_in: int, numel_out: int) -> OpSpec:
     return _op("pool", 0, pool=kind, numel_in=numel_in, numel_out=numel_out)
 
 
+def batchnorm(channels: int, hw: tuple[int, int]) -> OpSpec:
+    """BatchNorm2d in inference: fvcore counts 2 per element (scale and shift, affine)."""
+    return _op("batchnorm", 2 * channels * hw[0] * hw[1], 2 * channels, channels=channels, h=hw[0], w=hw[1])
+
+
+def mul(numel: int) -> OpSpec:
+    """Element-wise product (SE gating, layer scale applied): no MACs, as in fvcore."""
+    return _op("mul", 0, numel=numel)
+
+
+def window_attention(windows: int, tokens: int, heads: int, qk_dim: int, v_dim: int, branches: int = 1) -> OpSpec:
+    """Softmax attention inside `windows` windows of `tokens` tokens each, with value width `v_dim`
+    (which may exceed the query/key width `qk_dim`); `branches` window partitions of the same q/k/v are
+    attended and summed (EMOv2's close + remote windows). Projections are separate conv/linear ops."""
+    macs = branches * windows * tokens * tokens * (qk_dim + v_dim)
+    return _op("window_attention", macs, windows=windows, tokens=tokens, heads=heads, qk_dim=qk_dim, v_dim=v_dim,
+               branches=branches)
+
+
 def total_macs(ops: Iterable[OpSpec]) -> int:
     return sum(op.macs for op in ops)
 
