@@ -147,8 +147,11 @@ def cost(
 
 def _register_subcommands() -> None:
     from hwnas import cli_search
+    from hwnas.cli_profiles import devices_command, profile_app
 
     cli_search.register(app, console)
+    app.add_typer(profile_app, name="profile", help="Measure, calibrate, predict with and validate hardware profiles.")
+    app.command("devices")(devices_command)
 
 
 _register_subcommands()

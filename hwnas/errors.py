@@ -22,3 +22,19 @@ class UnknownNameError(HwnasError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class OutOfDomainError(HwnasError, ValueError):
+    """A prediction asked outside what a profile was calibrated on; names the op and the domain."""
+
+
+class ProfileError(HwnasError, ValueError):
+    """A hardware profile that is missing, corrupt, incomplete or from a newer format; names file and field."""
+
+
+class DataFileError(HwnasError, ValueError):
+    """A measurement file (CSV/JSON) that is missing, malformed, empty or holds NaN; names file, row and field."""
+
+
+class MeasurementError(HwnasError, RuntimeError):
+    """A latency measurement that cannot run here (device busy, unsupported runtime, no GPU)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hwnas.errors import HwnasError, OutOfDomainError
 from hwnas.evaluators import CountEvaluator, Evaluator, NaswotEvaluator
 from hwnas.search.spec import ExperimentSpec, SpecError
 from hwnas.search_spaces import Arch, SearchSpace
@@ -19,7 +20,8 @@ def proxy_inputs(spec: ExperimentSpec, space: SearchSpace, batch_size: int = 32)
     if spec.task.name == "synthetic":
         shape = spec.task.options.get("input_shape")
         return space.example_input(batch_size, shape)
-    x, _ = get_task(spec.task.name, **spec.task.options).batch(batch_size, seed=spec.seed)
+    options = {k: v for k, v in spec.task.options.items() if k != "proxy_batch"}
+    x, _ = get_task(spec.task.name, **options).batch(batch_size, seed=spec.seed)
     return (x,) * len(space.example_input(1))  # translation spaces read the same tokens as source and target
 
 
@@ -40,7 +42,17 @@ def _counts(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Eva
 
 
 def _naswot(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
-    return NaswotEvaluator(space, proxy_inputs(spec, space), seed=spec.seed)
+    batch = spec.task.options.get("proxy_batch", 32) if spec.task else 32
+    return NaswotEvaluator(space, proxy_inputs(spec, space, batch), seed=spec.seed)
+
+
+def _latency(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
+    """Predicted from a shipped or local profile; `local-cpu` is measured here (under the device lock)."""
+    from hwnas.evaluators.latency import LatencyEvaluator
+
+    if device == "local-cpu":
+        return LatencyEvaluator(space, device, measure=True)
+    return LatencyEvaluator(space, device)  # type: ignore[arg-type]
 
 
 #: metric name -> its source. Latency and accuracy register themselves where they live.
@@ -48,6 +60,7 @@ METRICS: dict[str, MetricSource] = {
     "params_m": MetricSource("counts", False, _counts),
     "flops_m": MetricSource("counts", False, _counts),
     "naswot": MetricSource("naswot", False, _naswot),
+    "latency_ms": MetricSource("latency", True, _latency),
 }
 
 
@@ -59,11 +72,12 @@ def register_metric(name: str, source: str, needs_device: bool, factory: Evaluat
 class TrialResult:
     values: dict[str, float]
     violations: list[float]
-    complete: bool  # False: a cheap constraint failed and expensive objectives were skipped
+    complete: bool  # False: a cheap constraint failed (or a predictor refused the arch); the rest was skipped
+    reason: str = ""
 
     @property
     def feasible(self) -> bool:
-        return all(v <= 0 for v in self.violations)
+        return not self.reason and all(v <= 0 for v in self.violations)
 
 
 class ObjectiveSet:
@@ -95,7 +109,12 @@ class ObjectiveSet:
         if key in self._by_key:
             return
         source = f"{METRICS[metric].source}@{device}" if needs_device else METRICS[metric].source
-        evaluator = self.evaluators.get(source) or factory(self.spec, self.space, device)
+        try:
+            evaluator = self.evaluators.get(source) or factory(self.spec, self.space, device)
+        except SpecError:
+            raise
+        except HwnasError as exc:
+            raise SpecError(f"{where}: {exc}") from None
         self._by_key[key] = evaluator
         self.evaluators[source] = evaluator
 
@@ -108,12 +127,17 @@ class ObjectiveSet:
             evaluator.prime(arch_id, values)
 
     def evaluate(self, arch: Arch) -> TrialResult:
+        """Cheap evaluators first; stops early when a constraint already fails or a predictor refuses
+        the arch as out of its domain (recorded as infeasible, with the reason)."""
         values: dict[str, float] = {}
         ordered = sorted(self.evaluators.values(), key=lambda e: not e.cheap)
         for evaluator in ordered:
             if not evaluator.cheap and self._violated(values):
                 return TrialResult(values, self._violations(values), complete=False)
-            values.update(evaluator.evaluate([arch])[0])
+            try:
+                values.update(evaluator.evaluate([arch])[0])
+            except OutOfDomainError as exc:
+                return TrialResult(values, [1.0] * len(self.spec.constraints), complete=False, reason=str(exc))
         return TrialResult(values, self._violations(values), complete=True)
 
     def _violations(self, values: dict[str, float]) -> list[float]:

@@ -37,9 +37,13 @@ def _evaluate_on_worker(config: dict[str, Any], spec_json: str) -> dict[str, Any
     return {"hwnas_done": 1, "hwnas_result": json.dumps(payload)}  # a string: Tune flattens nested dicts
 
 
+MEASURED_DEVICES = ("local-cpu",)
+
+
 def device_resources(spec: ExperimentSpec) -> dict[str, float]:
-    """Custom Ray resources a trial holds: one unit of each device it measures (metric `measured_*`)."""
-    devices = {o.device for o in spec.objectives if o.device and o.metric.startswith("measured_")}
+    """Custom Ray resources a trial holds: one unit of each device it measures on (e.g. `device:local-cpu`)."""
+    keys = [o.key for o in spec.objectives] + [c.key for c in spec.constraints]
+    devices = {key.partition("@")[2] for key in keys} & set(MEASURED_DEVICES)
     return {f"device:{d}": 1.0 for d in sorted(devices)}
 
 

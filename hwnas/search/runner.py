@@ -89,8 +89,11 @@ class Experiment:
         """Evaluate `arch` cheap-first and record everything on `trial`; raises TrialPruned if cut short."""
         result = self.objectives.evaluate(arch)
         self._annotate(trial, arch, result.values, result.violations)
+        if result.reason:
+            trial.set_user_attr("infeasible_reason", result.reason)
+            trial.set_user_attr("feasible", False)
         if not result.complete:
-            raise optuna.TrialPruned("infeasible on a cheap constraint; expensive objectives skipped")
+            raise optuna.TrialPruned(result.reason or "infeasible on a cheap constraint; expensive objectives skipped")
         return tuple(result.values[k] for k in self.spec.objective_keys)
 
     def _annotate(self, trial: optuna.Trial, arch: Arch, values: dict[str, float], violations: list[float]) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from hwnas.search_spaces import _ops as ops
+from hwnas.errors import InvalidArchError
 from hwnas.search_spaces._arch import Arch
 from hwnas.search_spaces._choices import Choice, Depth, PerLayer
 from hwnas.search_spaces._hat_named import hat_named_archs
@@ -93,8 +94,15 @@ class MixedAttentionSpace(SearchSpace):
     presets = PRESETS
     default_preset = "tiny"
 
-    def __init__(self, preset: str = "tiny", vocab_size: int | None = None, num_classes: int | None = None) -> None:
+    def __init__(self, preset: str = "tiny", vocab_size: int | None = None, num_classes: int | None = None,
+                 attention: Sequence[str] | None = None) -> None:
+        """`attention` narrows the per-layer kinds, e.g. ["softmax"] for HAT's own space (its latency profiles)."""
         self.config = dict(PRESETS[preset])
+        if attention is not None:
+            unknown = [k for k in attention if k not in self.config["attn"]]
+            if unknown or not attention:
+                raise InvalidArchError(f"attention kinds {list(attention)} must be a non-empty subset of {self.config['attn']}")
+            self.config["attn"] = [k for k in self.config["attn"] if k in attention]
         if vocab_size is not None:
             self.config["vocab_size"] = vocab_size
         if num_classes is not None:

@@ -96,3 +96,29 @@ def test_evolution_children_come_from_parents(make_spec, tmp_path):
     assert min(distance(child, p) for p in parents) < distance(experiment.space.min_arch(), experiment.space.max_arch())
     assert [t.number for t in sampler.ranked(experiment.study)][:1] == [min(rows, key=lambda r: r.metrics["params_m"]).number]
     assert min(r.metrics["params_m"] for r in rows[8:]) <= min(r.metrics["params_m"] for r in rows[:8])
+
+
+def test_predicted_latency_objectives_and_out_of_domain_archs(make_spec, tmp_path):
+    """HAT profiles price softmax layers only: cosFormer archs are stored as infeasible, with the reason."""
+    spec = make_spec(space={"name": "mixed-attention", "preset": "hat-wmt14-en-de"}, task=None, constraints=[],
+                     objectives=[{"metric": "latency_ms", "device": "xeon", "direction": "minimize"},
+                                 {"metric": "params_m", "direction": "minimize"}],
+                     searcher={"kind": "optuna", "sampler": "random"}, budget={"trials": 12})
+    experiment = Experiment(spec, f"sqlite:///{tmp_path}/s.db")
+    experiment.run()
+    rows = experiment.rows()
+    assert len(rows) == 12
+    for row in rows:
+        kinds = set(row.arch["encoder_attn"]) | set(row.arch["decoder_attn"])
+        if kinds == {"softmax"}:
+            assert row.state == "COMPLETE" and row.metrics["latency_ms@xeon"] > 0
+        else:
+            assert row.state == "PRUNED" and not row.feasible
+
+
+def test_unknown_device_is_a_spec_error(make_spec, tmp_path):
+    from hwnas.search import SpecError
+
+    spec = make_spec(objectives=[{"metric": "latency_ms", "device": "pixel99", "direction": "minimize"}])
+    with pytest.raises(SpecError, match="objectives.0: .*pixel99"):
+        Experiment(spec, f"sqlite:///{tmp_path}/s.db")

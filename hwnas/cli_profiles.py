@@ -1,0 +1,194 @@
+"""`hwnas profile …` (calibrate, predict, measure, validate) and `hwnas devices`.
+
+Registered by `hwnas.cli`; every user error becomes one line on stderr and exit code 2, and nothing
+is left half-written in --out (profiles are written to a temp dir and renamed into place).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hwnas.errors import HwnasError, UnknownNameError
+
+profile_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                          help="Hardware profiles: calibrate on public measurements, measure this machine, predict, validate.")
+console = Console(width=None if sys.stdout.isatty() else 120)
+SOURCES = ("hat-csv", "nnmeter-lut")
+
+
+def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except HwnasError as exc:
+            print(f"hwnas: error: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _source(name: str) -> str:
+    if name not in SOURCES:
+        raise UnknownNameError("--source", name, SOURCES)
+    return name
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+@profile_app.command()
+@_user_errors
+def calibrate(
+    file: Path = typer.Argument(..., metavar="FILE", help="Measurements: a HAT latency CSV or an nn-Meter LUT JSON."),
+    source: str = typer.Option(..., "--source", help="hat-csv or nnmeter-lut."),
+    out: Path = typer.Option(..., "--out", help="Profile directory to write (replaced atomically if it exists)."),
+    device: Optional[str] = typer.Option(None, "--device", help="Device name (default: from the file name)."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="cpu, gpu, mobile-cpu or accelerator (default: from the file)."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", help="Runtime the measurements used."),
+    as_json: bool = typer.Option(False, "--json", help="Print the profile's facts as JSON."),
+) -> None:
+    """Fit a profile on public measurements; validation on a held-out 20% is stored inside it."""
+    from hwnas.hw_profiles import DEVICE_KINDS, calibrate_hat_csv, calibrate_nnmeter_lut, save_profile
+
+    if kind is not None and kind not in DEVICE_KINDS:
+        raise UnknownNameError("device kind", kind, DEVICE_KINDS)
+    calibrate_fn = calibrate_hat_csv if _source(source) == "hat-csv" else calibrate_nnmeter_lut
+    profile, model = calibrate_fn(file, device=device, kind=kind, runtime=runtime)
+    save_profile(profile, model, out)
+    facts = {**profile.summary(), "validation": profile.validation}
+    if as_json:
+        print(json.dumps(facts, indent=2))
+        return
+    m = profile.metrics
+    console.print(f"wrote {out}: {profile.device} ({profile.kind}, {profile.runtime}), {profile.n_measurements} measurements; "
+                  f"held-out acc10 {_fmt(m.get('acc10'))}, τ {_fmt(m.get('kendall_tau'))}, MAPE {_fmt(m.get('mape'))}")
+
+
+@profile_app.command()
+@_user_errors
+def predict(
+    file: Path = typer.Argument(..., metavar="FILE", help="Rows/keys to price: a HAT latency CSV or an nn-Meter LUT JSON."),
+    profile_name: str = typer.Option(..., "--profile", help="Profile directory or shipped profile name."),
+    source: str = typer.Option(..., "--source", help="hat-csv or nnmeter-lut."),
+    as_json: bool = typer.Option(False, "--json", help="Print every prediction as JSON."),
+) -> None:
+    """One prediction (ms) per row/key of FILE, scored against the latencies FILE holds."""
+    from hwnas.hw_profiles import get_profile, hat_rows_ms, nnmeter_keys_ms, read_hat_csv, read_nnmeter_lut
+    from hwnas.predictors import metrics
+
+    profile = get_profile(profile_name)
+    if _source(source) == "hat-csv":
+        data = read_hat_csv(file)
+        predicted, measured = hat_rows_ms(profile, data.features), data.total_ms
+        rows = [{"row": i, "predicted_ms": float(p), "measured_ms": float(m)} for i, (p, m) in enumerate(zip(predicted, measured))]
+    else:
+        lut = read_nnmeter_lut(file)
+        predicted, measured = nnmeter_keys_ms(profile, lut.keys), lut.latency_ms
+        rows = [{"key": k, "kind": kd, "predicted_ms": float(p), "measured_ms": float(m)}
+                for k, kd, p, m in zip(lut.keys, lut.kinds, predicted, measured)]
+    result = {"profile": profile.device, "source": source, "file": str(file), "metrics": metrics.summary(measured, predicted),
+              "predictions": rows}
+    if as_json:
+        print(json.dumps(result))
+        return
+    m = result["metrics"]
+    console.print(f"{profile.device}: {len(rows)} predictions for {file}; acc10 {_fmt(m['acc10'])}, τ {_fmt(m['kendall_tau'])}, "
+                  f"MAPE {_fmt(m['mape'])}, RMSE {_fmt(m['rmse_ms'])} ms")
+
+
+def _space(name: str, preset: Optional[str]):  # noqa: ANN202
+    from hwnas.search_spaces import get_space
+
+    return get_space(name, preset)
+
+
+@profile_app.command()
+@_user_errors
+def measure(
+    device: str = typer.Option("local-cpu", "--device", help="local-cpu (local-gpu is skipped without a GPU)."),
+    runtime: str = typer.Option("torch", "--runtime", help="torch (onnxruntime: not yet)."),
+    space_name: str = typer.Option(..., "--space", help="Search space whose subnets are measured."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p"),
+    n: int = typer.Option(40, "-n", min=1, help="Random subnets to measure."),
+    out: Path = typer.Option(..., "--out", help="Profile directory to write."),
+    threads: int = typer.Option(1, "--threads", min=1, help="torch threads while measuring."),
+    warmup: int = typer.Option(5, "--warmup", min=0),
+    repeats: int = typer.Option(30, "--repeats", min=1),
+    statistic: str = typer.Option("median", "--statistic", help="median, or min on a machine others load."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Measure random subnets and their ops on this machine (under an exclusive lock) and fit a profile."""
+    from hwnas.hw_profiles import save_profile
+    from hwnas.hw_profiles._measure import check_device, measure_local_cpu
+
+    check_device(device, runtime)
+    space = _space(space_name, preset)
+    profile, model = measure_local_cpu(space, n, runtime, threads, seed, warmup, repeats, statistic=statistic)
+    save_profile(profile, model, out)
+    if as_json:
+        print(json.dumps({**profile.summary(), "validation": profile.validation}, indent=2))
+        return
+    m = profile.metrics
+    console.print(f"wrote {out}: {profile.n_measurements} measurements of {space.name}/{space.preset}; "
+                  f"held-out acc10 {_fmt(m.get('acc10'))}, τ {_fmt(m.get('kendall_tau'))}")
+
+
+@profile_app.command()
+@_user_errors
+def validate(
+    profile_name: str = typer.Option(..., "--profile", help="Profile directory made by `hwnas profile measure`."),
+    space_name: str = typer.Option(..., "--space"),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p"),
+    n: int = typer.Option(30, "-n", min=2, help="Fresh random subnets to measure."),
+    repeats: int = typer.Option(30, "--repeats", min=1),
+    seed: int = typer.Option(1, "--seed"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Measure fresh random subnets now and score the profile: acc10, τ and per-arch rows."""
+    from hwnas.hw_profiles import get_profile
+    from hwnas.hw_profiles._measure import validate_local
+
+    report = validate_local(get_profile(profile_name), _space(space_name, preset), n, seed, repeats=repeats)
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    table = Table("arch", "measured ms", "predicted ms", "error")
+    for row in report["archs"]:
+        table.add_row(row["arch_id"], f"{row['measured_ms']:.3f}", f"{row['predicted_ms']:.3f}", f"{row['error']:+.1%}")
+    console.print(table)
+    console.print(f"acc10 {_fmt(report['acc10'])}, τ {_fmt(report['kendall_tau'])} over {report['n']} subnets")
+
+
+def devices_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+    """List the shipped hardware profiles: kind, runtime, measurements and held-out accuracy."""
+
+    @_user_errors
+    def run() -> None:
+        from hwnas.hw_profiles import list_profiles
+
+        rows = [p.summary() for p in list_profiles()]
+        if as_json:
+            print(json.dumps(rows, indent=2))
+            return
+        table = Table("name", "kind", "runtime", "measurements", "acc10", "τ", "features")
+        table.columns[0].no_wrap = True
+        for r in rows:
+            table.add_row(r["name"], r["kind"], r["runtime"], str(r["n_measurements"]), _fmt(r["acc10"]), _fmt(r["kendall_tau"]),
+                          r["features"])
+        console.print(table)
+
+    run()
+
+
+__all__ = ["devices_command", "profile_app"]

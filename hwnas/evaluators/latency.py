@@ -1,0 +1,60 @@
+"""`LatencyEvaluator`: latency of archs on one device, predicted from a profile or measured here.
+
+`evaluate(archs)` is batched and cached by arch id (the `Evaluator` contract) and returns
+`{"latency_ms@<device>": ms}` per arch. Predicted: an arch outside the profile's domain raises
+`OutOfDomainError` naming the op and the domain, and nothing of that batch is cached. Measured: the
+uncached archs' extracted subnets are timed under the device's exclusive lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hwnas.evaluators.base import Evaluator
+from hwnas.hw_profiles import Profile, get_profile, predict_archs_ms
+from hwnas.search_spaces import Arch, SearchSpace
+
+
+class LatencyEvaluator(Evaluator):
+    """Latency of `space`'s archs on `device`: a profile (shipped name, directory or `Profile`), or
+    `"local-cpu"` with `measure=True` to time archs on this machine (warm-up, repeats, median, lock)."""
+
+    def __init__(self, space: SearchSpace, device: str | Path | Profile, measure: bool = False, warmup: int = 5,
+                 repeats: int = 30, threads: int = 1, statistic: str = "median") -> None:
+        super().__init__()
+        self.space, self.measure = space, measure
+        self.warmup, self.repeats, self.threads, self.statistic = warmup, repeats, threads, statistic
+        self.profile: Profile | None = None
+        if measure:
+            from hwnas.hw_profiles._measure import STATISTICS, check_device
+
+            check_device(str(device), "torch")
+            if statistic not in STATISTICS:
+                raise ValueError(f"statistic {statistic!r} is not one of {', '.join(STATISTICS)}")
+            self.device = str(device)
+        else:
+            self.profile = device if isinstance(device, Profile) else get_profile(device)
+            self.device = self.profile.device
+        self.metrics = (f"latency_ms@{self.device}",)
+        self.cheap = not measure
+
+    def evaluate(self, archs: Sequence[Arch | Any]) -> list[dict[str, float]]:
+        """Raises `InvalidArchError` for an arch outside the space, `OutOfDomainError` outside the profile."""
+        return super().evaluate([self.space.validate(a) for a in archs])
+
+    def _evaluate(self, archs: Sequence[Arch]) -> list[dict[str, float]]:
+        values = self._measured(archs) if self.measure else predict_archs_ms(self.profile, self.space, archs)  # type: ignore[arg-type]
+        return [{self.metrics[0]: float(v)} for v in values]
+
+    def _measured(self, archs: Sequence[Arch]) -> list[float]:
+        from hwnas.hw_profiles._lock import device_lock
+        from hwnas.hw_profiles._measure import _Threads, measure_subnets
+
+        with device_lock(self.device), _Threads(self.threads):
+            return list(measure_subnets(self.space, archs, tuple(self.space.default_input_shape), self.warmup, self.repeats,
+                                        self.statistic))
+
+
+__all__ = ["LatencyEvaluator"]

@@ -1,0 +1,67 @@
+"""Runtimes a subnet can be timed in on this machine: torch eager, or ONNX Runtime (CPU).
+
+`make_runner` returns a zero-argument call that runs one forward pass of `module` on `inputs`, with the
+runtime fixed to `threads` threads. ONNX Runtime needs the optional packages `onnxruntime` and `onnx`
+(the exporter); without them the runtime is refused with the reason.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from hwnas.errors import MeasurementError
+
+RUNTIMES = ("torch", "onnxruntime")
+
+
+def check_runtime(runtime: str) -> None:
+    if runtime == "onnxruntime":
+        missing = [name for name in ("onnxruntime", "onnx") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise MeasurementError(f"runtime 'onnxruntime' needs the packages onnxruntime and onnx ({missing[0]} is not "
+                                   "installed): pip install onnxruntime onnx")
+
+
+def runtime_version(runtime: str) -> str:
+    if runtime == "onnxruntime":
+        import onnxruntime
+
+        return f"onnxruntime {onnxruntime.__version__} (CPUExecutionProvider)"
+    return f"torch {torch.__version__} eager"
+
+
+def make_runner(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], runtime: str, threads: int) -> Callable[[], Any]:
+    """One forward pass of `module` on `inputs` in `runtime` (call inside `torch.inference_mode()` for torch)."""
+    if runtime == "torch":
+        return lambda: module(*inputs)
+    import warnings
+
+    import onnxruntime
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=17)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    feed = {name: tensor.numpy() for name, tensor in zip(names, inputs)}
+    return lambda: session.run(None, feed)
+
+
+class SDPA(torch.nn.Module):
+    """The softmax attention core as a module (so it can be exported like the other microbenchmarks)."""
+
+    def __init__(self, causal: bool) -> None:
+        super().__init__()
+        self.causal = causal
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=self.causal)

@@ -1,0 +1,134 @@
+"""The predictor contract and its registry: sklearn-like `fit`/`predict`, saved as JSON (never pickle).
+
+A predictor maps a float matrix `X` (one row per sample) to latencies in ms. `to_dict()` returns plain
+JSON data with the predictor's `kind`; `predictor_from_dict` rebuilds any registered kind from it.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from hwnas.errors import ProfileError, UnknownNameError
+
+#: Bumped when a predictor's saved layout changes; loading a newer one is an error, not a guess.
+PREDICTOR_FORMAT_VERSION = 1
+
+_PREDICTORS: dict[str, type[Predictor]] = {}
+P = TypeVar("P", bound="type[Predictor]")
+
+
+def register_predictor(kind: str):  # noqa: ANN201 - decorator
+    """Class decorator: makes a predictor kind loadable by name from its saved dict."""
+
+    def decorate(cls: P) -> P:
+        if kind in _PREDICTORS and _PREDICTORS[kind] is not cls:
+            raise ValueError(f"predictor kind {kind!r} is already registered by {_PREDICTORS[kind].__name__}")
+        cls.kind = kind
+        _PREDICTORS[kind] = cls
+        return cls
+
+    return decorate
+
+
+def list_predictors() -> list[str]:
+    return sorted(_PREDICTORS)
+
+
+def predictor_class(kind: str) -> type[Predictor]:
+    if kind not in _PREDICTORS:
+        raise UnknownNameError("predictor kind", kind, _PREDICTORS)
+    return _PREDICTORS[kind]
+
+
+def as_matrix(X: ArrayLike) -> np.ndarray:
+    """`X` as a 2-D float64 matrix (a single row is accepted as 1-D)."""
+    matrix = np.asarray(X, dtype=np.float64)
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    if matrix.ndim != 2:
+        raise ValueError(f"X must be a matrix with one row per sample, got shape {matrix.shape}")
+    return matrix
+
+
+def check_fit_data(X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Validated training data: finite features, positive finite latencies, matching lengths."""
+    matrix, target = as_matrix(X), np.asarray(y, dtype=np.float64).ravel()
+    if matrix.shape[0] != target.size:
+        raise ValueError(f"X has {matrix.shape[0]} rows but y has {target.size} latencies")
+    if target.size == 0:
+        raise ValueError("cannot fit a predictor on zero measurements")
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError("X holds NaN or infinite features")
+    if not np.all(np.isfinite(target)) or np.any(target <= 0):
+        raise ValueError("latencies must be positive finite numbers")
+    return matrix, target
+
+
+class Predictor(ABC):
+    """Fits on (features, measured ms) and predicts ms for thousands of rows per call."""
+
+    #: Registry name, set by `register_predictor`.
+    kind: str = ""
+
+    @abstractmethod
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Predictor:
+        """Fit on rows `X` and latencies `y` (ms); returns self. Raises ValueError on bad data."""
+
+    @abstractmethod
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Latency in ms of every row of `X`; raises RuntimeError before `fit`."""
+
+    @abstractmethod
+    def _state(self) -> dict[str, Any]:
+        """JSON-ready fitted state and hyper-parameters."""
+
+    @classmethod
+    @abstractmethod
+    def _from_state(cls, state: dict[str, Any]) -> Predictor:
+        """Inverse of `_state`; raises KeyError/TypeError/ValueError on bad state."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "format_version": PREDICTOR_FORMAT_VERSION, **self._state()}
+
+
+def predictor_from_dict(data: dict[str, Any], where: str = "predictor") -> Predictor:
+    """Rebuild a saved predictor; bad data raises `ProfileError` naming `where` and the field."""
+    if not isinstance(data, dict):
+        raise ProfileError(f"{where}: expected an object with a 'kind', got {type(data).__name__}")
+    kind = data.get("kind")
+    if kind not in _PREDICTORS:
+        raise ProfileError(f"{where}: field 'kind' = {kind!r} is not one of {', '.join(list_predictors())}")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > PREDICTOR_FORMAT_VERSION:
+        raise ProfileError(f"{where}: field 'format_version' = {version!r}; this hwnas reads predictor format "
+                           f"{PREDICTOR_FORMAT_VERSION} and older (upgrade hwnas to read newer ones)")
+    try:
+        return _PREDICTORS[kind]._from_state(data)
+    except ProfileError:
+        raise
+    except KeyError as exc:
+        raise ProfileError(f"{where}: {kind} predictor lacks field {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise ProfileError(f"{where}: {kind} predictor is malformed: {exc}") from None
+
+
+def save_predictor(predictor: Predictor, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(predictor.to_dict(), separators=(",", ":")))
+
+
+def load_predictor(path: str | Path) -> Predictor:
+    """Load a predictor JSON file; a missing or corrupt file raises `ProfileError` naming it."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: predictor file not found") from None
+    except json.JSONDecodeError as exc:
+        raise ProfileError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return predictor_from_dict(data, str(path))

@@ -1,0 +1,122 @@
+"""`hwnas profile …` and `hwnas devices`: in-process through Typer's runner, and once as a real subprocess.
+
+cli.py registers `profile_app` and `devices_command`; these tests mount them the same way on their own
+Typer app so they do not depend on that registration.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from hwnas.cli_profiles import devices_command, profile_app
+
+APP = typer.Typer()
+APP.add_typer(profile_app, name="profile")
+APP.command("devices")(devices_command)
+
+DRIVER = (
+    "import sys, typer; from hwnas.cli_profiles import profile_app, devices_command; "
+    "app = typer.Typer(); app.add_typer(profile_app, name='profile'); app.command('devices')(devices_command); "
+    "app(sys.argv[1:], prog_name='hwnas')"
+)
+
+
+class Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def hwnas(*args: str) -> Result:
+    out = CliRunner().invoke(APP, [str(a) for a in args], prog_name="hwnas")
+    if out.exception is not None and not isinstance(out.exception, SystemExit):
+        raise out.exception
+    return Result(out.exit_code, out.stdout, out.stderr)
+
+
+def test_devices_as_a_real_process():
+    out = subprocess.run([sys.executable, "-c", DRIVER, "devices", "--json"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)) == 7
+    bad = subprocess.run([sys.executable, "-c", DRIVER, "profile", "predict", "--profile", "pixel9", "--source", "hat-csv", "x.csv"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.startswith("hwnas: error: unknown device profile") and bad.stderr.count("\n") == 1
+
+
+def test_devices_lists_every_shipped_profile():
+    out = hwnas("devices", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {r["name"]: r for r in json.loads(out.stdout)}
+    assert set(rows) == {"pixel1", "pixel4", "pixel6", "raspberrypi", "titanxp", "titanxp-iwslt14", "xeon"}
+    assert rows["xeon"]["kind"] == "cpu" and rows["pixel4"]["n_measurements"] == 12116 and rows["xeon"]["acc10"] > 0.8
+    table = hwnas("devices")
+    assert table.returncode == 0 and "raspberrypi" in table.stdout and "mobile-cpu" in table.stdout
+
+
+def test_calibrate_then_predict_scores_unseen_measurements(small_hat_csv, hat_xeon_csv, tmp_path):
+    out_dir = tmp_path / "xeon-small"
+    made = hwnas("profile", "calibrate", "--source", "hat-csv", small_hat_csv, "--out", out_dir, "--json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["n_measurements"] == 400 and (out_dir / "profile.yaml").is_file()
+    scored = hwnas("profile", "predict", "--profile", out_dir, "--source", "hat-csv", hat_xeon_csv, "--json")
+    assert scored.returncode == 0, scored.stderr
+    result = json.loads(scored.stdout)
+    assert len(result["predictions"]) == 2000 and result["metrics"]["acc10"] > 0.8  # 1,600 rows it never saw
+
+
+def test_predict_nnmeter_keys_with_a_shipped_profile(small_lut):
+    out = hwnas("profile", "predict", "--profile", "pixel1", "--source", "nnmeter-lut", small_lut, "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert len(result["predictions"]) == len(json.loads(small_lut.read_text()))
+    assert {"key", "kind", "predicted_ms", "measured_ms"} <= set(result["predictions"][0])
+
+
+@pytest.mark.parametrize("args,message", [
+    (("profile", "calibrate", "--source", "hat-csv", "missing.csv", "--out", "{out}"), "missing.csv: file not found"),
+    (("profile", "calibrate", "--source", "csv", "x.csv", "--out", "{out}"), "unknown --source 'csv'; choose one of: hat-csv, nnmeter-lut"),
+    (("profile", "calibrate", "--source", "nnmeter-lut", "{bad}", "--out", "{out}"), "not valid JSON"),
+    (("profile", "predict", "--profile", "pixel9", "--source", "hat-csv", "x.csv"), "unknown device profile"),
+    (("profile", "measure", "--device", "local-gpu", "--space", "mixed-attention", "--out", "{out}"), "no CUDA GPU"),
+    (("profile", "measure", "--device", "tpu", "--space", "mixed-attention", "--out", "{out}"), "unknown measurable device 'tpu'"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{broken")
+    out_dir = tmp_path / "out"
+    result = hwnas(*(a.format(out=out_dir, bad=bad) for a in args))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert not out_dir.exists() and [p.name for p in tmp_path.iterdir()] == ["bad.json"]
+
+
+def test_newer_profile_format_is_refused(tmp_path):
+    import shutil
+
+    from hwnas.hw_profiles import PROFILES_DIR
+
+    folder = tmp_path / "future"
+    shutil.copytree(PROFILES_DIR / "xeon", folder)
+    text = (folder / "profile.yaml").read_text().replace("format_version: 1", "format_version: 7")
+    (folder / "profile.yaml").write_text(text)
+    out = hwnas("profile", "predict", "--profile", folder, "--source", "hat-csv", "x.csv")
+    assert out.returncode == 2 and "'format_version' = 7 is newer than this hwnas reads (1)" in out.stderr
+
+
+def test_measure_and_validate_on_this_cpu(tmp_path, monkeypatch):
+    monkeypatch.setenv("HWNAS_LOCK_DIR", str(tmp_path / "locks"))
+    run = hwnas
+
+    out_dir = tmp_path / "local"
+    made = run("profile", "measure", "--device", "local-cpu", "--runtime", "torch", "--space", "mixed-attention",
+               "--preset", "tiny", "-n", "6", "--repeats", "3", "--warmup", "1", "--out", out_dir, "--json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["name"] == "local-cpu"
+    checked = run("profile", "validate", "--profile", out_dir, "--space", "mixed-attention", "--preset", "tiny",
+                  "-n", "3", "--repeats", "3", "--json")
+    assert checked.returncode == 0, checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["n"] == 3 and {"acc10", "kendall_tau", "archs"} <= set(report)

@@ -1,0 +1,102 @@
+"""Measuring this CPU: a small real measurement, the exclusive device lock, and what cannot be measured."""
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from hwnas.errors import MeasurementError, UnknownNameError
+from hwnas.hw_profiles import load_profile, predict_archs_ms, save_profile
+from hwnas.hw_profiles._lock import device_lock, lock_path
+from hwnas.hw_profiles._measure import check_device, measure_local_cpu, time_call, validate_local
+from hwnas.search_spaces import get_space
+
+
+@pytest.fixture(autouse=True)
+def private_lock_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("HWNAS_LOCK_DIR", str(tmp_path / "locks"))
+
+
+def test_time_call_counts_repeats_and_measures_real_time():
+    calls = []
+    samples = time_call(lambda: (calls.append(1), time.sleep(0.002)), warmup=2, repeats=4)
+    assert len(calls) == 6 and len(samples) == 4 and all(2.0 <= s < 200 for s in samples)
+
+
+def test_small_real_measurement_fits_saves_and_validates(tmp_path):
+    space = get_space("mixed-attention", "tiny")
+    threads_before = torch.get_num_threads()
+    profile, model = measure_local_cpu(space, n=10, warmup=2, repeats=5, statistic="min")
+    assert torch.get_num_threads() == threads_before  # fixed threads only while measuring
+    assert profile.device == "local-cpu" and profile.threads == 1 and profile.provenance["statistic"] == "min"
+    assert profile.validation["n_train"] == 8 and profile.validation["n_test"] == 2
+    assert profile.validation["microbenchmarks"]["n_ops"] > 5
+    assert set(profile.validation["microbenchmarks"]["kinds"]) <= {"linear", "attention", "conv1d"}
+    loaded = load_profile(save_profile(profile, model, tmp_path / "local"))
+    archs = [space.sample(100 + i) for i in range(4)]
+    ms = predict_archs_ms(loaded, space, archs)
+    assert ms.shape == (4,) and np.all(ms > 0) and np.all(ms < 1000)
+    report = validate_local(loaded, space, n=3, repeats=3)
+    assert report["n"] == 3 and len(report["archs"]) == 3 and report["archs"][0]["measured_ms"] > 0
+
+
+def test_measure_rejects_too_few_and_bad_statistic():
+    space = get_space("mixed-attention", "tiny")
+    with pytest.raises(MeasurementError, match="at least 5 subnets"):
+        measure_local_cpu(space, n=2)
+    with pytest.raises(UnknownNameError, match="unknown statistic 'mean'"):
+        measure_local_cpu(space, n=5, statistic="mean")
+
+
+def test_devices_and_runtimes_that_cannot_be_measured():
+    with pytest.raises(UnknownNameError, match="unknown measurable device 'pixel4'; choose one of: local-cpu, local-gpu"):
+        check_device("pixel4", "torch")
+    if not torch.cuda.is_available():
+        with pytest.raises(MeasurementError, match="local-gpu' skipped: no CUDA GPU"):
+            check_device("local-gpu", "torch")
+    with pytest.raises(UnknownNameError, match="unknown runtime 'tflite'; choose one of: onnxruntime, torch"):
+        check_device("local-cpu", "tflite")
+
+
+def test_onnxruntime_without_its_packages_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    with pytest.raises(MeasurementError, match="needs the packages onnxruntime and onnx .onnxruntime is not installed"):
+        check_device("local-cpu", "onnxruntime")
+
+
+def test_onnxruntime_measures_the_same_subnets():
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from hwnas.hw_profiles._measure import measure_subnets
+
+    space = get_space("mixed-attention", "tiny")
+    archs = [space.min_arch(), space.max_arch()]
+    ms = measure_subnets(space, archs, space.default_input_shape, warmup=2, repeats=5, statistic="min", runtime="onnxruntime")
+    assert ms.shape == (2,) and np.all(ms > 0) and ms[0] < ms[1] * 3
+
+
+def test_lock_is_exclusive_across_processes(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import sys, time
+        from hwnas.hw_profiles._lock import device_lock
+        with device_lock("local-cpu"):
+            print("held", flush=True)
+            time.sleep(30)
+    """)], stdout=subprocess.PIPE, text=True, env={**__import__("os").environ})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(MeasurementError, match=rf"being measured by another process \(pid {holder.pid}"):
+            with device_lock("local-cpu", timeout_s=0.2):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with device_lock("local-cpu", timeout_s=5) as path:  # released when the holder died
+        assert path == lock_path("local-cpu") and path.read_text() == str(__import__("os").getpid())

@@ -1,0 +1,117 @@
+"""Shipped profiles, the profile file format and its errors, and the domain of a profile."""
+
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+
+from hwnas.errors import OutOfDomainError, ProfileError, UnknownNameError
+from hwnas.hw_profiles import (
+    PROFILES_DIR, get_profile, list_profiles, load_profile, nnmeter_keys_ms, predict_archs_ms, shipped_profile_names,
+)
+from hwnas.search_spaces import get_space
+
+SHIPPED = ["pixel1", "pixel4", "pixel6", "raspberrypi", "titanxp", "titanxp-iwslt14", "xeon"]
+
+
+@pytest.fixture(scope="module")
+def hat_space():
+    return get_space("mixed-attention", "hat-wmt14-en-de")
+
+
+def test_every_device_ships_with_provenance_and_validation():
+    assert shipped_profile_names() == SHIPPED
+    for profile in list_profiles():
+        assert profile.provenance["licence"].startswith("MIT") and profile.provenance["sha256"]
+        assert profile.batch == 1 and (PROFILES_DIR / profile.device / "predictor.json").stat().st_size < 1_000_000
+        m = profile.metrics
+        if profile.kind == "mobile-cpu":
+            assert profile.n_measurements == 12116
+            assert min(k["acc10"] for k in profile.validation["per_kind"].values()) >= 0.97
+        else:
+            assert profile.n_measurements == 2000 and m["acc10"] >= 0.8 and m["kendall_tau"] >= 0.8
+
+
+@pytest.mark.parametrize("device,tolerance", [("xeon", 0.2), ("raspberrypi", 0.05), ("titanxp", 0.2)])
+def test_hat_named_archs_near_their_published_latency(hat_space, device, tolerance):
+    """HAT named its SubTransformers by the latency it measured on each device (e.g. hat-xeon-137.9ms)."""
+    profile = get_profile(device)
+    named = {k: v for k, v in hat_space.named_archs().items() if k.startswith(f"hat-{device}-")}
+    published = np.array([float(k.rsplit("-", 1)[1][:-2]) if k.endswith("ms") else 1000 * float(k.rsplit("-", 1)[1][:-1]) for k in named])
+    predicted = predict_archs_ms(profile, hat_space, list(named.values()))
+    assert len(named) >= 5
+    assert np.all(np.abs(predicted / published - 1) <= tolerance), dict(zip(named, predicted))
+
+
+def test_linear_attention_is_out_of_domain(hat_space):
+    arch = hat_space.named_arch("hat-xeon-137.9ms")
+    cos = arch.replace(decoder_attn=["cosformer"])
+    with pytest.raises(OutOfDomainError, match=r"op attention\(attn=cosformer\) in layer decoder_attn.0 is outside profile 'xeon'"):
+        predict_archs_ms(get_profile("xeon"), hat_space, [arch, cos])
+
+
+def test_other_spaces_and_block_profiles_are_out_of_domain(hat_space):
+    with pytest.raises(OutOfDomainError, match="space mixed-attention/tiny is outside profile 'xeon'"):
+        tiny = get_space("mixed-attention", "tiny")
+        predict_archs_ms(get_profile("xeon"), tiny, [tiny.min_arch()])
+    with pytest.raises(OutOfDomainError, match="outside profile 'pixel4'"):
+        predict_archs_ms(get_profile("pixel4"), hat_space, [hat_space.min_arch()])
+    with pytest.raises(OutOfDomainError, match="'transffn_7_152_9_hard_swish_ln': expand = 9 is outside profile 'pixel4'"):
+        nnmeter_keys_ms(get_profile("pixel4"), ["transffn_7_152_3_hard_swish_ln", "transffn_7_152_9_hard_swish_ln"])
+
+
+def test_unseen_nnmeter_block_is_priced_by_the_regressor():
+    profile = get_profile("pixel6")
+    seen, unseen = "transffn_7_152_3_hard_swish_ln", "transffn_7_156_3_hard_swish_ln"  # width 156 was never measured
+    ms = nnmeter_keys_ms(profile, [seen, unseen])
+    assert ms[0] == profile.model.parts["blocks"].table_[seen]
+    assert 1.0 < ms[1] / ms[0] < 1.15  # 3% wider: a little slower
+
+
+def test_unknown_device_names_the_choices():
+    with pytest.raises(UnknownNameError, match="unknown device profile .* 'pixel9'; choose one of: pixel1, pixel4"):
+        get_profile("pixel9")
+
+
+def _copy(tmp_path, name="xeon"):
+    target = tmp_path / name
+    shutil.copytree(PROFILES_DIR / name, target)
+    return target
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda d: d.pop("runtime"), "field 'runtime' is missing"),
+    (lambda d: d.update(kind="toaster"), "field 'kind' = 'toaster' is not one of"),
+    (lambda d: d.update(format_version=2), "'format_version' = 2 is newer than this hwnas reads"),
+    (lambda d: d["provenance"].pop("licence"), "field 'provenance.licence' is missing"),
+    (lambda d: d.update(threads="many"), "field 'threads' must be int"),
+    (lambda d: d["predictor"].update(file="../evil.json"), "must be a file name beside profile.yaml"),
+    (lambda d: d["validation"].pop("metrics"), "field 'validation.metrics' is missing"),
+])
+def test_incomplete_profile_names_file_and_field(tmp_path, edit, message):
+    folder = _copy(tmp_path)
+    data = yaml.safe_load((folder / "profile.yaml").read_text())
+    edit(data)
+    (folder / "profile.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(ProfileError, match=message) as info:
+        load_profile(folder)
+    assert str(folder / "profile.yaml") in str(info.value)
+
+
+def test_corrupt_files(tmp_path):
+    folder = _copy(tmp_path)
+    (folder / "predictor.json").write_text('{"format_version": 1, "features": "hat-ops-v1", "parts": {"encoder": {"kind": "op-cost-linear", "format_version": 1}}}')
+    with pytest.raises(ProfileError, match="parts.encoder: op-cost-linear predictor lacks field 'ridge'"):
+        load_profile(folder).model
+    (folder / "predictor.json").write_text("{not json")
+    with pytest.raises(ProfileError, match="predictor.json: not valid JSON"):
+        load_profile(folder).model
+    (folder / "predictor.json").unlink()
+    with pytest.raises(ProfileError, match="predictor file not found"):
+        load_profile(folder).model
+    (folder / "profile.yaml").write_text("device: [unclosed")
+    with pytest.raises(ProfileError, match="not valid YAML"):
+        load_profile(folder)
+    with pytest.raises(ProfileError, match="profile file not found"):
+        load_profile(tmp_path / "nowhere")
