@@ -18,6 +18,7 @@ run: install
 	$(HWNAS) spaces
 	$(HWNAS) run experiments/quickstart.yaml
 	$(HWNAS) pareto --experiment quickstart --storage sqlite:///experiments/quickstart.db
+	@echo "Look at the front in a browser: $(HWNAS) dashboard --storage sqlite:///experiments/quickstart.db  (then open http://127.0.0.1:8050)"
 
 test: install
 	$(PY) -m pytest -q

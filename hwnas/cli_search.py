@@ -104,6 +104,18 @@ def register(app: typer.Typer, console: Console) -> None:
 
     @app.command()
     @_user_errors
+    def dashboard(
+        storage: str = typer.Option("sqlite:///experiments/quickstart.db", "--storage", help=DEFAULT_STORAGE_HELP),
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 opens it to the network."),
+        port: int = typer.Option(8050, "--port", min=1, max=65535),
+    ) -> None:
+        """Pareto-front dashboard and JSON API (/api/experiments, /api/pareto) over a storage."""
+        from hwnas.dashboard import serve
+
+        serve(storage, host=host, port=port)
+
+    @app.command()
+    @_user_errors
     def trials(
         experiment: str = typer.Option(..., "--experiment"),
         storage: str = typer.Option("sqlite:///experiments/quickstart.db", "--storage", help=DEFAULT_STORAGE_HELP),
