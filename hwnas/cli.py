@@ -4,32 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from hwnas._cli_errors import user_errors
 from hwnas.errors import HwnasError, InvalidArchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Hardware-aware neural architecture search.")
 console = Console(width=None if sys.stdout.isatty() else 120)  # pipes and CI get full rows
-
-
-def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn hwnas errors into `hwnas: error: <one line>` and exit code 2."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except HwnasError as exc:
-            print(f"hwnas: error: {exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 def _space(name: str, preset: Optional[str], num_classes: Optional[int] = None):  # noqa: ANN202

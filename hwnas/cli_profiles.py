@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 import sys
-from functools import wraps
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from hwnas.errors import HwnasError, UnknownNameError
+from hwnas._cli_errors import user_errors
+from hwnas.errors import UnknownNameError
 
 profile_app = typer.Typer(add_completion=False, no_args_is_help=True,
                           help="Hardware profiles: calibrate on public measurements, measure this machine, predict, validate.")
@@ -24,16 +24,7 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 SOURCES = ("hat-csv", "nnmeter-lut")
 
 
-def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except HwnasError as exc:
-            print(f"hwnas: error: {exc}", file=sys.stderr)
-            raise typer.Exit(2) from None
-
-    return wrapper
+_user_errors = user_errors
 
 
 def _source(name: str) -> str:

@@ -14,13 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hwnas._cli_errors import user_errors as _user_errors
 from hwnas.errors import HwnasError
-
-
-def _user_errors(fn):  # noqa: ANN001, ANN202 - shared decorator lives in cli.py; imported lazily to avoid a cycle
-    from hwnas.cli import user_errors
-
-    return user_errors(fn)
 
 
 DEFAULT_STORAGE_HELP = "Optuna storage URL (sqlite:///x.db, postgresql://…, journal:///x.log); default: the spec's."

@@ -35,24 +35,25 @@ def open_storage(url: str, create_dirs: bool = False) -> BaseStorage:
         return optuna.storages.InMemoryStorage()
     try:
         if url.startswith("journal:///"):
-            path = Path(url.removeprefix("journal:///"))
-            if create_dirs:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.parent.is_dir():
-                raise StorageError(f"storage {url!r} cannot be opened: folder {str(path.parent)!r} does not exist")
-            return JournalStorage(JournalFileBackend(str(path)))
+            return JournalStorage(JournalFileBackend(str(_file_path(url, "journal:///", create_dirs))))
         if url.startswith("sqlite:///"):
-            path = Path(url.removeprefix("sqlite:///"))
-            if create_dirs:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.parent.is_dir():
-                raise StorageError(f"storage {url!r} cannot be opened: folder {str(path.parent)!r} does not exist")
+            _file_path(url, "sqlite:///", create_dirs)
         return _rdb_storage(url)
     except StorageError:
         raise
     except Exception as exc:  # SQLAlchemy / driver errors: one line naming the URL
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StorageError(f"storage {url!r} cannot be opened: {reason}") from None
+
+
+def _file_path(url: str, prefix: str, create_dirs: bool) -> Path:
+    """The file of a file-backed storage URL; its folder must exist (or is made, for hwnas's default)."""
+    path = Path(url.removeprefix(prefix))
+    if create_dirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        raise StorageError(f"storage {url!r} cannot be opened: folder {str(path.parent)!r} does not exist")
+    return path
 
 
 def _rdb_storage(url: str, attempts: int = 5) -> RDBStorage:
