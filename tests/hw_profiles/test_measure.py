@@ -72,8 +72,6 @@ def test_onnxruntime_without_its_packages_says_what_to_install(monkeypatch):
 
 
 def test_onnxruntime_measures_the_same_subnets():
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
     from hwnas.hw_profiles._measure import measure_subnets
 
     space = get_space("mixed-attention", "tiny")
