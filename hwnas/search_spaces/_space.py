@@ -53,6 +53,17 @@ class SearchSpace(ABC):
                 raise ValueError(f"per-layer choice {d.name!r} refers to unknown depth {d.depth!r}")
         self._named = {key: self.validate(value) for key, value in (named_archs or {}).items()}
 
+    @classmethod
+    def preset_config(cls, preset: str, num_classes: int | None = None, **overrides: Any) -> dict[str, Any]:
+        """A copy of `preset`'s configuration with the given options applied (None leaves a default)."""
+        config = dict(cls.presets[preset])
+        if num_classes is not None:
+            if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+                raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+            config["num_classes"] = num_classes
+        config.update({key: value for key, value in overrides.items() if value is not None})
+        return config
+
     # -- the supernet side, written once per space -------------------------------------------
     @abstractmethod
     def build_supernet(self) -> Supernet:

@@ -55,9 +55,7 @@ class LightHuBERTSpace(SearchSpace):
     default_preset = "tiny"
 
     def __init__(self, preset: str = "tiny", num_classes: int | None = None) -> None:
-        self.config = dict(PRESETS[preset])
-        if num_classes is not None:
-            self.config["num_classes"] = num_classes
+        self.config = self.preset_config(preset, num_classes)
         super().__init__(preset, [
             Choice("embed_dim", self.config["embed_dim"]),
             Depth("layers", self.config["layers"]),

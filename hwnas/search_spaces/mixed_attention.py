@@ -97,16 +97,12 @@ class MixedAttentionSpace(SearchSpace):
     def __init__(self, preset: str = "tiny", vocab_size: int | None = None, num_classes: int | None = None,
                  attention: Sequence[str] | None = None) -> None:
         """`attention` narrows the per-layer kinds, e.g. ["softmax"] for HAT's own space (its latency profiles)."""
-        self.config = dict(PRESETS[preset])
+        self.config = self.preset_config(preset, num_classes, vocab_size=vocab_size)
         if attention is not None:
             unknown = [k for k in attention if k not in self.config["attn"]]
             if unknown or not attention:
                 raise InvalidArchError(f"attention kinds {list(attention)} must be a non-empty subset of {self.config['attn']}")
             self.config["attn"] = [k for k in self.config["attn"] if k in attention]
-        if vocab_size is not None:
-            self.config["vocab_size"] = vocab_size
-        if num_classes is not None:
-            self.config["num_classes"] = num_classes
         seq2seq = self.config["network"] == "seq2seq"
         declaration = _seq2seq_declaration(self.config) if seq2seq else _classifier_declaration(self.config)
         super().__init__(preset, declaration, named_archs=hat_named_archs() if preset == "hat-wmt14-en-de" else None)

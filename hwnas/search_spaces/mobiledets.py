@@ -141,11 +141,7 @@ class MobileDetsSpace(SearchSpace):
     default_preset = "ssdlite-coco"
 
     def __init__(self, preset: str = "ssdlite-coco", num_classes: int | None = None) -> None:
-        self.config = dict(PRESETS[preset])
-        if num_classes is not None:
-            if not isinstance(num_classes, int) or num_classes < 1:
-                raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-            self.config["num_classes"] = num_classes
+        self.config = self.preset_config(preset, num_classes)
         c = self.config
         declaration: list = [Choice("activation", c["activation"]), Choice("se_ratio", c["se_ratio"]),
                              Choice("stem_width", c["widths"]["stem"])]
