@@ -17,7 +17,7 @@ from hwnas.search.objectives import ObjectiveSet
 from hwnas.search.pareto import TrialRow, hypervolume, pareto_front, running_reference, trial_rows
 from hwnas.search.samplers import make_sampler
 from hwnas.search.spec import ExperimentSpec, SpecError
-from hwnas.search.storage import open_storage
+from hwnas.search.storage import fail_orphaned_trials, open_storage
 from hwnas.search_spaces import Arch, get_space
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -60,6 +60,7 @@ class Experiment:
             with warnings.catch_warnings():  # experimental in Optuna, and exactly what resume needs
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 optuna.storages.fail_stale_trials(self.study)  # a killed run's trials: failed, then retried
+            fail_orphaned_trials(self.study)  # ... including one killed before its first heartbeat
         for trial in self.study.get_trials(deepcopy=False, states=FINISHED):
             if "arch_id" in trial.user_attrs:
                 self.objectives.prime(trial.user_attrs["arch_id"], trial.user_attrs.get("metrics", {}))

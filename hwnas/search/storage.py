@@ -6,6 +6,7 @@ import json
 import time
 import warnings
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import optuna
@@ -70,6 +71,37 @@ def _rdb_storage(url: str, attempts: int = 5) -> RDBStorage:
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def fail_orphaned_trials(study: optuna.Study) -> int:
+    """Fail (and retry) RUNNING trials that never recorded a heartbeat and started over `GRACE_S` ago.
+
+    A process killed between creating a trial and its first heartbeat leaves such a trial; Optuna's
+    stale-trial check only sees trials with a heartbeat, so without this it would stay RUNNING forever.
+    Live workers record a heartbeat within milliseconds of starting a trial, so they are never touched.
+    """
+    storage = study._storage
+    backend = getattr(storage, "_backend", storage)  # Optuna wraps RDB storages in a cache
+    if not isinstance(backend, RDBStorage):
+        return 0
+    from optuna.storages._rdb.models import TrialHeartbeatModel  # Optuna's own table; no public query exists
+
+    session = backend.scoped_session()
+    try:
+        with_heartbeat = {row.trial_id for row in session.query(TrialHeartbeatModel.trial_id).all()}
+    finally:
+        session.close()
+    now, retry, failed = datetime.now(), RetryHeartbeatStaleTrialCallback(max_retry=3), 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        started = trial.datetime_start
+        if trial._trial_id in with_heartbeat or started is None or (now - started).total_seconds() <= GRACE_S:
+            continue
+        if storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+            failed += 1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                retry(study, storage.get_trial(trial._trial_id))
+    return failed
 
 
 def load_study(storage: BaseStorage, name: str) -> optuna.Study:

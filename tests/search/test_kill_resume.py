@@ -42,7 +42,7 @@ def test_sigkill_then_resume(spec_dict, tmp_path):
     completed_before = {t.number: t.values for t in study.get_trials(states=(TrialState.COMPLETE,))}
     assert 8 <= len(completed_before) < 30
 
-    time.sleep(GRACE_S + 1)  # the killed trial's heartbeat goes stale, so the re-run fails and retries it
+    time.sleep(GRACE_S + 3)  # the killed trial's heartbeat goes stale, so the re-run fails and retries it
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
 
@@ -54,3 +54,32 @@ def test_sigkill_then_resume(spec_dict, tmp_path):
     after = {t.number: t.values for t in trials if t.state == TrialState.COMPLETE}
     assert all(after[n] == v for n, v in completed_before.items())  # nothing lost or rewritten
     assert len({t.number for t in trials}) == len(trials)
+
+
+def test_a_trial_killed_before_its_first_heartbeat_is_failed_and_retried(make_spec, tmp_path):
+    """The narrowest window: a trial created, then the process gone before any heartbeat was written."""
+    from datetime import datetime, timedelta
+
+    from hwnas.search import Experiment
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    spec = make_spec(budget={"trials": 3}, searcher={"kind": "optuna", "sampler": "random"})
+    experiment = Experiment(spec, url)
+    orphan = experiment.study.ask()  # RUNNING, no heartbeat: as if SIGKILLed right here
+    orphan.suggest_categorical("embed_dim", [32, 48, 64])
+    storage = experiment.storage
+    from optuna.storages._rdb.models import TrialHeartbeatModel, TrialModel
+
+    session = storage.scoped_session()
+    session.query(TrialHeartbeatModel).filter_by(trial_id=orphan._trial_id).delete(synchronize_session=False)
+    session.query(TrialModel).filter_by(trial_id=orphan._trial_id).update(
+        {TrialModel.__table__.c.datetime_start: datetime.now() - timedelta(seconds=GRACE_S + 5)},
+        synchronize_session=False)
+    session.commit()
+    session.close()
+    resumed = Experiment(spec, url)
+    states = {t.number: t.state for t in resumed.study.get_trials()}
+    assert states[orphan.number] == TrialState.FAIL
+    assert TrialState.WAITING in states.values()  # the retry, with the same params
+    resumed.run()
+    assert not resumed.study.get_trials(states=(TrialState.RUNNING,))
