@@ -69,18 +69,24 @@ class SearchSpace(ABC):
     def build_supernet(self) -> Supernet:
         """A freshly initialised supernet whose subnets are exactly this space's archs."""
 
-    @abstractmethod
     def example_input(self, batch: int = 1, input_shape: Sequence[int] | None = None) -> tuple[torch.Tensor, ...]:
-        """Positional inputs of the supernet's forward, for a batch of `batch` samples."""
+        """Positional inputs of the supernet's forward, for a batch of `batch` samples (seeded)."""
+        import torch
+
+        shape = tuple(input_shape or self.default_input_shape)
+        return (torch.randn(batch, *shape, generator=torch.Generator().manual_seed(0)),)
 
     @abstractmethod
     def ops(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[OpSpec]:
         """The operators one sample passes through (batch 1), for predictors and cost models."""
 
+    #: The preset's configuration; spaces fill it in `__init__` (see `preset_config`).
+    config: dict[str, Any]
+
     @property
-    @abstractmethod
     def default_input_shape(self) -> tuple[int, ...]:
         """Per-sample input shape used when `input_shape` is not given (e.g. (3, 32, 32), (40,))."""
+        return tuple(self.config["input_shape"])
 
     # -- structure ----------------------------------------------------------------------------
     @property

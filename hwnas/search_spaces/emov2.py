@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-import torch
 from torch import nn
 
 from hwnas.search_spaces import _ops as ops
@@ -133,14 +132,6 @@ class EMOv2Space(SearchSpace):
                 declaration += [PerLayer(f"{stage}_heads", c["heads"][stage], depth=f"{stage}_blocks"),
                                 Choice(f"{stage}_head_dim", c["head_dim"])]
         super().__init__(preset, declaration, named_archs=NAMED_ARCHS if preset == "imagenet" else None)
-
-    @property
-    def default_input_shape(self) -> tuple[int, ...]:
-        return tuple(self.config["input_shape"])
-
-    def example_input(self, batch: int = 1, input_shape: Sequence[int] | None = None) -> tuple[torch.Tensor, ...]:
-        shape = tuple(input_shape or self.default_input_shape)
-        return (torch.randn(batch, *shape, generator=torch.Generator().manual_seed(0)),)
 
     def ops(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[ops.OpSpec]:
         arch = self.validate(arch)

@@ -63,14 +63,6 @@ class LightHuBERTSpace(SearchSpace):
             PerLayer("ffn_ratio", self.config["ffn_ratio"], depth="layers"),
         ])
 
-    @property
-    def default_input_shape(self) -> tuple[int, ...]:
-        return tuple(self.config["input_shape"])
-
-    def example_input(self, batch: int = 1, input_shape: Sequence[int] | None = None) -> tuple[torch.Tensor, ...]:
-        shape = tuple(input_shape or self.default_input_shape)
-        return (torch.randn(batch, *shape, generator=torch.Generator().manual_seed(0)),)
-
     def layer_shapes(self, arch: Arch) -> list[LayerShape]:
         arch = self.validate(arch)
         embed = arch["embed_dim"]

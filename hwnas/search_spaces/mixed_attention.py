@@ -111,10 +111,6 @@ class MixedAttentionSpace(SearchSpace):
     def is_seq2seq(self) -> bool:
         return self.config["network"] == "seq2seq"
 
-    @property
-    def default_input_shape(self) -> tuple[int, ...]:
-        return tuple(self.config["input_shape"])
-
     def example_input(self, batch: int = 1, input_shape: Sequence[int] | None = None) -> tuple[torch.Tensor, ...]:
         shape = tuple(input_shape or self.default_input_shape)
         generator = torch.Generator().manual_seed(0)

@@ -156,14 +156,6 @@ class MobileDetsSpace(SearchSpace):
     def is_detector(self) -> bool:
         return self.config["task"] == "detection"
 
-    @property
-    def default_input_shape(self) -> tuple[int, ...]:
-        return tuple(self.config["input_shape"])
-
-    def example_input(self, batch: int = 1, input_shape: Sequence[int] | None = None) -> tuple[torch.Tensor, ...]:
-        shape = tuple(input_shape or self.default_input_shape)
-        return (torch.randn(batch, *shape, generator=torch.Generator().manual_seed(0)),)
-
     def ops(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[ops.OpSpec]:
         arch = self.validate(arch)
         shape = tuple(input_shape or self.default_input_shape)
