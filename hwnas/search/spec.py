@@ -107,6 +107,7 @@ class ExperimentSpec(_Strict):
     budget: BudgetSpec
     seed: int = 0
     storage: str | None = None
+    supernet: str | None = None  # a trained supernet's directory (`hwnas train-supernet --out`): accuracy and extract use its weights
 
     @property
     def objective_keys(self) -> list[str]:

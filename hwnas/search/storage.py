@@ -67,10 +67,16 @@ def _rdb_storage(url: str, attempts: int = 5) -> RDBStorage:
                 return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                                   heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3))
         except Exception as exc:  # noqa: BLE001 - only the schema race is retried
-            if "already exists" not in str(exc) or attempt == attempts - 1:
+            if not _lost_schema_race(exc) or attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))
     raise AssertionError("unreachable")
+
+
+def _lost_schema_race(exc: Exception) -> bool:
+    """Another process created the tables (or stamped the schema version) between our check and our write."""
+    text = str(exc)
+    return "already exists" in text or "UNIQUE constraint failed: alembic_version" in text
 
 
 def fail_orphaned_trials(study: optuna.Study) -> int:
