@@ -2,7 +2,9 @@
 
 `evaluate(archs)` is batched and cached by arch id (the `Evaluator` contract) and returns
 `{"latency_ms@<device>": ms}` per arch. Predicted: an arch outside the profile's domain raises
-`OutOfDomainError` naming the op and the domain, and nothing of that batch is cached. Measured: the
+`OutOfDomainError` naming the op and the domain, and nothing of that batch is cached. Phone profiles
+(`pixel1/4/6`, nn-Meter's block tables) price EMOv2 and MobileDets subnets as sums of nn-Meter blocks
+(`hwnas.hw_profiles._blocks`). Measured: the
 uncached archs' extracted subnets are timed under the device's exclusive lock.
 """
 
@@ -57,4 +59,26 @@ class LatencyEvaluator(Evaluator):
                                         self.statistic))
 
 
-__all__ = ["LatencyEvaluator"]
+class NnMeterLatencyEvaluator(Evaluator):
+    """Latency of `space`'s archs from nn-Meter's own predictor `predictor` (optional extra `hwnas[nnmeter]`):
+    each extracted subnet → nn-Meter's IR → its kernel predictors. Construction checks the predictor files
+    and raises `ProfileError` (which files, where nn-Meter looks, how to place them) when they are missing."""
+
+    def __init__(self, space: SearchSpace, predictor: str = "cortexA76cpu_tflite21", version: float | None = None,
+                 input_shape: Sequence[int] | None = None) -> None:
+        from hwnas.hw_profiles.nnmeter_backend import NnMeterPredictor
+
+        super().__init__()
+        self.space, self.input_shape = space, input_shape
+        self.predictor = NnMeterPredictor(predictor, version)
+        self.metrics = (f"latency_ms@nnmeter:{self.predictor.config['name']}",)
+        self.cheap = False  # exports every subnet to ONNX
+
+    def evaluate(self, archs: Sequence[Arch | Any]) -> list[dict[str, float]]:
+        return super().evaluate([self.space.validate(a) for a in archs])
+
+    def _evaluate(self, archs: Sequence[Arch]) -> list[dict[str, float]]:
+        return [{self.metrics[0]: ms} for ms in self.predictor.predict_ms(self.space, archs, self.input_shape)]
+
+
+__all__ = ["LatencyEvaluator", "NnMeterLatencyEvaluator"]

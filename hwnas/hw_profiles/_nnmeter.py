@@ -121,6 +121,17 @@ _EXAMPLES = {
     "firstconv": "firstconv_224_3_16_2_3", "conv": "conv_56_16_24_4_2_hard_swish_3_se", "transds": "transds_14_64_96_2_4",
     "transattn": "transattn_7_96_hard_swish_2_ln", "transffn": "transffn_7_96_3_hard_swish_ln",
     "mbpool": "mbpool_4_256_1984_6_hard_swish"}
+#: Per block kind: what each physical column counts (MACs, activation/weight elements), for messages.
+PHYSICAL_NAMES = {
+    "conv": ("block", "expand_macs", "depthwise_macs", "project_macs", "se_macs", "expanded_act", "depthwise_out_act",
+             "input_act", "output_act", "weights", "se_act"),
+    "transattn": ("block", "qkv_macs", "qk_macs", "av_macs", "out_proj_macs", "input_act", "softmax_elems", "value_act",
+                  "weights"),
+    "transffn": ("block", "ffn_macs", "hidden_act", "input_act", "weights"),
+    "mbpool": ("block", "expand_macs", "fc_macs", "expanded_act", "input_act", "weights"),
+    "firstconv": ("block", "macs", "output_act", "input_act"),
+}
+PHYSICAL_NAMES["transds"] = PHYSICAL_NAMES["conv"]
 #: Per block kind: number of physical columns (the unit-cost base reads these) and of all columns.
 PHYSICAL_WIDTH = {kind: len(block_features(parse_block_key(key))[0]) for kind, key in _EXAMPLES.items()}
 FULL_WIDTH = {kind: sum(map(len, block_features(parse_block_key(key)))) for kind, key in _EXAMPLES.items()}

@@ -7,11 +7,13 @@ never measured) is an `OutOfDomainError` naming the op or field and the domain, 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from hwnas.errors import OutOfDomainError
 from hwnas.hw_profiles import _hat, _nnmeter
+from hwnas.hw_profiles._blocks import BlockPart, nnmeter_block_parts
 from hwnas.hw_profiles._profile import Profile
 
 ATTN_FIELDS = ("encoder_attn", "decoder_attn")
@@ -46,6 +48,8 @@ def hat_rows_ms(profile: Profile, rows: np.ndarray, what: str = "row") -> np.nda
 def predict_archs_ms(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
     """Latency (ms) of each arch of `space` on `profile`'s device; raises `OutOfDomainError`."""
     features = profile.domain.get("features")
+    if features == _nnmeter.FEATURE_SET:
+        return phone_archs_ms(profile, space, archs)
     entry = _space_entry(profile, space.name, space.preset)
     if features == _hat.FEATURE_SET:
         allowed = set(entry.get("attn", ["softmax"]))
@@ -90,3 +94,119 @@ def nnmeter_keys_ms(profile: Profile, keys: Sequence[str]) -> np.ndarray:
             raise OutOfDomainError(f"block {str(np.array(keys)[mask][index])!r}:{str(exc).split(':', 1)[1]}") from None
     width = max(matrix.shape[1], 1)
     return profile.model.parts["blocks"].predict(matrix[:, :width], keys=list(keys), kinds=kinds)  # type: ignore[call-arg]
+
+
+TIERS = ("lut", "regressor", "unit-cost")
+#: Kinds whose unit costs are fitted jointly: nn-Meter's `conv` (narrow, high resolution) and `transds`
+#: (wide, low resolution) are both MBConvs with one physical layout, so together they span the widths
+#: and resolutions of a whole MBConv network, which neither table does alone.
+JOINT_KINDS = {"conv": ("conv", "transds"), "transds": ("conv", "transds")}
+#: How far beyond the largest measured block (per physical count) the unit costs may price. Fitted on the
+#: blocks at most 1/3 of the largest and tested on the rest (`benchmarks/phone_blocks.py`), they kept a
+#: MAPE of 3–9% on all three phones, so 3× is measured, not assumed; beyond it is out of domain.
+EXTRAPOLATION = 3.0
+_UNIT_COSTS: dict[int, tuple[object, dict[str, tuple[object, np.ndarray]]]] = {}
+
+
+@dataclass(frozen=True)
+class PricedPart:
+    """A block part with its price: `ms` (weight included) and `tier`, how it was priced — `lut` (the measured
+    value of its key), `regressor` (key fields inside the measured ranges) or `unit-cost` (non-negative
+    per-MAC/per-element costs fitted on the table's blocks of that kind — MBConvs on `conv` and `transds`
+    together: remainders, and keys whose fields leave the measured ranges while every physical count
+    stays within `EXTRAPOLATION` × the largest the table measured)."""
+
+    part: BlockPart
+    ms: float
+    tier: str
+
+
+def unit_cost_models(profile: Profile) -> dict[str, tuple[object, np.ndarray]]:
+    """Per block kind: (unit-cost model, largest physical counts measured), fitted on the profile's table
+    (its measured keys and values) on first use and cached per model."""
+    from hwnas.predictors import OpCostLinear
+
+    table = profile.model.parts["blocks"]
+    cached = _UNIT_COSTS.get(id(table))
+    if cached is None or cached[0] is not table:
+        keys = list(table.table_)  # type: ignore[attr-defined]
+        values = np.array([table.table_[k] for k in keys])  # type: ignore[attr-defined]
+        kinds, matrix = _nnmeter.block_matrix(keys)
+        kinds_arr, models = np.array(kinds), {}
+        for kind in set(kinds):
+            mask = np.isin(kinds_arr, JOINT_KINDS.get(kind, (kind,)))
+            physical = matrix[mask, : _nnmeter.PHYSICAL_WIDTH[kind]]
+            models[kind] = (OpCostLinear().fit(physical, values[mask]), physical.max(axis=0))
+        cached = _UNIT_COSTS[id(table)] = (table, models)
+    return cached[1]
+
+
+def _unit_cost(profile: Profile, kind: str, row: np.ndarray, where: str, why: str) -> float:
+    model, maxima = unit_cost_models(profile)[kind]
+    over = np.nonzero(row > maxima * EXTRAPOLATION * (1 + 1e-9))[0]
+    if over.size:
+        j = int(over[0])
+        kinds = " and ".join(JOINT_KINDS.get(kind, (kind,)))
+        raise OutOfDomainError(f"{where}: {why}{_nnmeter.PHYSICAL_NAMES[kind][j]} = {row[j]:,.0f} exceeds {EXTRAPOLATION:g}× the "
+                               f"largest {kinds} block profile {profile.device!r} measured ({maxima[j]:,.0f}), as far as its unit "
+                               "costs are validated")
+    return float(model.predict(row[None, :])[0])  # type: ignore[attr-defined]
+
+
+def price_block_parts(profile: Profile, parts: Sequence[BlockPart]) -> list[PricedPart]:
+    """Price nn-Meter block parts on a `nnmeter-block-v1` profile (see `PricedPart` for the tiers);
+    raises `OutOfDomainError` naming the block, the key and the range it leaves."""
+    if profile.domain.get("features") != _nnmeter.FEATURE_SET:
+        raise OutOfDomainError(f"profile {profile.device!r} ({profile.domain.get('features')}) does not price nn-Meter blocks")
+    allowed, shapes = profile.domain.get("block_kinds", []), profile.domain.get("shapes", {})
+    table = profile.model.parts["blocks"].table_  # type: ignore[attr-defined]
+    priced: dict[tuple, tuple[float, str]] = {}
+    regress: dict[str, BlockPart] = {}
+    for part in parts:
+        ident = (part.key, part.kind, part.physical)
+        if ident in priced or part.key in regress:
+            continue
+        if part.kind not in allowed:
+            raise OutOfDomainError(f"block {part.block}: kind {part.kind!r} is outside profile {profile.device!r}'s domain: "
+                                   f"{', '.join(allowed)}")
+        if part.key is None:
+            priced[ident] = (_unit_cost(profile, part.kind, np.asarray(part.physical, float), f"block {part.block}", ""), "unit-cost")
+        elif part.key in table:
+            priced[ident] = (float(table[part.key]), "lut")
+        else:
+            physical, raw = _nnmeter.block_features(_nnmeter.parse_block_key(part.key))
+            names = list(shapes.get(part.kind, {}))
+            if part.kind == "firstconv":  # the input size sets the scale of every block: never extrapolated
+                low, high = shapes["firstconv"]["hw"]
+                if not low <= raw[0] <= high:
+                    raise OutOfDomainError(f"block {part.block}: key {part.key}: input size {raw[0]:g}×{raw[0]:g} is outside "
+                                           f"the input sizes profile {profile.device!r} measured ({low}–{high} px)")
+            try:
+                check_ranges(profile, np.asarray([raw[: len(names)]]), names, shapes[part.kind], "key")
+                regress[part.key] = part
+            except OutOfDomainError as exc:
+                why = f"key {part.key}: {str(exc).split(': ', 1)[1]}, and "
+                priced[ident] = (_unit_cost(profile, part.kind, np.asarray(physical), f"block {part.block}", why), "unit-cost")
+    if regress:
+        keys = list(regress)
+        for key, ms in zip(keys, nnmeter_keys_ms(profile, keys)):
+            priced[(key, regress[key].kind, None)] = (float(ms), "regressor")
+    result = []
+    for part in parts:
+        ms, tier = priced[(part.key, part.kind, part.physical)]
+        result.append(PricedPart(part, ms * part.weight, tier))
+    return result
+
+
+def phone_block_report(profile: Profile, space, arch, input_shape: Sequence[int] | None = None) -> list[PricedPart]:  # noqa: ANN001
+    """Every nn-Meter part of `arch` with its price and tier; their `ms` sum to the arch's phone latency."""
+    try:
+        return price_block_parts(profile, nnmeter_block_parts(space, arch, input_shape))
+    except OutOfDomainError as exc:
+        raise OutOfDomainError(f"arch {space.validate(arch).id} of {space.name}/{space.preset} is outside profile "
+                               f"{profile.device!r}'s domain: {exc}") from None
+
+
+def phone_archs_ms(profile: Profile, space, archs: Sequence, input_shape: Sequence[int] | None = None) -> np.ndarray:  # noqa: ANN001
+    """Latency (ms) of each arch on a phone profile: the sum over its nn-Meter block parts."""
+    return np.array([sum(p.ms for p in phone_block_report(profile, space, arch, input_shape)) for arch in archs])
