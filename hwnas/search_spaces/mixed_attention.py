@@ -10,6 +10,9 @@ From "Neural Architecture Search on Efficient Transformers and Beyond" (mixForme
   is 512/heads, arbitrary encoder-decoder attention, shared vocabulary) with a per-layer self-attention
   kind added; with all-softmax layers its archs are exactly the SubTransformers HAT measured.
 - `tiny`: a 1-D ViT over MNIST-1D-like signals of length 40, for tests and the quick start.
+- `tiny-mt`: a small encoder-decoder over a 16-token vocabulary (sources of 8 tokens, targets of 9 with BOS),
+  sized for the generated `seq2seq` task (token reversal) so the translation path trains on a laptop; token 0
+  is padding, as in hwnas's seq2seq tasks (HAT's fairseq vocabulary pads with 1).
 """
 
 from __future__ import annotations
@@ -47,6 +50,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         network="classifier", input_shape=(40,), patch=4, num_classes=10, head_dim=16, activation="relu",
         embed_dim=[32, 48, 64], layers=[2, 3, 4], heads=[1, 2], ffn_dim=[64, 96, 128],
         attn=list(KINDS), rel_range=[2, 4],
+    ),
+    "tiny-mt": dict(
+        network="seq2seq", input_shape=(8, 9), vocab_size=16, qkv_dim=32, activation="relu", padding_idx=0,
+        embed_dim=[32, 48], encoder_layers=[2, 3], decoder_layers=[2], ffn_dim=[64, 96], heads=[2, 4],
+        attn=["cosformer", "softmax"], ende_attn=[-1, 1],
     ),
     "hat-wmt14-en-de": dict(
         network="seq2seq", input_shape=(30, 30), vocab_size=32768, qkv_dim=512, activation="relu",
@@ -258,8 +266,9 @@ def _build_seq2seq(space: MixedAttentionSpace) -> Supernet:
         cross = MixedAttention(("softmax",), e_max, h_max, qkv_dim=qkv, max_kv_embed=e_max) if decoder else None
         return TransformerLayer(attn, FeedForward(e_max, f_max, c["activation"]), e_max, norm_first=False, cross_attn=cross)
 
-    src_embed = ElasticEmbedding(c["vocab_size"], e_max, padding_idx=1)
-    tgt_embed = ElasticEmbedding(c["vocab_size"], e_max, padding_idx=1)
+    pad = c.get("padding_idx", 1)  # fairseq's vocabulary (HAT) pads with 1
+    src_embed = ElasticEmbedding(c["vocab_size"], e_max, padding_idx=pad)
+    tgt_embed = ElasticEmbedding(c["vocab_size"], e_max, padding_idx=pad)
     tgt_embed.weight = src_embed.weight  # share-all-embeddings: one table for source, target and output
     net = EncoderDecoder(
         src_embed, tgt_embed,

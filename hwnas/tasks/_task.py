@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import fnmatch
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from hwnas.errors import UnknownNameError
+from hwnas.errors import HwnasError, UnknownNameError
+
+#: Special token ids of seq2seq tasks: padding, begin and end of sequence, unknown; content ids start at 4.
+PAD, BOS, EOS, UNK = 0, 1, 2, 3
+FIRST_TOKEN = 4
+TASK_KINDS = ("classification", "seq2seq")
+
+
+class TaskDataError(HwnasError, ValueError):
+    """Task data that cannot be used (missing file, mismatched lengths, empty, bad option); names the file."""
 
 
 @dataclass(frozen=True)
 class Task:
-    """A classification or sequence task held in memory (the built-in tasks are small)."""
+    """A classification or sequence-to-sequence task held in memory (the built-in tasks are small).
+
+    `kind` is "classification" (y: (N,) class ids) or "seq2seq" (x: (N, S) source token ids, y: (N, T)
+    target ids that start with BOS; ids follow `PAD`, `BOS`, `EOS`, `UNK`, content from `FIRST_TOKEN`;
+    `num_classes` is then the vocabulary size). `vocab` holds the token strings of a text task (index = id)
+    and `class_names` the label names of an image folder, so predictions can be mapped back.
+    """
 
     name: str
     x_train: torch.Tensor
@@ -22,6 +38,18 @@ class Task:
     x_val: torch.Tensor
     y_val: torch.Tensor
     num_classes: int
+    kind: str = "classification"
+    vocab: tuple[str, ...] | None = None
+    class_names: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in TASK_KINDS:
+            raise TaskDataError(f"task {self.name!r}: kind {self.kind!r} must be one of {', '.join(TASK_KINDS)}")
+
+    @property
+    def vocab_size(self) -> int | None:
+        """Token vocabulary of a seq2seq task (None for classification)."""
+        return self.num_classes if self.kind == "seq2seq" else None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -55,8 +83,24 @@ def list_tasks(pattern: str = "*") -> list[str]:
     return sorted(n for n in _TASKS if fnmatch.fnmatch(n, pattern))
 
 
+def task_options(name: str) -> list[str]:
+    """The options task `name` takes (e.g. `input_shape`, `vocab_size`), so callers can fit it to a space."""
+    if name not in _TASKS:
+        raise UnknownNameError("task", name, _TASKS)
+    parameters = inspect.signature(_TASKS[name]).parameters
+    return [p for p in parameters if parameters[p].kind is not inspect.Parameter.VAR_KEYWORD]
+
+
 def get_task(name: str, **options: object) -> Task:
     """The task `name` built with `options` (e.g. `input_shape`, `seed`); unknown names raise."""
     if name not in _TASKS:
         raise UnknownNameError("task", name, _TASKS)
-    return _TASKS[name](**options)
+    factory = _TASKS[name]
+    signature = inspect.signature(factory)
+    try:
+        signature.bind(**options)
+    except TypeError:
+        known = [p for p in signature.parameters if signature.parameters[p].kind is not inspect.Parameter.VAR_KEYWORD]
+        unknown = sorted(set(options) - set(known)) if known else sorted(options)
+        raise TaskDataError(f"task {name!r}: unknown option(s) {', '.join(unknown)}; options: {', '.join(known)}") from None
+    return factory(**options)

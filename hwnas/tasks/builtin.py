@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hwnas.tasks._task import Task, register_task
+from hwnas.tasks._task import Task, TaskDataError, register_task
 
 
 @register_task("mnist1d")
@@ -31,6 +31,8 @@ def digits(input_shape: Sequence[int] = (3, 32, 32), seed: int = 0) -> Task:
 
     raw = load_digits()
     images = torch.as_tensor(raw.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    if len(tuple(input_shape)) != 3 or tuple(input_shape)[0] not in (1, 3):
+        raise TaskDataError(f"digits: input_shape must be (channels 1 or 3, height, width), got {list(input_shape)}")
     channels, height, width = input_shape
     images = F.interpolate(images, size=(height, width), mode="bilinear", align_corners=False).repeat(1, channels, 1, 1)
     images = (images - images.mean()) / images.std()

@@ -1,0 +1,156 @@
+"""Supernet accuracy and ranking fidelity of inherited accuracy, per tiny preset.
+
+For each case, trains the supernet with the sandwich rule (as `hwnas train-supernet` does) and reports the
+largest and smallest subnets' validation accuracy, seconds per epoch and total time. Targets: largest
+subnet >= 97% on digits (emov2, mobiledets), >= 85% on MNIST-1D (mixed-attention, lighthubert); a tiny
+preset's training under 10 minutes. Ranking fidelity: 12 random subnets of one space, inherited accuracy
+(supernet weights, BatchNorm recalibrated) against the same subnets trained stand-alone from scratch;
+Kendall tau (scipy) >= 0.6. Stand-alone results are cached in results/accuracy-standalone.json. Trained supernets stay under benchmarks/results/supernets/ for experiments.
+
+    OMP_NUM_THREADS=1 python benchmarks/accuracy.py --json                 # everything
+    OMP_NUM_THREADS=1 python benchmarks/accuracy.py --only emov2 --no-ranking --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from scipy.stats import kendalltau
+
+from hwnas.evaluators import InheritedAccuracyEvaluator
+from hwnas.training import TrainSettings, train_subnet, train_supernet
+from hwnas.training.tasks import space_and_task
+
+RESULTS = Path(__file__).parent / "results"
+MNIST1D = {"num_samples": 12000}
+# name: (space, preset, task, task options, settings, target largest-subnet accuracy or None)
+CASES: dict[str, tuple[str, str, str, dict[str, Any], dict[str, Any], float | None]] = {
+    "emov2": ("emov2", "tiny", "digits", {}, dict(epochs=12, lr=3e-3), 0.97),
+    "mobiledets": ("mobiledets", "tiny", "digits", {}, dict(epochs=12, lr=3e-3), 0.97),
+    "mixed-attention": ("mixed-attention", "tiny", "mnist1d", MNIST1D, dict(epochs=15, lr=2e-3, num_random=2), 0.85),
+    "lighthubert": ("lighthubert", "tiny", "mnist1d", MNIST1D, dict(epochs=12, lr=2e-3, num_random=1), 0.85),
+    # the ranking study's supernet: longer, with more random subnets per step, so middle subnets are trained too
+    "mixed-attention-ranking": ("mixed-attention", "tiny", "mnist1d", MNIST1D, dict(epochs=30, lr=2e-3, num_random=3), 0.85),
+    # post-norm encoder-decoder: random middle subnets slowed learning here, so largest + smallest only
+    "tiny-mt": ("mixed-attention", "tiny-mt", "seq2seq", {"num_samples": 4000}, dict(epochs=10, lr=1e-3, num_random=0), None),
+}
+
+
+def train_case(name: str, out_root: Path, progress: bool) -> dict[str, Any]:
+    space_name, preset, task_name, options, settings, target = CASES[name]
+    space, task, used = space_and_task(space_name, preset, task_name, options)
+    start = time.perf_counter()
+    result = train_supernet(space, task, TrainSettings(**settings), out_root / name,
+                            task_name=task_name, task_options=used, force=True, progress=progress)
+    total = time.perf_counter() - start
+    last = result.meta["metrics"][-1]
+    row = {
+        "case": name, "space": space_name, "preset": preset, "task": task_name, "task_options": used,
+        "train_samples": len(task.x_train), "val_samples": len(task.x_val), **settings,
+        "largest_acc": last["max_acc"], "smallest_acc": last["min_acc"],
+        "seconds_per_epoch": sum(m["seconds"] for m in result.meta["metrics"]) / len(result.meta["metrics"]),
+        "total_seconds": total, "target_largest_acc": target,
+        "met": None if target is None else bool(last["max_acc"] >= target), "under_10_minutes": total < 600,
+        "dir": str(result.path),
+    }
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def _pick(space, n: int, seed: int) -> list:  # noqa: ANN001
+    rng, archs = random.Random(seed), []
+    while len(archs) < n:  # distinct subnets
+        arch = space.sample(rng)
+        if arch.id not in {a.id for a in archs}:
+            archs.append(arch)
+    return archs
+
+
+def standalone(case: str, n: int, epochs: int, seed: int, progress: bool) -> list[dict[str, Any]]:
+    """Stand-alone accuracy of `n` random subnets trained from scratch; cached in results/ by what they depend
+    on (space, task, arch id, epochs, lr, seed), so a retrained supernet can be compared without retraining them."""
+    space_name, preset, task_name, options, settings, _ = CASES[case]
+    space, task, used = space_and_task(space_name, preset, task_name, options)
+    lr = settings.get("lr", 2e-3)
+    cache_path = RESULTS / "accuracy-standalone.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    rows = []
+    for i, arch in enumerate(_pick(space, n, seed)):
+        key = json.dumps([space_name, preset, task_name, used, arch.id, epochs, lr, seed + i])
+        if key not in cache:
+            torch.manual_seed(seed + i)
+            module = space.build_supernet().extract(arch)  # fresh initialisation, the subnet's own shape
+            metrics = train_subnet(module, task, epochs, lr=lr, seed=seed + i, progress=progress)
+            cache[key] = {"val_acc": metrics["val_acc"], "seconds_per_epoch": metrics["seconds_per_epoch"]}
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            cache_path.write_text(json.dumps(cache, indent=1))
+        rows.append({"arch": arch, **cache[key]})
+        print(json.dumps({"arch": arch.id, "standalone": cache[key]["val_acc"]}), flush=True)
+    return rows
+
+
+def ranking(case: str, out_root: Path, n: int, epochs: int, seed: int, progress: bool) -> dict[str, Any]:
+    """Inherited vs stand-alone accuracy of `n` random subnets of a trained case."""
+    space_name, preset, task_name, options, _, _ = CASES[case]
+    space, task, _ = space_and_task(space_name, preset, task_name, options)
+    evaluator = InheritedAccuracyEvaluator(space, out_root / case, task)
+    alone = standalone(case, n, epochs, seed, progress)
+    archs = [row["arch"] for row in alone]
+    inherited = [v["accuracy"] for v in evaluator.evaluate(archs)]
+    scratch = [row["val_acc"] for row in alone]
+    tau, p_value = kendalltau(inherited, scratch)
+    return {"case": case, "subnets": n, "standalone_epochs": epochs, "kendall_tau": float(tau), "p_value": float(p_value),
+            "target_tau": 0.6, "met": bool(tau >= 0.6),
+            "standalone_seconds_per_epoch": sum(r["seconds_per_epoch"] for r in alone) / len(alone),
+            "archs": [{"id": a.id, "arch": json.loads(a.to_json()), "inherited": x, "standalone": y}
+                      for a, x, y in zip(archs, inherited, scratch)]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=list(CASES), help="cases to train (default: all)")
+    parser.add_argument("--no-ranking", action="store_true", help="skip the ranking-fidelity study")
+    parser.add_argument("--ranking-case", default="mixed-attention-ranking", choices=list(CASES))
+    parser.add_argument("--ranking-only", action="store_true", help="no training: rank with the trained ranking supernet")
+    parser.add_argument("--standalone-only", action="store_true", help="only train (and cache) the stand-alone subnets")
+    parser.add_argument("--ranking-subnets", type=int, default=12)
+    parser.add_argument("--ranking-epochs", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--progress", action="store_true", help="show progress bars")
+    parser.add_argument("--json", action="store_true", help="write benchmarks/results/accuracy.json")
+    args = parser.parse_args()
+    out_root = RESULTS / "supernets"
+    start = time.perf_counter()
+    if args.standalone_only:
+        standalone(args.ranking_case, args.ranking_subnets, args.ranking_epochs, args.seed, args.progress)
+        return
+    rows = [] if args.ranking_only else [train_case(name, out_root, args.progress) for name in (args.only or list(CASES))]
+    fidelity = None
+    if not args.no_ranking:
+        if not (out_root / args.ranking_case / "supernet.json").is_file():
+            rows.append(train_case(args.ranking_case, out_root, args.progress))
+        fidelity = ranking(args.ranking_case, out_root, args.ranking_subnets, args.ranking_epochs, args.seed, args.progress)
+    summary = {
+        "machine": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
+        "cases": {r["case"]: {k: r[k] for k in ("largest_acc", "smallest_acc", "seconds_per_epoch", "total_seconds", "met", "under_10_minutes")}
+                  for r in rows},
+        "kendall_tau": None if fidelity is None else fidelity["kendall_tau"],
+        "total_seconds": time.perf_counter() - start,
+    }
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        partial = args.only or args.no_ranking or args.ranking_only
+        name = f"accuracy-{'-'.join(args.only or ['ranking'])}.json" if partial else "accuracy.json"
+        (RESULTS / name).write_text(json.dumps({"summary": summary, "rows": rows, "ranking": fidelity}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""`hwnas extract` and `hwnas train`: take a searched subnet away with its weights, then train it on a task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from hwnas._defaults import DEFAULT_STORAGE
+from hwnas._cli_options import parse_key_values
+from hwnas._cli_errors import user_errors as _user_errors
+from hwnas.errors import HwnasError
+
+STORAGE_HELP = "Optuna storage URL of the experiment (sqlite:///x.db, postgresql://…, journal:///x.log)."
+
+
+def register(app: typer.Typer, console: Console) -> None:
+    """Add `extract` and `train` to the `hwnas` app."""
+
+    @app.command()
+    @_user_errors
+    def extract(
+        out: Path = typer.Option(..., "--out", help="Directory to write (refused if it exists, unless --force)."),
+        experiment: Optional[str] = typer.Option(None, "--experiment", help="Experiment (study) name."),
+        trial: Optional[int] = typer.Option(None, "--trial", help="Trial number in the experiment (see `hwnas pareto`)."),
+        storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help=STORAGE_HELP),
+        arch: Optional[str] = typer.Option(None, "--arch", help="Instead of a trial: arch JSON, a JSON file, min, max or a named arch."),
+        space: Optional[str] = typer.Option(None, "--space", help="Space of --arch (default: the supernet's)."),
+        preset: Optional[str] = typer.Option(None, "--preset", help="Preset of --arch's space."),
+        supernet: Optional[Path] = typer.Option(None, "--supernet", help="Trained supernet directory (`hwnas train-supernet --out`)."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the initial weights when there is no trained supernet."),
+        force: bool = typer.Option(False, "--force", help="Replace the subnet files of an existing --out."),
+    ) -> None:
+        """Write a subnet as arch.json, model.pt, model.onnx (checked with ONNX Runtime) and README.md."""
+        from hwnas.export import extract_subnet, from_arch, from_trial
+
+        if arch is not None and (experiment is not None or trial is not None):
+            raise HwnasError("give either --experiment and --trial, or --arch, not both")
+        if arch is None:
+            if experiment is None or trial is None:
+                raise HwnasError("give --experiment NAME --trial N, or --arch with --space/--preset or --supernet")
+            if supernet is not None:
+                raise HwnasError("--supernet goes with --arch; an experiment's supernet comes from its spec")
+            source = from_trial(storage, experiment, trial)
+        else:
+            source = from_arch(arch, space, preset, str(supernet) if supernet else None, seed=seed)
+        with console.status(f"extracting {source.space}/{source.preset or 'default'} into {out} …"):
+            result = extract_subnet(source, out, force=force)
+        meta = result.meta
+        weights = meta["weights"]["from"]
+        console.print(f"[bold]{out}[/]: arch {meta['arch_id']} of {meta['space']}/{meta['preset']}, "
+                      f"{meta['params']:,} params, weights: {weights}")
+        console.print(f"ONNX check on {meta['onnx']['checked_on']}: max abs diff {result.onnx_max_abs_diff:.2g}")
+        if weights == "initial":
+            console.print("[yellow]untrained weights[/] (no trained supernet); "
+                          f"train them with: hwnas train {out} --task TASK --epochs 5")
+
+    @app.command()
+    @_user_errors
+    def train(
+        directory: Path = typer.Argument(..., metavar="DIR", help="A subnet directory written by `hwnas extract`."),
+        task: str = typer.Option(..., "--task", help="Task name (mnist1d, digits, seq2seq, image-folder, npy, parallel-text, …)."),
+        epochs: int = typer.Option(..., "--epochs", min=1),
+        task_option: list[str] = typer.Option([], "--task-option", "-o", help="Task option KEY=VALUE (repeat), e.g. path=data/imgs."),
+        from_scratch: bool = typer.Option(False, "--from-scratch", help="Re-initialise the weights instead of fine-tuning."),
+        lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate (AdamW, warm-up + cosine)."),
+        seed: int = typer.Option(0, "--seed"),
+    ) -> None:
+        """Fine-tune (or train from scratch) an extracted subnet; writes metrics.json and the new weights."""
+        from hwnas.export import train_extracted
+
+        metrics = train_extracted(directory, task, epochs, parse_key_values(task_option), from_scratch=from_scratch,
+                                  lr=lr, seed=seed, progress=True)
+        console.print(f"[bold]{directory}[/]: {task} accuracy {metrics['accuracy_before']:.4f} → "
+                      f"{metrics['accuracy_after']:.4f} after {epochs} epoch(s) "
+                      f"({metrics['seconds_per_epoch']:.2f} s/epoch); wrote metrics.json, model.pt, model.onnx")

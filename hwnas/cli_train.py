@@ -1,0 +1,79 @@
+"""`hwnas train-supernet`: sandwich-rule supernet training with checkpoints every epoch and `--resume`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hwnas._cli_options import parse_key_values
+from hwnas._cli_errors import user_errors as _user_errors
+from hwnas.errors import HwnasError
+
+
+def _resume_identity(out: Path, space: str, preset: Optional[str], task: Optional[str]) -> tuple[str, dict[str, Any]]:
+    """The stored task of a run to resume, after checking the given space, preset and task against it."""
+    from hwnas.training.checkpoint import CheckpointError, check_identity, read_meta
+    from hwnas.training.supernet import prepare_output
+
+    prepare_output(out, resume=True, force=False)
+    meta = read_meta(out)
+    check_identity(meta, out, space, preset)
+    if task is not None and task != meta["task"]["name"]:
+        raise CheckpointError(f"{out / 'supernet.json'}: task is {meta['task']['name']!r}, expected {task!r}")
+    return meta["task"]["name"], dict(meta["task"].get("options", {}))
+
+
+def register(app: typer.Typer, console: Console) -> None:
+    """Add `train-supernet` to the `hwnas` app."""
+
+    @app.command("train-supernet")
+    @_user_errors
+    def train_supernet_command(
+        space: str = typer.Option(..., "--space", help="Search space, e.g. emov2."),
+        preset: Optional[str] = typer.Option(None, "--preset", help="Preset of the space (default: the space's)."),
+        task: Optional[str] = typer.Option(None, "--task", help="Task: digits, mnist1d, seq2seq, ... (resume: the stored one)."),
+        epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs in all (resume: default the stored; more extends)."),
+        out: Path = typer.Option(..., "--out", help="Output directory (supernet.json + checkpoint.pt)."),
+        batch_size: int = typer.Option(64, "--batch-size", min=1),
+        lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate (AdamW, warm-up then cosine)."),
+        seed: int = typer.Option(0, "--seed"),
+        num_random: int = typer.Option(1, "--num-random", min=0, help="Random subnets per step besides largest and smallest."),
+        teacher: Optional[Path] = typer.Option(None, "--teacher", help="Trained supernet dir of the same space to distil from."),
+        task_option: list[str] = typer.Option([], "--task-option", "-o", help="Task option KEY=VALUE (repeatable), e.g. num_samples=12000."),
+        resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
+        force: bool = typer.Option(False, "--force", help="Overwrite a trained supernet in --out."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    ) -> None:
+        """Train a supernet with the sandwich rule and in-place distillation; checkpoints every epoch."""
+        from hwnas.training import TrainSettings, train_supernet
+        from hwnas.training.tasks import space_and_task
+
+        if resume and force:
+            raise HwnasError("--resume and --force exclude each other")
+        options = parse_key_values(task_option)
+        if resume:
+            task, stored_options = _resume_identity(out, space, preset, task)
+            options = {**stored_options, **options}
+        elif task is None:
+            raise HwnasError("--task is required (e.g. --task digits)")
+        elif epochs is None:
+            raise HwnasError("--epochs is required (e.g. --epochs 10)")
+        space_obj, task_obj, used_options = space_and_task(space, preset, task, options)
+        if teacher is not None and not teacher.is_dir():
+            raise HwnasError(f"--teacher {str(teacher)!r} not found (a directory written by `hwnas train-supernet`)")
+        settings = TrainSettings(epochs=epochs or 1, batch_size=batch_size, lr=lr, seed=seed, num_random=num_random,
+                                 teacher=str(teacher) if teacher else None)
+        console.print(f"training {space_obj.name}/{space_obj.preset} on {task_obj.name} "
+                      f"({len(task_obj.x_train)} train / {len(task_obj.x_val)} val) → {out}")
+        result = train_supernet(space_obj, task_obj, settings, out, task_name=task, task_options=used_options, resume=resume,
+                                force=force, progress=not quiet)
+        table = Table(title=f"{out}  ({result.meta['epochs_done']} epochs)")
+        for column in ("epoch", "loss", "max acc", "min acc", "seconds"):
+            table.add_column(column, justify="right")
+        for m in result.meta["metrics"]:
+            table.add_row(str(m["epoch"]), f"{m['loss']:.4f}", f"{m['max_acc']:.4f}", f"{m['min_acc']:.4f}", f"{m['seconds']:.1f}")
+        console.print(table)

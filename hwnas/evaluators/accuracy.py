@@ -1,0 +1,51 @@
+"""Inherited accuracy: a subnet's validation accuracy with its trained supernet's weights, no training.
+
+The supernet comes from `hwnas train-supernet` (a directory). For spaces with BatchNorm, each subnet's
+statistics are re-estimated on a fixed set of training inputs before scoring (shared statistics fit no
+subnet exactly), so a score depends only on the arch: results are cached by arch id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hwnas.evaluators.base import Evaluator
+from hwnas.search_spaces import Arch, SearchSpace
+from hwnas.training import LoadedSupernet, load_supernet, subnet_accuracy
+from hwnas.training._loop import calibration_batches
+
+
+class InheritedAccuracyEvaluator(Evaluator):
+    """`accuracy`: top-1 (token accuracy for seq2seq) on the task's validation split, as a fraction in [0, 1].
+
+    `supernet` is a trained supernet directory or an already loaded one; it must be of `space`'s name and
+    preset (`CheckpointError` otherwise). `task` defaults to the one the supernet was trained on.
+    """
+
+    metrics = ("accuracy",)
+    cheap = False
+
+    def __init__(self, space: SearchSpace, supernet: str | Path | LoadedSupernet, task: Any | None = None,
+                 split: str = "val", batch_size: int = 256, calibration_batches_n: int = 8,
+                 calibration_batch_size: int = 64, seed: int = 0) -> None:
+        super().__init__()
+        if isinstance(supernet, LoadedSupernet):
+            from hwnas.training.checkpoint import check_identity
+
+            check_identity(supernet.meta, supernet.path, space.name, space.preset)
+            self.loaded = supernet
+        else:
+            self.loaded = load_supernet(supernet, space=space.name, preset=space.preset)
+        if task is None:
+            from hwnas.tasks import get_task
+
+            task = get_task(self.loaded.task_name, **self.loaded.task_options)
+        self.space, self.task, self.split, self.batch_size = self.loaded.space, task, split, batch_size
+        self.calibration = calibration_batches(task, calibration_batches_n, calibration_batch_size, seed)
+
+    def _evaluate(self, archs: Sequence[Arch]) -> list[dict[str, float]]:
+        supernet = self.loaded.supernet.eval()
+        return [{"accuracy": subnet_accuracy(supernet, self.space.validate(arch), self.task, self.calibration,
+                                             self.split, self.batch_size)} for arch in archs]

@@ -1,0 +1,100 @@
+"""Where a subnet to extract comes from: a trial of a stored experiment, or an arch the user gives.
+
+Both resolve to a `SubnetSource` (space, preset, space options, the arch as stored, optional trained
+supernet, seed of the initial weights, task, and the trial's metrics and hardware choices), so extraction
+itself does not care which it was.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hwnas.errors import InvalidArchError
+from hwnas.export._format import ExportError
+
+
+@dataclass(frozen=True)
+class SubnetSource:
+    """Everything extraction needs to know about one subnet, before any weights are touched."""
+
+    space: str
+    preset: str | None
+    space_options: dict[str, Any]
+    arch: Any  # a mapping, "min"/"max" or a named arch; validated against the space at extraction
+    origin: dict[str, Any]
+    supernet: str | None = None
+    seed: int = 0
+    task: dict[str, Any] | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    hardware: dict[str, Any] | None = None
+
+
+def from_trial(storage_url: str, experiment: str, trial_number: int) -> SubnetSource:
+    """Trial `trial_number` of `experiment` in the storage; raises `UnknownNameError` for an unknown
+    experiment and `ExportError` for a trial that is not in it or recorded no architecture."""
+    from hwnas.search.storage import load_study, open_storage
+
+    study = load_study(open_storage(storage_url), experiment)
+    spec_text = study.user_attrs.get("hwnas:spec")
+    if spec_text is None:
+        raise ExportError(f"experiment {experiment!r} in {storage_url} was not made by `hwnas run` (no hwnas:spec)")
+    spec = json.loads(spec_text)
+    trials = study.get_trials(deepcopy=False)
+    found = [t for t in trials if t.number == trial_number]
+    if not found:
+        known = f"trials 0-{max(t.number for t in trials)}" if trials else "no trials yet"
+        raise ExportError(f"trial {trial_number} is not in experiment {experiment!r} ({known})")
+    trial = found[0]
+    if "arch" not in trial.user_attrs:
+        raise ExportError(f"trial {trial_number} of experiment {experiment!r} recorded no architecture "
+                          f"(state {trial.state.name})")
+    task = spec.get("task")
+    return SubnetSource(
+        space=spec["space"]["name"], preset=spec["space"].get("preset"), space_options=dict(spec["space"].get("options") or {}),
+        arch=dict(trial.user_attrs["arch"]),
+        origin={"experiment": experiment, "trial": trial_number, "storage": storage_url, "state": trial.state.name,
+                "feasible": trial.user_attrs.get("feasible")},
+        supernet=spec.get("supernet"), seed=int(spec.get("seed", 0)),
+        task={"name": task["name"], "options": dict(task.get("options") or {})} if task else None,
+        metrics=dict(trial.user_attrs.get("metrics", {})), hardware=trial.user_attrs.get("hardware"),
+    )
+
+
+def read_arch_text(text: str) -> tuple[Any, dict[str, Any]]:
+    """`--arch` as JSON text, a JSON file, `min`/`max` or a named arch → (arch, origin description)."""
+    if text in ("min", "max") or not (text.lstrip().startswith("{") or Path(text).is_file()):
+        return text, {"arch": text}
+    origin: dict[str, Any] = {"arch": "inline JSON"}
+    if not text.lstrip().startswith("{"):
+        origin = {"arch_file": str(Path(text).resolve())}
+        text = Path(text).read_text()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidArchError(f"--arch: not valid JSON ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("arch"), dict):  # an arch.json or a trial row
+        data = data["arch"]
+    if not isinstance(data, dict):
+        raise InvalidArchError(f"--arch: must be a JSON object of choices, got {type(data).__name__}")
+    return data, origin
+
+
+def from_arch(arch: str, space: str | None, preset: str | None = None, supernet: str | None = None,
+              seed: int = 0, space_options: dict[str, Any] | None = None) -> SubnetSource:
+    """An arch the user gives (see `read_arch_text`); space and preset default to the supernet's."""
+    meta = None
+    if supernet is not None:
+        from hwnas.training import read_meta
+
+        meta = read_meta(supernet)
+    if space is None:
+        if meta is None:
+            raise ExportError("--arch needs --space (and --preset), or --supernet to take them from")
+        space, preset = meta["space"], preset or meta["preset"]
+    value, origin = read_arch_text(arch)
+    task = {"name": meta["task"]["name"], "options": dict(meta["task"].get("options", {}))} if meta else None
+    return SubnetSource(space=space, preset=preset, space_options=dict(space_options or {}), arch=value,
+                        origin=origin, supernet=supernet, seed=seed, task=task)

@@ -1,0 +1,76 @@
+"""`image-folder`: the user's images, one subfolder per class (PNG/JPEG/BMP/GIF read with Pillow).
+
+Images are resized to the space's input shape and normalised with the training set's per-channel mean and
+standard deviation, as the `digits` task is, so a subnet searched on digits can be fine-tuned on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hwnas.tasks._files import existing, split_index
+from hwnas.tasks._task import Task, TaskDataError, register_task
+
+SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+NAME = "image-folder"
+
+
+def _classes(root: Path) -> list[str]:
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise TaskDataError(f"{NAME}: {str(root)!r} needs at least 2 class subfolders, found {len(classes)}")
+    return classes
+
+
+def _read(path: Path, shape: Sequence[int]) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    channels, height, width = shape
+    if channels not in (1, 3):
+        raise TaskDataError(f"{NAME}: input_shape must have 1 or 3 channels, got {list(shape)}")
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BILINEAR)
+            pixels = np.asarray(image, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError) as exc:
+        raise TaskDataError(f"{NAME}: cannot read image {str(path)!r}: {exc}") from None
+    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+
+
+def _load(root: Path, classes: list[str], shape: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        folder = root / name
+        if not folder.is_dir():
+            raise TaskDataError(f"{NAME}: {str(root)!r} has no subfolder for class {name!r} (classes: {', '.join(classes)})")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
+        if not files:
+            raise TaskDataError(f"{NAME}: class folder {str(folder)!r} holds no images ({', '.join(SUFFIXES)})")
+        images += [_read(path, shape) for path in files]
+        labels += [label] * len(files)
+    return torch.as_tensor(np.stack(images)), torch.as_tensor(labels, dtype=torch.long)
+
+
+@register_task(NAME)
+def image_folder(path: str | None = None, input_shape: Sequence[int] = (3, 32, 32), val_path: str | None = None,
+                 val_fraction: float = 0.2, seed: int = 0) -> Task:
+    """Images under `path/<class>/`; validation from `val_path` (same classes) or a seeded split."""
+    root = existing(path, "image folder (path)", NAME, directory=True)
+    if len(tuple(input_shape)) != 3:
+        raise TaskDataError(f"{NAME}: input_shape must be (channels, height, width), got {list(input_shape)}")
+    classes = _classes(root)
+    x, y = _load(root, classes, input_shape)
+    if val_path is not None:
+        val_root = existing(val_path, "validation folder (val_path)", NAME, directory=True)
+        x_val, y_val = _load(val_root, classes, input_shape)
+    else:
+        train, val = split_index(len(x), val_fraction, seed, NAME)
+        x, y, x_val, y_val = x[train], y[train], x[val], y[val]
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    std = x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    return Task(NAME, (x - mean) / std, y, (x_val - mean) / std, y_val, num_classes=len(classes),
+                class_names=tuple(classes))

@@ -1,0 +1,19 @@
+"""Training: supernets (sandwich rule, in-place and teacher distillation), standalone subnets, accuracy.
+
+A trained supernet is a directory (`supernet.json` + `checkpoint.pt`, see `checkpoint`), written by
+`hwnas train-supernet` and read by the accuracy evaluator, extraction and co-design.
+"""
+
+from hwnas.training._loop import evaluate_accuracy
+from hwnas.training.checkpoint import (
+    CheckpointError, LoadedSupernet, build_meta, load_supernet, read_meta, save_supernet,
+)
+from hwnas.training.evaluation import subnet_accuracy
+from hwnas.training.subnet import train_subnet
+from hwnas.training.supernet import SupernetTrainer, TrainingError, TrainSettings, train_supernet
+
+__all__ = [
+    "CheckpointError", "LoadedSupernet", "SupernetTrainer", "TrainSettings", "TrainingError", "build_meta",
+    "evaluate_accuracy", "load_supernet", "read_meta", "save_supernet", "subnet_accuracy", "train_subnet",
+    "train_supernet",
+]

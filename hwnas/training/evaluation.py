@@ -1,0 +1,26 @@
+"""Accuracy of a model, and of a subnet running on its supernet's (inherited) weights."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from hwnas.search_spaces import Arch, Supernet, recalibrate_bn
+from hwnas.training._loop import evaluate_accuracy, has_batchnorm
+
+
+def subnet_accuracy(supernet: Supernet, arch: Arch, task: Any, calibration: Sequence[torch.Tensor],
+                    split: str = "val", batch_size: int = 256) -> float:
+    """Accuracy of `arch` with the supernet's weights; BatchNorm statistics are re-estimated for it first
+    on `calibration` (a fixed set of training inputs), since shared statistics fit no subnet exactly.
+    Leaves `arch` active and the supernet's train/eval mode as it was."""
+    if has_batchnorm(supernet):
+        recalibrate_bn(supernet, arch, calibration)
+    else:
+        supernet.set_active(arch)
+    return evaluate_accuracy(supernet, task, split, batch_size)
+
+
+__all__ = ["evaluate_accuracy", "subnet_accuracy"]

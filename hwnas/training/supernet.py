@@ -1,0 +1,228 @@
+"""Supernet training with the sandwich rule and in-place distillation (BigNAS / Once-for-All style).
+
+Each step trains the largest subnet on the labels, then the smallest and `num_random` random subnets on the
+largest subnet's detached predictions (KL), accumulating gradients for one optimizer step: the largest
+subnet's accuracy pulls every subnet up, and the extremes bound the ones in between. With a teacher
+(a trained supernet directory), every subnet is also distilled towards the teacher's logits and hidden
+state (LightHuBERT's second stage). A checkpoint is written after every epoch and training resumes from it
+exactly: same weights, optimizer, RNG and arch-sampler state, batches shuffled by (seed, epoch).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hwnas.errors import HwnasError
+from hwnas.search_spaces import Arch, SearchSpace, Supernet
+from hwnas.tasks import Task
+from hwnas.training import _loop
+from hwnas.training._progress import TrainingProgress
+from hwnas.training._teacher import HiddenCapture, Teacher, load_teacher
+from hwnas.training.checkpoint import (
+    CHECKPOINT_FILE, META_FILE, CheckpointError, LoadedSupernet, build_meta, load_supernet, save_supernet,
+)
+from hwnas.training.evaluation import subnet_accuracy
+
+
+class TrainingError(HwnasError, ValueError):
+    """Training that cannot start: bad settings, an existing output directory, a task that does not fit."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How a supernet is trained; stored in `supernet.json` so a resumed run continues with the same ones."""
+
+    epochs: int
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    seed: int = 0
+    num_random: int = 1
+    warmup_steps: int = 50
+    grad_clip: float = 1.0
+    teacher: str | None = None
+    teacher_weight: float = 1.0
+    hidden_weight: float = 1.0
+
+    def check(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise TrainingError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise TrainingError(f"lr must be positive, got {self.lr}")
+        if self.num_random < 0:
+            raise TrainingError(f"num_random must be >= 0, got {self.num_random}")
+
+
+def _sampler_state(rng: random.Random) -> list[Any]:
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def _restore_sampler(state: list[Any]) -> random.Random:
+    rng = random.Random()
+    rng.setstate((state[0], tuple(state[1]), state[2]))
+    return rng
+
+
+def prepare_output(out: Path, resume: bool, force: bool) -> None:
+    """Refuse to overwrite a trained supernet unless asked; `force` replaces only hwnas's own files."""
+    if resume:
+        if not (out / META_FILE).is_file():
+            raise CheckpointError(f"--resume: {out / META_FILE}: missing; nothing to resume in {str(out)!r}")
+        if not (out / CHECKPOINT_FILE).is_file():
+            raise CheckpointError(f"--resume: {out / CHECKPOINT_FILE}: missing checkpoint")
+        return
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"--out {str(out)!r} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise TrainingError(f"--out {str(out)!r} exists; pass --resume to continue it or --force to overwrite it")
+        for name in (META_FILE, CHECKPOINT_FILE):
+            (out / name).unlink(missing_ok=True)
+
+
+class SupernetTrainer:
+    """Runs sandwich epochs over a task and checkpoints into `out`; build with `start` or `resume`."""
+
+    def __init__(self, space: SearchSpace, supernet: Supernet, task: Task, task_options: dict[str, Any],
+                 settings: TrainSettings, out: Path, meta: dict[str, Any] | None = None,
+                 state: dict[str, Any] | None = None, task_name: str | None = None) -> None:
+        settings.check()
+        self.space, self.supernet, self.task, self.settings, self.out = space, supernet, task, settings, out
+        self.kind = _loop.task_kind(task)
+        self.meta = meta or build_meta(space, task_name or task.name, task_options, asdict(settings))
+        self.meta["settings"] = asdict(settings)
+        self.optimizer = torch.optim.AdamW(supernet.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+        self.sampler = random.Random(settings.seed)
+        self.calibration = _loop.calibration_batches(task, seed=settings.seed)
+        self.teacher: Teacher | None = None
+        if settings.teacher:
+            self.teacher = load_teacher(settings.teacher, space.name, task, settings.hidden_weight)
+        if state:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.sampler = _restore_sampler(state["sampler"])
+            torch.set_rng_state(state["rng_torch"])
+        self.steps = _loop.steps_per_epoch(task, settings.batch_size)
+
+    @property
+    def epochs_done(self) -> int:
+        return int(self.meta["epochs_done"])
+
+    # -- one step -------------------------------------------------------------------------------
+    def _subnet_loss(self, arch: Arch, x: torch.Tensor, y: torch.Tensor, soft: torch.Tensor | None,
+                     teacher_out: tuple[torch.Tensor, torch.Tensor | None] | None,
+                     capture: HiddenCapture) -> tuple[torch.Tensor, torch.Tensor]:
+        self.supernet.set_active(arch)
+        logits, targets, mask = _loop.forward(self.supernet, self.kind, x, y)
+        loss = _loop.cross_entropy(logits, targets, mask) if soft is None else _loop.distillation(logits, soft, mask)
+        if self.teacher is not None and teacher_out is not None:
+            loss = loss + self.settings.teacher_weight * self.teacher.loss(logits, capture.value, mask, *teacher_out)
+        return loss, logits
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, global_step: int, total_steps: int) -> float:
+        """One sandwich step; returns the largest subnet's loss."""
+        s = self.settings
+        _loop.set_lr(self.optimizer, _loop.cosine_lr(s.lr, global_step, total_steps, s.warmup_steps))
+        self.optimizer.zero_grad(set_to_none=True)
+        teacher_out = self.teacher.targets(x, y, self.kind) if self.teacher is not None else None
+        archs = [self.space.min_arch()] + [self.space.sample(self.sampler) for _ in range(s.num_random)]
+        capture = HiddenCapture(self.supernet)
+        try:
+            self.supernet.train()
+            loss, logits = self._subnet_loss(self.space.max_arch(), x, y, None, teacher_out, capture)
+            loss.backward()
+            soft = logits.detach()
+            for arch in archs:
+                self._subnet_loss(arch, x, y, soft, teacher_out, capture)[0].backward()
+        finally:
+            capture.close()
+        if s.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), s.grad_clip)
+        self.optimizer.step()
+        return loss.item()
+
+    # -- epochs ---------------------------------------------------------------------------------
+    def evaluate(self) -> dict[str, float]:
+        """Validation accuracy of the smallest and largest subnets (BatchNorm recalibrated for each);
+        the largest goes last, so the stored BatchNorm statistics are the largest subnet's."""
+        min_acc = subnet_accuracy(self.supernet, self.space.min_arch(), self.task, self.calibration)
+        max_acc = subnet_accuracy(self.supernet, self.space.max_arch(), self.task, self.calibration)
+        return {"max_acc": max_acc, "min_acc": min_acc}
+
+    def run(self, stop_after: int | None = None, progress: bool = True,
+            on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Train to `settings.epochs` (at most `stop_after` more epochs now), checkpointing each epoch.
+
+        Returns the updated `supernet.json` content.
+        """
+        s, total_steps = self.settings, self.settings.epochs * self.steps
+        todo = s.epochs - self.epochs_done
+        if stop_after is not None:
+            todo = min(todo, stop_after)
+        with TrainingProgress(total_steps, self.epochs_done * self.steps, enabled=progress) as bar:
+            for _ in range(max(0, todo)):
+                epoch = self.epochs_done
+                start, losses = time.perf_counter(), []
+                for i, (x, y) in enumerate(_loop.epoch_batches(self.task, s.batch_size, s.seed, epoch)):
+                    losses.append(self.step(x, y, epoch * self.steps + i, total_steps))
+                    bar.advance(epoch + 1, s.epochs, loss=losses[-1])
+                seconds = time.perf_counter() - start
+                record = {"epoch": epoch + 1, "loss": sum(losses) / len(losses), "seconds": seconds, **self.evaluate()}
+                bar.epoch_done(record)
+                self.meta["metrics"].append(record)
+                self.meta["epochs_done"] = epoch + 1
+                self.save()
+                if on_epoch is not None:
+                    on_epoch(record)
+        self.supernet.eval()
+        return self.meta
+
+    def save(self) -> None:
+        state = {"optimizer": self.optimizer.state_dict(), "sampler": _sampler_state(self.sampler),
+                 "rng_torch": torch.get_rng_state(), "epoch": self.epochs_done}
+        save_supernet(self.out, self.supernet, self.meta, state)
+
+
+def train_supernet(space: SearchSpace, task: Task, settings: TrainSettings, out: str | Path, *,
+                   task_name: str | None = None, task_options: dict[str, Any] | None = None, resume: bool = False,
+                   force: bool = False, stop_after: int | None = None, progress: bool = True) -> LoadedSupernet:
+    """Train (or, with `resume`, continue) a supernet of `space` on `task` into directory `out`.
+
+    `task_name` and `task_options` are stored so the task can be rebuilt (`get_task(task_name, **options)`);
+    `task_name` defaults to `task.name` (give the registry name when they differ, e.g. `seq2seq`).
+
+    On resume, the stored settings are used (a larger `settings.epochs` extends the run) and the space and
+    preset must match the stored ones. Raises `TrainingError`/`CheckpointError` (one line) for an existing
+    `out` without `force`/`resume`, a missing or mismatched checkpoint, or bad settings.
+    """
+    out = Path(out)
+    prepare_output(out, resume, force)
+    if resume:
+        loaded = load_supernet(out, space=space.name, preset=space.preset)
+        if task_name is not None and task_name != loaded.task_name:
+            raise CheckpointError(f"{out / META_FILE}: task is {loaded.task_name!r}, expected {task_name!r}")
+        known = {f.name for f in fields(TrainSettings)}
+        try:
+            stored = TrainSettings(**{k: v for k, v in loaded.meta["settings"].items() if k in known})
+        except TypeError as exc:
+            raise CheckpointError(f"{out / META_FILE}: field 'settings' is incomplete ({exc})") from None
+        if settings.epochs < stored.epochs:
+            settings = stored
+        else:
+            settings = TrainSettings(**{**asdict(stored), "epochs": settings.epochs})
+        trainer = SupernetTrainer(loaded.space, loaded.supernet, task, loaded.task_options, settings, out,
+                                  meta=loaded.meta, state=loaded.state)
+    else:
+        torch.manual_seed(settings.seed)
+        trainer = SupernetTrainer(space, space.build_supernet(), task, dict(task_options or {}), settings, out,
+                                  task_name=task_name)
+    meta = trainer.run(stop_after=stop_after, progress=progress)
+    return LoadedSupernet(trainer.space, trainer.supernet.eval(), meta, out)

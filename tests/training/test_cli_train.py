@@ -1,0 +1,78 @@
+"""`hwnas train-supernet`: a real run and resume as a user runs them, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from hwnas.cli import app
+
+SMALL = ["--space", "mixed-attention", "--preset", "tiny", "--task", "mnist1d", "--task-option", "num_samples=120",
+         "--batch-size", "48", "--num-random", "1", "--quiet"]
+
+
+def hwnas(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hwnas.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_train_then_resume_to_more_epochs(tmp_path):
+    out = tmp_path / "sn"
+    first = hwnas("train-supernet", *SMALL, "--epochs", "1", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    meta = json.loads((out / "supernet.json").read_text())
+    assert meta["epochs_done"] == 1 and meta["task"] == {"name": "mnist1d", "options": {"input_shape": [40], "num_samples": 120}}
+    assert {"loss", "max_acc", "min_acc", "seconds"} <= set(meta["metrics"][0])
+    again = CliRunner().invoke(app, ["train-supernet", "--space", "mixed-attention", "--out", str(out), "--resume",
+                                      "--epochs", "2", "--quiet"])
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "supernet.json").read_text())["epochs_done"] == 2
+
+
+def _error(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hwnas: error: "), result.stderr
+    return lines[0]
+
+
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, trained_vit):
+    assert "unknown task 'imagenet'" in _error("train-supernet", "--space", "emov2", "--preset", "tiny", "--task", "imagenet",
+                                               "--epochs", "1", "--out", str(tmp_path / "a"))
+    assert "checkpoint.pt: missing checkpoint" in _error(*_resume_missing_checkpoint(tmp_path, trained_vit))
+    assert "nothing to resume" in _error("train-supernet", "--space", "emov2", "--resume", "--out", str(tmp_path / "none"))
+    assert "space is 'mixed-attention', expected 'lighthubert'" in _error(
+        "train-supernet", "--space", "lighthubert", "--resume", "--out", str(trained_vit))
+    assert "preset is 'tiny'" in _error("train-supernet", "--space", "mixed-attention", "--preset", "cifar10-vit",
+                                        "--resume", "--out", str(trained_vit))
+    assert "exists; pass --resume to continue it or --force" in _error("train-supernet", *SMALL, "--epochs", "1",
+                                                                      "--out", str(trained_vit))
+    assert "is a seq2seq task but mixed-attention/tiny needs a classification task" in _error(
+        "train-supernet", "--space", "mixed-attention", "--task", "seq2seq", "--epochs", "1", "--out", str(tmp_path / "b"))
+    assert "inputs of shape (40,); emov2/tiny takes (3, 32, 32)" in _error(
+        "train-supernet", "--space", "emov2", "--preset", "tiny", "--task", "mnist1d", "--epochs", "1", "--out", str(tmp_path / "c"))
+    assert "--teacher" in _error("train-supernet", *SMALL, "--epochs", "1", "--teacher", str(tmp_path / "nope"),
+                                 "--out", str(tmp_path / "d"))
+    assert "--task-option 'num_samples'" in _error("train-supernet", *SMALL, "--task-option", "num_samples",
+                                                   "--epochs", "1", "--out", str(tmp_path / "e"))
+
+
+def _resume_missing_checkpoint(tmp_path, trained_vit):
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "supernet.json").write_text((trained_vit / "supernet.json").read_text())
+    return ("train-supernet", "--space", "mixed-attention", "--resume", "--out", str(copy))
+
+
+@pytest.mark.parametrize("flag", ["--force"])
+def test_force_overwrites(tmp_path, flag):
+    out = tmp_path / "sn"
+    out.mkdir()
+    (out / "supernet.json").write_text("{}")
+    result = CliRunner().invoke(app, ["train-supernet", *SMALL, "--epochs", "1", "--out", str(out), flag])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "supernet.json").read_text())["epochs_done"] == 1
