@@ -136,6 +136,12 @@ def _register_subcommands() -> None:
     from hwnas.cli_profiles import devices_command, profile_app
 
     cli_search.register(app, console)
+    from hwnas import cli_export  # noqa: E402 (extract, train)
+    cli_export.register(app, console)
+    from hwnas import cli_train  # noqa: E402 (train-supernet)
+    cli_train.register(app, console)
+    from hwnas import cli_hardware  # noqa: E402 (hardware sample/cost/calibrate)
+    cli_hardware.register(app, console)
     app.add_typer(profile_app, name="profile", help="Measure, calibrate, predict with and validate hardware profiles.")
     app.command("devices")(devices_command)
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hwnas._defaults import DEFAULT_STORAGE
 from hwnas._cli_errors import user_errors as _user_errors
 from hwnas.errors import HwnasError
 
@@ -66,7 +67,7 @@ def register(app: typer.Typer, console: Console) -> None:
     @app.command()
     @_user_errors
     def experiments(
-        storage: str = typer.Option("sqlite:///experiments/quickstart.db", "--storage", help=DEFAULT_STORAGE_HELP),
+        storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help=DEFAULT_STORAGE_HELP),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """List the experiments in a storage."""
@@ -86,7 +87,7 @@ def register(app: typer.Typer, console: Console) -> None:
     @_user_errors
     def pareto(
         experiment: str = typer.Option(..., "--experiment"),
-        storage: str = typer.Option("sqlite:///experiments/quickstart.db", "--storage", help=DEFAULT_STORAGE_HELP),
+        storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help=DEFAULT_STORAGE_HELP),
         objectives: Optional[str] = typer.Option(None, "--objectives", help="Comma-separated subset, e.g. naswot,flops_m."),
         where: Optional[str] = typer.Option(None, "--where", help="Filter, e.g. 'params_m <= 0.05 and flops_m < 0.5'."),
         fmt: str = typer.Option("table", "--format", help="table, json or csv."),
@@ -100,7 +101,7 @@ def register(app: typer.Typer, console: Console) -> None:
     @app.command()
     @_user_errors
     def dashboard(
-        storage: str = typer.Option("sqlite:///experiments/quickstart.db", "--storage", help=DEFAULT_STORAGE_HELP),
+        storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help=DEFAULT_STORAGE_HELP),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 opens it to the network."),
         port: int = typer.Option(8050, "--port", min=1, max=65535),
     ) -> None:
@@ -113,7 +114,7 @@ def register(app: typer.Typer, console: Console) -> None:
     @_user_errors
     def trials(
         experiment: str = typer.Option(..., "--experiment"),
-        storage: str = typer.Option("sqlite:///experiments/quickstart.db", "--storage", help=DEFAULT_STORAGE_HELP),
+        storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help=DEFAULT_STORAGE_HELP),
         fmt: str = typer.Option("csv", "--format", help="csv, json or table."),
     ) -> None:
         """Every finished trial of an experiment."""

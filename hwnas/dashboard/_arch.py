@@ -50,6 +50,7 @@ class TrialDetails:
     metrics: dict[str, float]
     extract: str
     problem: str | None = None  # why the arch could not be checked against its space
+    hardware: dict[str, Any] = field(default_factory=dict)  # co-design: the trial's hardware choice (with hw_id)
 
 
 def trial_details(data: ExperimentData, row: TrialRow) -> TrialDetails:
@@ -70,7 +71,8 @@ def trial_details(data: ExperimentData, row: TrialRow) -> TrialDetails:
         params, flops, source = params if params is not None else counted["params_m"], flops if flops is not None else counted["flops_m"], "ops"
     latencies = [_latency(key, value) for key, value in row.metrics.items() if key.startswith("latency_ms@")]
     return TrialDetails(row.number, row.state, row.arch_id, row.feasible, global_choices, layers, params, flops,
-                        source if params is not None else "", latencies, dict(row.metrics), extract_command(data.name, row.number), problem)
+                        source if params is not None else "", latencies, dict(row.metrics), extract_command(data.name, row.number, data.storage_url), problem,
+                        dict(row.hardware))
 
 
 @lru_cache(maxsize=16)

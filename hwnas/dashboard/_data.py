@@ -46,6 +46,7 @@ class ExperimentData:
     rows: list[TrialRow]
     last_update: str | None
     version: str = field(default="")
+    storage_url: str | None = None  # for the `hwnas extract --storage …` command of a trial
 
     @cached_property
     def metric_keys(self) -> list[str]:
@@ -84,6 +85,17 @@ class ExperimentData:
     @property
     def constraints(self) -> list[str]:
         return [f"{c['key']} {c['op']} {c['bound']:g}" for c in self.spec.get("constraints", [])]
+
+    @cached_property
+    def hardware_labels(self) -> np.ndarray:
+        """Each row's hardware choice as one line (co-design experiments), "" where a trial has none."""
+        from hwnas.dashboard._labels import hardware_label
+
+        return np.array([hardware_label(r.hardware) if r.hardware else "" for r in self.rows], dtype=object)
+
+    @cached_property
+    def has_hardware(self) -> bool:
+        return any(r.hardware for r in self.rows)
 
     @property
     def latency_keys(self) -> list[str]:
@@ -127,6 +139,7 @@ class TrialStore:
 
     def __init__(self, storage: str | BaseStorage, min_check_s: float = 1.0) -> None:
         self.storage = open_storage(storage) if isinstance(storage, str) else storage
+        self.url = storage if isinstance(storage, str) else None
         self.min_check_s = min_check_s
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
@@ -223,7 +236,7 @@ class TrialStore:
         rows = sorted(entry.rows.values(), key=lambda r: r.number)
         last = entry.last_complete.isoformat(timespec="seconds") if entry.last_complete else None
         return ExperimentData(name, json.loads(user_attrs.get("hwnas:spec", "{}")), list(user_attrs.get("hwnas:objective_keys", [])),
-                              directions, rows, last, entry.version or "")
+                              directions, rows, last, entry.version or "", self.url)
 
 
 def _tables() -> tuple[Any, Any]:

@@ -55,13 +55,18 @@ def scatter_figure(data: ExperimentData, x: str, y: str, colour: str | None, sho
     xs32, ys32, cs32 = xs.astype(np.float32), ys.astype(np.float32), cs.astype(np.float32)  # half the bytes; 7 digits
     x_label, y_label = metric_label(x, data.direction(x)), metric_label(y, data.direction(y))
     axes_hover = f"<br>{x_label}: %{{x:.4g}}<br>{y_label}: %{{y:.4g}}"
+    hardware = data.hardware_labels if data.has_hardware else None  # co-design: the trial's hardware in the hover
+    hw_hover = "<br>%{text}" if hardware is not None else ""
+    axes_hover += hw_hover
     hover = "<b>trial %{customdata}</b>" + axes_hover + "<extra>%{fullData.name}</extra>"
     fig = go.Figure()
 
     bulk_numbers: list[np.ndarray] = []
 
     def add(mask: np.ndarray, name: str, marker: dict, template: str = hover) -> None:
-        fig.add_trace(trace(x=xs32[mask], y=ys32[mask], mode="markers", name=name, marker=marker, hovertemplate=template))
+        text = hardware[mask].tolist() if hardware is not None else None
+        fig.add_trace(trace(x=xs32[mask], y=ys32[mask], mode="markers", name=name, marker=marker, hovertemplate=template,
+                            text=text))
         bulk_numbers.append(numbers[mask])
 
     add(plotted & ~shown, "outside filter", {"color": OUTSIDE, "size": 5, "opacity": 0.5})
@@ -80,6 +85,7 @@ def scatter_figure(data: ExperimentData, x: str, y: str, colour: str | None, sho
     order = np.argsort(xs[in_front] * (1 if data.direction(x) == "minimize" else -1), kind="stable")
     idx = np.flatnonzero(in_front)[order]  # best x first: then a "hv" line is the front's attainment staircase
     fig.add_trace(go.Scatter(x=xs[idx], y=ys[idx], customdata=[[int(numbers[i]), _num(cs[i])] for i in idx],
+                             text=hardware[idx].tolist() if hardware is not None else None,
                              name=f"Pareto front ({len(idx)})", mode="lines+markers" if staircase else "markers",
                              line={"color": FRONT, "width": 2, "shape": "hv"}, hovertemplate=pair_hover,
                              marker={"color": FRONT, "size": 11, "symbol": "diamond", "line": {"color": "white", "width": 1}}))

@@ -28,6 +28,21 @@ def metric_label(key: str, direction: str | None = None) -> str:
     return text
 
 
+def hardware_label(hardware: dict) -> str:
+    """A trial's hardware choice in one short line: `ws 16×16 PEs · RF 64 B · SRAM 64 KB · DRAM 8 GB/s` for an
+    accelerator, `threads 2 · onnxruntime · int8` for deployment knobs, `name value` pairs otherwise."""
+    hw = {k: v for k, v in hardware.items() if k != "hw_id"}
+    if {"pe_rows", "pe_cols", "dataflow"} <= set(hw):
+        text = f"{hw['dataflow']} {hw['pe_rows']}×{hw['pe_cols']} PEs"
+        for key, name, unit in (("rf_bytes", "RF", "B"), ("sram_kb", "SRAM", "KB"), ("dram_gbps", "DRAM", "GB/s")):
+            if key in hw:
+                text += f" · {name} {fmt(hw[key])} {unit}"
+        return text
+    if {"threads", "runtime", "precision"} <= set(hw):
+        return f"threads {hw['threads']} · {hw['runtime']} · {hw['precision']}"
+    return " · ".join(f"{k} {v}" for k, v in sorted(hw.items()))
+
+
 def fmt(value: float | None, digits: int = 4) -> str:
     """A number for a table cell: 4 significant digits, thousands kept whole."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):

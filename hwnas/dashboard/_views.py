@@ -13,7 +13,7 @@ from hwnas.dashboard._analysis import bounds_where, front, hypervolume_history, 
 from hwnas.dashboard._arch import TrialDetails, trial_details
 from hwnas.dashboard._data import ExperimentData
 from hwnas.dashboard._figures import arch_figure, devices_figure, empty_figure, fmt_validation, hypervolume_figure, scatter_figure
-from hwnas.dashboard._labels import fmt, metric_label
+from hwnas.dashboard._labels import fmt, hardware_label, metric_label
 
 #: Above this many trials the scatter plots use WebGL: SVG takes over a second for 10,000 markers.
 WEBGL_ABOVE = 2_000
@@ -55,10 +55,14 @@ def front_table(data: ExperimentData, numbers: Sequence[int]) -> tuple[list[dict
     columns = [{"name": "trial", "id": "trial", "type": "numeric"}] + [
         {"name": metric_label(k, data.direction(k) if k in data.objective_keys else None), "id": k, "type": "numeric",
          "format": {"specifier": ".4~g"}} for k in data.metric_keys] + [{"name": "arch id", "id": "arch_id"}]
+    if data.has_hardware:  # co-design: which hardware each front point runs on
+        columns.append({"name": "hardware", "id": "hardware"})
     rows = []
     for number in numbers:
         row = data.row(number)
         rows.append({"id": number, "trial": number, "arch_id": row.arch_id, **{k: row.metrics.get(k) for k in data.metric_keys}})
+        if data.has_hardware:
+            rows[-1]["hardware"] = hardware_label(row.hardware) if row.hardware else ""
     return rows, columns
 
 
@@ -90,6 +94,14 @@ def details_view(data: ExperimentData, number: int) -> list[Any]:
     return details_panel(trial_details(data, row))
 
 
+def hardware_panel(hardware: dict[str, Any]) -> list[Any]:
+    """The trial's hardware choice (co-design), each field and its id, as `hwnas extract` writes it to hardware.json."""
+    facts = [(k, fmt(v) if isinstance(v, float) else str(v)) for k, v in sorted(hardware.items()) if k != "hw_id"]
+    facts.append(("hardware id", str(hardware.get("hw_id", "–"))))
+    return [html.H4("Hardware"), html.P(hardware_label(hardware), className="small"),
+            html.Table([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts], className="facts hardware")]
+
+
 def details_panel(details: TrialDetails) -> list[Any]:
     counted = "  (counted from ops)" if details.counts_source == "ops" else ""
     facts = [("state", details.state + ("" if details.feasible else " · infeasible")), ("arch id", details.arch_id)]
@@ -111,6 +123,7 @@ def details_panel(details: TrialDetails) -> list[Any]:
     return [
         html.Div(f"Trial {details.number}", className="trial-title"),
         html.Table([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts], className="facts"),
+        *(hardware_panel(details.hardware) if details.hardware else []),
         html.H4("Latency"), latency,
         html.H4("Extract this subnet"),
         html.Div([html.Pre(details.extract, id="extract-command", className="command"),

@@ -4,14 +4,15 @@ Each new trial's child architecture is decided in `before_trial` from the finish
 (random for the first `population_size`; afterwards mutation of, or crossover between, the best
 `parents`), and written to the trial's system attributes, from which every param is then answered.
 The child depends only on the seed, the trial number and the stored trials, so a resumed or
-multi-worker search makes the same kind of decisions.
+multi-worker search makes the same kind of decisions. In a co-design experiment the space is a
+`hwnas.codesign.JointSpace`, so mutation and crossover act on the architecture and the hardware alike.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import moocore
 import numpy as np
@@ -20,15 +21,26 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
-from hwnas.search_spaces import Arch, SearchSpace
+from hwnas.errors import HwnasError
+from hwnas.search_spaces import Arch
 
 PARAMS_KEY = "hwnas:evolution_params"
+
+
+class EvolvableSpace(Protocol):
+    """What evolution needs of a space: a `SearchSpace`, or arch × hardware as a `JointSpace`."""
+
+    def sample(self, rng: Any = None) -> Arch: ...
+    def mutate(self, arch: Arch, rng: Any = None, prob: float = 0.3) -> Arch: ...
+    def crossover(self, a: Arch, b: Arch, rng: Any = None) -> Arch: ...
+    def to_params(self, arch: Arch) -> dict[str, Any]: ...
+    def from_params(self, params: Mapping[str, Any]) -> Arch: ...
 
 
 class EvolutionSampler(BaseSampler):
     """Constraint-aware evolution (HAT defaults: population 125, parents 25, mutation prob 0.3)."""
 
-    def __init__(self, space: SearchSpace, population_size: int = 125, parents: int = 25, mutation_prob: float = 0.3,
+    def __init__(self, space: EvolvableSpace, population_size: int = 125, parents: int = 25, mutation_prob: float = 0.3,
                  crossover_share: float = 0.5, seed: int | None = None,
                  constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None) -> None:
         if population_size < 2 or not 1 <= parents <= population_size:
@@ -65,8 +77,13 @@ class EvolutionSampler(BaseSampler):
     def _rng(self, number: int, salt: str = "") -> random.Random:
         return random.Random(f"{self.seed}:{number}:{salt}")
 
-    def _arch_of(self, trial: FrozenTrial) -> Arch:
-        return self.space.from_params(trial.params)
+    def _arch_of(self, trial: FrozenTrial) -> Arch | None:
+        """The trial's point; None for one whose params are no point of the space (e.g. a hardware
+        combination refused as impossible by another sampler's run of the same study)."""
+        try:
+            return self.space.from_params(trial.params)
+        except HwnasError:
+            return None
 
     def _violation(self, trial: FrozenTrial) -> float:
         values = self.constraints_func(trial) if self.constraints_func else trial.user_attrs.get("constraint_values", [])
@@ -86,13 +103,13 @@ class EvolutionSampler(BaseSampler):
     def _child(self, study: optuna.Study, number: int) -> Arch:
         rng = self._rng(number)
         finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-        seen = {self._arch_of(t).id for t in finished}
-        ranked = self.ranked(study)
+        seen = {arch.id for arch in map(self._arch_of, finished) if arch is not None}
+        ranked = [t for t in self.ranked(study) if self._arch_of(t) is not None]
         for _ in range(20):  # a few tries to avoid re-evaluating an arch already in storage
             if len(ranked) < self.population_size:
                 child = self.space.sample(rng)
             else:
-                parents = [self._arch_of(t) for t in ranked[: self.parents]]
+                parents = [self._arch_of(t) for t in ranked[: self.parents]]  # type: ignore[misc]
                 if rng.random() < self.crossover_share and len(parents) > 1:
                     a, b = rng.sample(parents, 2)
                     child = self.space.crossover(a, b, rng)

@@ -55,12 +55,43 @@ def _latency(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Ev
     return LatencyEvaluator(space, device)  # type: ignore[arg-type]
 
 
+def _accuracy(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
+    """Inherited accuracy on the spec's task (default: the task the supernet was trained on)."""
+    from hwnas.evaluators.accuracy import InheritedAccuracyEvaluator
+    from hwnas.training.tasks import space_and_task
+
+    if spec.supernet is None:
+        raise SpecError("supernet: metric 'accuracy' needs a trained supernet; train one with `hwnas train-supernet "
+                        f"--space {space.name} --preset {space.preset} --task ... --epochs ... --out DIR` and set supernet: DIR")
+    task = None
+    if spec.task is not None:
+        options = {k: v for k, v in spec.task.options.items() if k != "proxy_batch"}
+        task = space_and_task(space.name, space.preset, spec.task.name, options)[1]
+    return InheritedAccuracyEvaluator(space, spec.supernet, task, seed=spec.seed)
+
+
+def _hardware(spec: ExperimentSpec, space: SearchSpace, device: str | None, metric: str) -> Evaluator:
+    """Co-design metrics of (arch, hardware) pairs: accelerator cost models or measured deployment knobs."""
+    from hwnas.codesign import make_evaluator
+
+    hardware = spec.hardware
+    return make_evaluator(metric, hardware.kind if hardware else None, hardware.options if hardware else {}, space, spec.supernet)
+
+
+def _hardware_metric(metric: str) -> EvaluatorFactory:
+    return lambda spec, space, device: _hardware(spec, space, device, metric)
+
+
 #: metric name -> its source. Latency and accuracy register themselves where they live.
 METRICS: dict[str, MetricSource] = {
     "params_m": MetricSource("counts", False, _counts),
     "flops_m": MetricSource("counts", False, _counts),
     "naswot": MetricSource("naswot", False, _naswot),
     "latency_ms": MetricSource("latency", True, _latency),
+    "accuracy": MetricSource("accuracy", False, _accuracy),
+    **{m: MetricSource("accelerator", False, _hardware_metric(m)) for m in ("energy_mj", "accel_latency_ms", "area_mm2")},
+    "deploy_latency_ms": MetricSource("deploy_latency", False, _hardware_metric("deploy_latency_ms")),
+    "deploy_accuracy": MetricSource("deploy_accuracy", False, _hardware_metric("deploy_accuracy")),
 }
 
 
@@ -122,20 +153,29 @@ class ObjectiveSet:
     def keys(self) -> list[str]:
         return list(self._by_key)
 
-    def prime(self, arch_id: str, values: dict[str, float]) -> None:
+    def prime(self, arch_id: str, values: dict[str, float], hw_id: str | None = None) -> None:
         for evaluator in self.evaluators.values():
-            evaluator.prime(arch_id, values)
+            if getattr(evaluator, "needs_hardware", False):
+                if hw_id is not None:
+                    evaluator.prime(f"{arch_id}:{hw_id}", values)
+            else:
+                evaluator.prime(arch_id, values)
 
-    def evaluate(self, arch: Arch) -> TrialResult:
+    def evaluate(self, arch: Arch, hardware: Arch | None = None) -> TrialResult:
         """Cheap evaluators first; stops early when a constraint already fails or a predictor refuses
-        the arch as out of its domain (recorded as infeasible, with the reason)."""
+        the arch as out of its domain (recorded as infeasible, with the reason). Co-design metrics are
+        priced on `hardware`; without it (an arch alone) they are left out."""
         values: dict[str, float] = {}
         ordered = sorted(self.evaluators.values(), key=lambda e: not e.cheap)
         for evaluator in ordered:
             if not evaluator.cheap and self._violated(values):
                 return TrialResult(values, self._violations(values), complete=False)
             try:
-                values.update(evaluator.evaluate([arch])[0])
+                if getattr(evaluator, "needs_hardware", False):  # co-design: priced on the trial's hardware;
+                    if hardware is not None:  # an arch alone (no hardware choice) leaves these metrics out
+                        values.update(evaluator.evaluate_joint(arch, hardware))  # type: ignore[attr-defined]
+                else:
+                    values.update(evaluator.evaluate([arch])[0])
             except OutOfDomainError as exc:
                 return TrialResult(values, [1.0] * len(self.spec.constraints), complete=False, reason=str(exc))
         return TrialResult(values, self._violations(values), complete=True)

@@ -12,6 +12,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from hwnas._defaults import DEFAULT_STORAGE
 from hwnas.errors import HwnasError
 
 
@@ -35,16 +36,20 @@ class TrialRow:
                    dict(trial.user_attrs.get("metrics", {})), bool(trial.user_attrs.get("feasible", False)),
                    dict(trial.user_attrs.get("hardware", {})))
 
-    def to_dict(self, experiment: str | None = None) -> dict[str, Any]:
+    def to_dict(self, experiment: str | None = None, storage: str | None = None) -> dict[str, Any]:
         row: dict[str, Any] = {"trial": self.number, "state": self.state, "arch_id": self.arch_id, "feasible": self.feasible,
                                **self.metrics, "arch": self.arch}
+        if self.hardware:
+            row["hardware"] = self.hardware
         if experiment is not None:
-            row["extract"] = extract_command(experiment, self.number)
+            row["extract"] = extract_command(experiment, self.number, storage)
         return row
 
 
-def extract_command(experiment: str, trial: int) -> str:
-    return f"hwnas extract --experiment {experiment} --trial {trial} --out subnets/{experiment}-{trial}"
+def extract_command(experiment: str, trial: int, storage: str | None = None) -> str:
+    """The command that writes this trial's subnet; names the storage unless it is the default one."""
+    where = f" --storage {storage}" if storage and storage != DEFAULT_STORAGE else ""
+    return f"hwnas extract --experiment {experiment} --trial {trial}{where} --out subnets/{experiment}-{trial}"
 
 
 def trial_rows(study: optuna.Study) -> list[TrialRow]:

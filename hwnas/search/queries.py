@@ -17,9 +17,9 @@ def front_rows(storage_url: str, experiment: str, objectives: str | list[str] | 
     front = pareto_front(trial_rows(study), keys, directions, where)
     first = keys[0] if keys else None
     front.sort(key=lambda r: r.metrics.get(first, 0.0) if first else r.number)
-    return [row.to_dict(experiment) for row in front]
+    return [row.to_dict(experiment, storage_url) for row in front]
 
 
 def all_rows(storage_url: str, experiment: str) -> list[dict[str, Any]]:
     study = load_study(open_storage(storage_url), experiment)
-    return [row.to_dict(experiment) for row in trial_rows(study)]
+    return [row.to_dict(experiment, storage_url) for row in trial_rows(study)]

@@ -17,6 +17,7 @@ from typing import Any
 
 import optuna
 
+from hwnas.codesign import InvalidHardwareError
 from hwnas.search.runner import Experiment
 from hwnas.search.spec import ExperimentSpec
 
@@ -32,18 +33,22 @@ def _evaluate_on_worker(config: dict[str, Any], spec_json: str) -> dict[str, Any
         spec = ExperimentSpec.model_validate_json(spec_json)
         space = get_space(spec.space.name, spec.space.preset, **spec.space.options)
         _WORKER_OBJECTIVES[spec_json] = ObjectiveSet(spec, space)
-    result = _WORKER_OBJECTIVES[spec_json].evaluate(Arch(config["arch"]))
+    hardware = Arch(config["hardware"]) if config.get("hardware") is not None else None
+    result = _WORKER_OBJECTIVES[spec_json].evaluate(Arch(config["arch"]), hardware)
     payload = {"values": result.values, "violations": result.violations, "complete": result.complete}
     return {"hwnas_done": 1, "hwnas_result": json.dumps(payload)}  # a string: Tune flattens nested dicts
 
 
 MEASURED_DEVICES = ("local-cpu",)
+MEASURED_HARDWARE_METRICS = ("deploy_latency_ms",)
 
 
 def device_resources(spec: ExperimentSpec) -> dict[str, float]:
     """Custom Ray resources a trial holds: one unit of each device it measures on (e.g. `device:local-cpu`)."""
     keys = [o.key for o in spec.objectives] + [c.key for c in spec.constraints]
     devices = {key.partition("@")[2] for key in keys} & set(MEASURED_DEVICES)
+    if any(key.partition("@")[0] in MEASURED_HARDWARE_METRICS for key in keys):  # deployment knobs are timed here
+        devices.add("local-cpu")
     return {f"device:{d}": 1.0 for d in sorted(devices)}
 
 
@@ -56,23 +61,31 @@ class StudySearcher:
         class _Searcher(Searcher):
             def __init__(self) -> None:
                 super().__init__(metric="hwnas_done", mode="max")
-                self.pending: dict[str, tuple[optuna.Trial, Any]] = {}
+                self.pending: dict[str, tuple[optuna.Trial, Any, Any]] = {}
 
             def suggest(self, trial_id: str) -> dict[str, Any] | None:
-                with warnings.catch_warnings():  # heartbeats only run inside study.optimize; the driver here asks/tells
-                    warnings.simplefilter("ignore", UserWarning)
-                    trial = experiment.study.ask()
-                arch = experiment.space.suggest(trial)
-                self.pending[trial_id] = (trial, arch)
-                return {"arch": arch.to_dict(), "trial_number": trial.number}
+                while True:  # a hardware combination that cannot exist is stored as infeasible, and another asked
+                    with warnings.catch_warnings():  # heartbeats only run inside study.optimize; the driver here asks/tells
+                        warnings.simplefilter("ignore", UserWarning)
+                        trial = experiment.study.ask()
+                    try:
+                        arch, hardware = experiment.suggest(trial)
+                        break
+                    except InvalidHardwareError as exc:
+                        trial.set_user_attr("infeasible_reason", str(exc))
+                        trial.set_user_attr("feasible", False)
+                        experiment.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                self.pending[trial_id] = (trial, arch, hardware)
+                return {"arch": arch.to_dict(), "hardware": hardware.to_dict() if hardware is not None else None,
+                        "trial_number": trial.number}
 
             def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
-                trial, arch = self.pending.pop(trial_id)
+                trial, arch, hardware = self.pending.pop(trial_id)
                 if error or result is None or "hwnas_result" not in result:
                     experiment.study.tell(trial, state=optuna.trial.TrialState.FAIL)
                     return
                 payload = json.loads(result["hwnas_result"])
-                experiment.record(trial, arch, payload["values"], payload["violations"], payload["complete"])
+                experiment.record(trial, arch, payload["values"], payload["violations"], payload["complete"], hardware)
 
         return _Searcher()
 

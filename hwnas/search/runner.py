@@ -12,6 +12,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from hwnas.codesign import HardwareSpace, InvalidHardwareError, JointSpace, space_from_options
 from hwnas.errors import HwnasError
 from hwnas.search.objectives import ObjectiveSet
 from hwnas.search.pareto import TrialRow, hypervolume, pareto_front, running_reference, trial_rows
@@ -36,8 +37,20 @@ class Progress:
 
 def _identity(spec: ExperimentSpec) -> dict[str, object]:
     """The parts of a spec a resumed study must share (others, like the budget, may change)."""
-    return {"space": spec.space.model_dump(), "objectives": spec.objective_keys, "directions": spec.directions,
-            "constraints": [str(c) for c in spec.constraints]}
+    identity: dict[str, object] = {"space": spec.space.model_dump(), "objectives": spec.objective_keys,
+                                   "directions": spec.directions, "constraints": [str(c) for c in spec.constraints]}
+    if spec.hardware is not None:  # only then: studies made before co-design keep their identity
+        identity["hardware"] = spec.hardware.model_dump()
+    return identity
+
+
+def _hardware_space(spec: ExperimentSpec) -> HardwareSpace | None:
+    if spec.hardware is None:
+        return None
+    try:
+        return space_from_options(spec.hardware.kind, spec.hardware.options)
+    except HwnasError as exc:
+        raise SpecError(f"hardware: {exc}") from None
 
 
 class Experiment:
@@ -52,6 +65,9 @@ class Experiment:
             raise SpecError(f"space.options: {exc}") from None
         except HwnasError as exc:
             raise SpecError(f"space: {exc}") from None
+        self.hardware_space = _hardware_space(spec)
+        #: What the samplers search: the arch space, or arch × hardware as one joint space.
+        self.search_space = JointSpace(self.space, self.hardware_space) if self.hardware_space else self.space
         self.objectives = objectives or ObjectiveSet(spec, self.space)  # shared sets share their caches
         self.storage_url = storage_url or spec.storage_url(base_dir)
         self.storage = open_storage(self.storage_url, create_dirs=storage_url is None and spec.storage is None)
@@ -63,13 +79,14 @@ class Experiment:
             fail_orphaned_trials(self.study)  # ... including one killed before its first heartbeat
         for trial in self.study.get_trials(deepcopy=False, states=FINISHED):
             if "arch_id" in trial.user_attrs:
-                self.objectives.prime(trial.user_attrs["arch_id"], trial.user_attrs.get("metrics", {}))
+                self.objectives.prime(trial.user_attrs["arch_id"], trial.user_attrs.get("metrics", {}),
+                                      trial.user_attrs.get("hardware", {}).get("hw_id"))
 
     def _open_study(self) -> optuna.Study:
         """Create the study, or load it (many workers may race here; both outcomes are the same)."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(study_name=self.spec.name, storage=self.storage, directions=self.spec.directions,
-                                    sampler=make_sampler(self.spec, self.space), load_if_exists=True)
+                                    sampler=make_sampler(self.spec, self.search_space), load_if_exists=True)
         identity = json.dumps(_identity(self.spec))
         stored = study.user_attrs.get("hwnas:identity")
         if stored is None:
@@ -78,18 +95,32 @@ class Experiment:
             study.set_user_attr("hwnas:identity", identity)
         elif json.loads(stored) != json.loads(identity):
             raise SpecError(f"experiment {self.spec.name!r} already exists in {self.storage_url} with another "
-                            "space, objectives or constraints; rename the experiment or use another storage")
+                            "space, hardware, objectives or constraints; rename the experiment or use another storage")
         return study
 
     # -- trials --------------------------------------------------------------------------------
+    def suggest(self, trial: optuna.Trial) -> tuple[Arch, Arch | None]:
+        """The trial's arch and, in a co-design experiment, its hardware (`hw.`-prefixed params).
+
+        Raises `InvalidHardwareError` for a combination that cannot exist (e.g. SRAM below one tile)."""
+        arch = self.space.suggest(trial)
+        return arch, self.hardware_space.suggest(trial) if self.hardware_space else None
+
     def objective(self, trial: optuna.Trial) -> tuple[float, ...]:
         arch = self.space.suggest(trial)
-        return self.evaluate_into(trial, arch)
+        try:
+            hardware = self.hardware_space.suggest(trial) if self.hardware_space else None
+        except InvalidHardwareError as exc:  # stored as infeasible, with the reason, like an out-of-domain arch
+            self._annotate(trial, arch, {}, [1.0] * len(self.spec.constraints))
+            trial.set_user_attr("infeasible_reason", str(exc))
+            trial.set_user_attr("feasible", False)
+            raise optuna.TrialPruned(str(exc)) from None
+        return self.evaluate_into(trial, arch, hardware)
 
-    def evaluate_into(self, trial: optuna.Trial, arch: Arch) -> tuple[float, ...]:
-        """Evaluate `arch` cheap-first and record everything on `trial`; raises TrialPruned if cut short."""
-        result = self.objectives.evaluate(arch)
-        self._annotate(trial, arch, result.values, result.violations)
+    def evaluate_into(self, trial: optuna.Trial, arch: Arch, hardware: Arch | None = None) -> tuple[float, ...]:
+        """Evaluate `arch` (on `hardware`) cheap-first and record everything on `trial`; raises TrialPruned if cut short."""
+        result = self.objectives.evaluate(arch, hardware)
+        self._annotate(trial, arch, result.values, result.violations, hardware)
         if result.reason:
             trial.set_user_attr("infeasible_reason", result.reason)
             trial.set_user_attr("feasible", False)
@@ -97,18 +128,22 @@ class Experiment:
             raise optuna.TrialPruned(result.reason or "infeasible on a cheap constraint; expensive objectives skipped")
         return tuple(result.values[k] for k in self.spec.objective_keys)
 
-    def _annotate(self, trial: optuna.Trial, arch: Arch, values: dict[str, float], violations: list[float]) -> None:
+    def _annotate(self, trial: optuna.Trial, arch: Arch, values: dict[str, float], violations: list[float],
+                  hardware: Arch | None = None) -> None:
         trial.set_user_attr("arch", arch.to_dict())
         trial.set_user_attr("arch_id", arch.id)
+        if hardware is not None:  # `hwnas extract` writes this into hardware.json
+            trial.set_user_attr("hardware", {**hardware.to_dict(), "hw_id": hardware.id})
         trial.set_user_attr("metrics", values)
         trial.set_user_attr("constraint_values", violations)
         trial.set_user_attr("feasible", all(v <= 0 for v in violations))
         for constraint, violation in zip(self.spec.constraints, violations):
             trial.set_constraint(str(constraint), violation)
 
-    def record(self, trial: optuna.Trial, arch: Arch, values: dict[str, float], violations: list[float], complete: bool) -> None:
+    def record(self, trial: optuna.Trial, arch: Arch, values: dict[str, float], violations: list[float], complete: bool,
+               hardware: Arch | None = None) -> None:
         """Store a result evaluated elsewhere (a Ray worker) on an asked trial, and finish it."""
-        self._annotate(trial, arch, values, violations)
+        self._annotate(trial, arch, values, violations, hardware)
         if complete:
             self.study.tell(trial, [values[k] for k in self.spec.objective_keys])
         else:

@@ -86,6 +86,13 @@ class SearcherSpec(_Strict):
     ray_address: str | None = None
 
 
+class HardwareSpec(_Strict):
+    """Hardware searched with the arch: `accelerator` parameters or `deployment` knobs (see `hwnas.codesign`)."""
+
+    kind: Literal["accelerator", "deployment"]
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
 class BudgetSpec(_Strict):
     trials: int | None = Field(None, gt=0)
     minutes: float | None = Field(None, gt=0)
@@ -107,6 +114,7 @@ class ExperimentSpec(_Strict):
     budget: BudgetSpec
     seed: int = 0
     storage: str | None = None
+    hardware: HardwareSpec | None = None  # co-design: hardware choices searched in the same trials
     supernet: str | None = None  # a trained supernet's directory (`hwnas train-supernet --out`): accuracy and extract use its weights
 
     @property

@@ -50,7 +50,8 @@ def test_pick_a_front_trial_and_copy_its_extract_command(fresh_url: str) -> None
             assert len(points) == len(front)
             ActionChains(driver).move_to_element(points[len(points) // 2]).pause(0.4).click().perform()
             command = wait.until(lambda d: d.find_elements(By.ID, "extract-command"))[0].text
-            assert command in {extract_command("synthetic", row["trial"]) for row in front}
+            assert command in {extract_command("synthetic", row["trial"], fresh_url) for row in front}
+            assert f"--storage {fresh_url}" in command  # not the default store: the command must name it
             trial = int(command.split("--trial ")[1].split()[0])
             details = driver.find_element(By.ID, "details").text
             assert f"Trial {trial}" in details and "predicted by profile pixel4" in details and "MAPE" in details

@@ -114,7 +114,7 @@ def test_clicked_trial(click, number) -> None:
 def test_details_show_arch_costs_latencies_and_the_extract_command(data) -> None:
     number = int(data.numbers[data.feasible & data.complete][0])
     details = trial_details(data, data.row(number))
-    assert details.extract == extract_command("synthetic", number)
+    assert details.extract == extract_command("synthetic", number, data.storage_url) and "--storage" in details.extract
     assert details.params_m == data.row(number).metrics["params_m"] and details.counts_source == "trial"
     assert [f.device for f in details.latencies] == ["pixel4", "xeon"]
     pixel4 = details.latencies[0]

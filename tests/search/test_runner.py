@@ -122,3 +122,16 @@ def test_unknown_device_is_a_spec_error(make_spec, tmp_path):
     spec = make_spec(objectives=[{"metric": "latency_ms", "device": "pixel99", "direction": "minimize"}])
     with pytest.raises(SpecError, match="objectives.0: .*pixel99"):
         Experiment(spec, f"sqlite:///{tmp_path}/s.db")
+
+
+def test_front_rows_print_an_extract_command_for_their_own_storage(make_spec, tmp_path):
+    from hwnas._defaults import DEFAULT_STORAGE
+    from hwnas.search.pareto import extract_command
+    from hwnas.search.queries import front_rows
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    Experiment(make_spec(budget={"trials": 6}, searcher={"kind": "optuna", "sampler": "random"}), url).run()
+    rows = front_rows(url, "tiny-search")
+    assert rows and all(r["extract"].startswith(f"hwnas extract --experiment tiny-search --trial {r['trial']} --storage {url} ")
+                        for r in rows)
+    assert "--storage" not in extract_command("quickstart", 3, DEFAULT_STORAGE)
