@@ -11,10 +11,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from hwnas.errors import HwnasError
 from hwnas.evaluators.base import Evaluator
 from hwnas.search_spaces import Arch, SearchSpace
+from hwnas.search_spaces.elastic.conv import ElasticActivation
 
-ACTIVATIONS = (nn.ReLU, nn.GELU)
+#: Modules whose outputs give the binary codes (x > 0: the unit is "on"); the elastic one covers the conv
+#: spaces' per-subnet activations (ReLU6, hard-swish, SiLU).
+ACTIVATIONS = (nn.ReLU, nn.GELU, nn.ReLU6, nn.Hardswish, nn.SiLU, ElasticActivation)
 
 
 class NaswotEvaluator(Evaluator):
@@ -43,6 +47,9 @@ class NaswotEvaluator(Evaluator):
         finally:
             for hook in hooks:
                 hook.remove()
+        if not codes:
+            raise HwnasError(f"naswot: subnet {arch.id} of {self.space.name}/{self.space.preset} has no activation "
+                             f"module to read codes from ({', '.join(a.__name__ for a in ACTIVATIONS)})")
         c = torch.cat(codes, dim=1).double()
         kernel = c @ c.T + (1 - c) @ (1 - c).T
         return float(torch.linalg.slogdet(kernel)[1])
