@@ -26,7 +26,8 @@ from hwnas.hw_profiles._runtimes import RUNTIMES, SDPA, check_runtime, make_runn
 from hwnas.predictors import KernelLevel, OpCostLinear, Predictor, Residual, metrics
 
 FEATURE_SET = "torch-ops-v1"
-OP_KINDS = ("linear", "conv1d", "conv2d", "attention", "layernorm", "groupnorm", "act", "add", "embedding", "param", "pool")
+OP_KINDS = ("linear", "conv1d", "conv2d", "attention", "layernorm", "groupnorm", "act", "add", "embedding", "param", "pool",
+            "batchnorm", "mul", "window_attention")  # the last three: the conv spaces (EMOv2, MobileDets)
 BENCHED = ("linear", "attention", "conv1d", "conv2d")
 DEVICES = ("local-cpu", "local-gpu")
 
@@ -60,6 +61,12 @@ def _out_numel(op: Any) -> int:
         return a["numel"]
     if op.kind == "groupnorm":
         return a["channels"] * a["length"]
+    if op.kind == "batchnorm":
+        return a["channels"] * a["h"] * a["w"]
+    if op.kind == "mul":
+        return a["numel"]
+    if op.kind == "window_attention":
+        return a["branches"] * a["windows"] * a["tokens"] * a["tokens"] * a["heads"]
     return op.macs // max(1, op.params)  # convs: output positions × cout ≈ MACs / weights-per-output
 
 

@@ -44,6 +44,16 @@ def test_small_real_measurement_fits_saves_and_validates(tmp_path):
     assert report["n"] == 3 and len(report["archs"]) == 3 and report["archs"][0]["measured_ms"] > 0
 
 
+@pytest.mark.parametrize("name", ["emov2", "mobiledets"])
+def test_conv_spaces_are_measured_and_priced(name, tmp_path):
+    """BatchNorm, gating products and window attention are op kinds of the measured profile's domain."""
+    space = get_space(name, "tiny")
+    profile, model = measure_local_cpu(space, n=8, warmup=1, repeats=3, statistic="min")
+    loaded = load_profile(save_profile(profile, model, tmp_path / name))
+    ms = predict_archs_ms(loaded, space, [space.min_arch(), space.max_arch()])
+    assert np.all(ms > 0) and np.all(ms < 1000)
+
+
 def test_measure_rejects_too_few_and_bad_statistic():
     space = get_space("mixed-attention", "tiny")
     with pytest.raises(MeasurementError, match="at least 5 subnets"):
