@@ -25,7 +25,9 @@ from hwnas.hw_profiles._profile import LatencyModel, Profile
 from hwnas.hw_profiles._runtimes import RUNTIMES, SDPA, check_runtime, make_runner, runtime_version
 from hwnas.predictors import KernelLevel, OpCostLinear, Predictor, Residual, metrics
 
-FEATURE_SET = "torch-ops-v1"
+FEATURE_SET = "torch-ops-v2"
+#: Feature sets this code reads: v1 rows (profiles measured before the conv spaces' kinds were counted) and v2.
+READABLE = ("torch-ops-v1", FEATURE_SET)
 OP_KINDS = ("linear", "conv1d", "conv2d", "attention", "layernorm", "groupnorm", "act", "add", "embedding", "param", "pool",
             "batchnorm", "mul", "window_attention")  # the last three: the conv spaces (EMOv2, MobileDets)
 BENCHED = ("linear", "attention", "conv1d", "conv2d")
@@ -75,14 +77,15 @@ def op_features(op: Any) -> list[float]:
     return [1.0, float(op.macs), float(op.params), float(_out_numel(op))]
 
 
-ROW_KINDS = ("linear", "attention", "layernorm", "act", "add", "conv1d", "conv2d")
+ROW_KINDS_V1 = ("linear", "attention", "layernorm", "act", "add", "conv1d", "conv2d")
+ROW_KINDS = {"torch-ops-v1": ROW_KINDS_V1, FEATURE_SET: (*ROW_KINDS_V1, "batchnorm", "mul", "window_attention")}
 ATTENTION_KINDS = ("softmax", "cosformer", "relative")  # eager implementations differ in kernel count
 
 
-def _arch_row(ops: Sequence[Any], kernels: KernelLevel | None) -> list[float]:
+def _arch_row(ops: Sequence[Any], kernels: KernelLevel | None, row_kinds: Sequence[str]) -> list[float]:
     """[1, Σ kernel estimate (ms), op count, count per common kind and attention kind, attention MACs per
     attention kind, MACs, params, output elements]."""
-    counts = dict.fromkeys(ROW_KINDS, 0.0)
+    counts = dict.fromkeys(row_kinds, 0.0)
     attention = {k: [0.0, 0.0] for k in ATTENTION_KINDS}
     macs = params = outputs = 0.0
     for op in ops:
@@ -110,8 +113,9 @@ def ops_feature_rows(space: Any, archs: Sequence[Any], domain: dict[str, Any], k
     if unknown:
         from hwnas.errors import OutOfDomainError
 
-        raise OutOfDomainError(f"op kind {sorted(unknown)[0]!r} is outside the torch-ops-v1 features: {', '.join(OP_KINDS)}")
-    return np.array([_arch_row(space.ops(arch, shape), kernels) for arch in archs])
+        raise OutOfDomainError(f"op kind {sorted(unknown)[0]!r} is outside the torch-ops features: {', '.join(OP_KINDS)}")
+    row_kinds = ROW_KINDS[domain.get("features", FEATURE_SET)]
+    return np.array([_arch_row(space.ops(arch, shape), kernels, row_kinds) for arch in archs])
 
 
 def time_call(fn: Any, warmup: int, repeats: int) -> list[float]:
@@ -255,7 +259,7 @@ def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, war
     from hwnas.hw_profiles._predict import predict_archs_ms
 
     check_runtime(profile.provenance.get("runtime_name", "torch"))
-    if profile.domain.get("features") != FEATURE_SET:
+    if profile.domain.get("features") not in READABLE:
         raise MeasurementError(f"profile {profile.device!r} was not measured on this machine ({profile.domain.get('features')}); "
                                "validate measures local-cpu profiles")
     shape = tuple(profile.domain.get("input_shape") or space.default_input_shape)

@@ -108,3 +108,16 @@ def test_lock_is_exclusive_across_processes(tmp_path):
         holder.wait()
     with device_lock("local-cpu", timeout_s=5) as path:  # released when the holder died
         assert path == lock_path("local-cpu") and path.read_text() == str(__import__("os").getpid())
+
+
+def test_v1_profiles_keep_their_row_layout():
+    """Profiles measured before the conv kinds were counted (torch-ops-v1) still get rows of their width."""
+    from hwnas.hw_profiles._measure import FEATURE_SET, ROW_KINDS, ops_feature_rows
+
+    space = get_space("emov2", "tiny")
+    archs = [space.min_arch(), space.max_arch()]
+    v1 = ops_feature_rows(space, archs, {"features": "torch-ops-v1"})
+    v2 = ops_feature_rows(space, archs, {"features": FEATURE_SET})
+    assert v2.shape[1] - v1.shape[1] == len(ROW_KINDS[FEATURE_SET]) - len(ROW_KINDS["torch-ops-v1"]) == 3
+    batchnorms = ROW_KINDS[FEATURE_SET].index("batchnorm") + 3  # after [1, kernel ms, op count]
+    assert np.all(v2[:, batchnorms] > 0)
