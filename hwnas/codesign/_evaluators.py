@@ -41,6 +41,10 @@ class HardwareEvaluator(Evaluator):
     def _key(self, arch: Arch, config: Arch) -> str:
         return joint_key(arch.id, config.id)
 
+    def prime_joint(self, arch_id: str, hw_id: str, values: dict[str, float]) -> None:
+        """Seed the cache with a stored trial's values of this (arch, hardware) pair."""
+        self.prime(joint_key(arch_id, hw_id), values)
+
     def evaluate_joint(self, arch: Arch, config: Arch) -> dict[str, float]:
         arch, config = self.space.validate(arch), self.hardware.validate(config)
         key = self._key(arch, config)

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hwnas._artifacts import read_description
 from hwnas.errors import HwnasError
 
 FORMAT_VERSION = 1
@@ -32,22 +33,5 @@ def write_json(path: Path, data: Any) -> None:
 
 def read_arch_json(directory: str | Path) -> dict[str, Any]:
     """`arch.json` of a subnet directory, checked for completeness and format version."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise ExportError(f"subnet directory {str(directory)!r} not found (make one with `hwnas extract`)")
-    path = directory / ARCH_FILE
-    if not path.is_file():
-        raise ExportError(f"{path}: missing; {str(directory)!r} is not an extracted subnet directory")
-    try:
-        meta = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ExportError(f"{path}: corrupt JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise ExportError(f"{path}: must hold a JSON object, got {type(meta).__name__}")
-    missing = [key for key in _REQUIRED if key not in meta]
-    if missing:
-        raise ExportError(f"{path}: field {missing[0]!r} is missing")
-    if not isinstance(meta["format_version"], int) or meta["format_version"] > FORMAT_VERSION:
-        raise ExportError(f"{path}: format_version {meta['format_version']!r} is newer than this hwnas reads "
-                          f"({FORMAT_VERSION}); upgrade hwnas")
-    return meta
+    return read_description(directory, ARCH_FILE, _REQUIRED, FORMAT_VERSION, ExportError, "an extracted subnet",
+                            "make one with `hwnas extract`")

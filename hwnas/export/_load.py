@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from hwnas.errors import HwnasError
+from hwnas._artifacts import load_tensors
 from hwnas.export._format import WEIGHTS_FILE, ExportError, read_arch_json
 from hwnas.search_spaces import Arch, SearchSpace, get_space
 
@@ -40,12 +41,7 @@ def load_subnet(directory: str | Path) -> nn.Module:
     space, arch, _ = subnet_space(directory)
     module = build_module(space, arch)
     path = Path(directory) / WEIGHTS_FILE
-    if not path.is_file():
-        raise ExportError(f"{path}: missing weights")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
-        raise ExportError(f"{path}: unreadable weights ({type(exc).__name__})") from None
+    state = load_tensors(path, ExportError, "weights")
     if not isinstance(state, dict):
         raise ExportError(f"{path}: must hold a state_dict, got {type(state).__name__}")
     try:

@@ -22,6 +22,7 @@ import yaml
 
 from hwnas.errors import ProfileError
 from hwnas.predictors import Predictor, predictor_from_dict
+from hwnas.predictors._base import read_predictor_json
 
 #: Bumped when the profile layout changes; a profile from a newer hwnas is refused, not guessed at.
 PROFILE_FORMAT_VERSION = 1
@@ -110,12 +111,7 @@ class Profile:
             if self.path is None:
                 raise ProfileError(f"profile {self.device!r} has no fitted model attached and no directory to load one from")
             file = self.path / str(self.predictor["file"])
-            try:
-                data = json.loads(file.read_text())
-            except FileNotFoundError:
-                raise ProfileError(f"{file}: predictor file not found (named by field 'predictor.file')") from None
-            except json.JSONDecodeError as exc:
-                raise ProfileError(f"{file}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            data = read_predictor_json(file, named_by="field 'predictor.file'")
             self._model = LatencyModel.from_dict(data, str(file))
         return self._model
 

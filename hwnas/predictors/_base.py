@@ -122,13 +122,17 @@ def save_predictor(predictor: Predictor, path: str | Path) -> None:
     Path(path).write_text(json.dumps(predictor.to_dict(), separators=(",", ":")))
 
 
+def read_predictor_json(path: Path, named_by: str = "") -> Any:
+    """A predictor file's JSON; a missing or corrupt file raises `ProfileError` naming it (and the field naming it)."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: predictor file not found{f' (named by {named_by})' if named_by else ''}") from None
+    except json.JSONDecodeError as exc:
+        raise ProfileError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
 def load_predictor(path: str | Path) -> Predictor:
     """Load a predictor JSON file; a missing or corrupt file raises `ProfileError` naming it."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ProfileError(f"{path}: predictor file not found") from None
-    except json.JSONDecodeError as exc:
-        raise ProfileError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    return predictor_from_dict(data, str(path))
+    return predictor_from_dict(read_predictor_json(path), str(path))

@@ -157,7 +157,7 @@ class ObjectiveSet:
         for evaluator in self.evaluators.values():
             if getattr(evaluator, "needs_hardware", False):
                 if hw_id is not None:
-                    evaluator.prime(f"{arch_id}:{hw_id}", values)
+                    evaluator.prime_joint(arch_id, hw_id, values)  # type: ignore[attr-defined]
             else:
                 evaluator.prime(arch_id, values)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from hwnas._artifacts import load_tensors, read_description
 from hwnas.errors import HwnasError
 from hwnas.search_spaces import SearchSpace, Supernet, get_space
 
@@ -93,24 +94,9 @@ def save_supernet(directory: str | Path, supernet: Supernet, meta: dict[str, Any
 
 def read_meta(directory: str | Path) -> dict[str, Any]:
     """`supernet.json` of `directory`, checked for completeness and format version."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise CheckpointError(f"supernet directory {str(directory)!r} not found (train one with `hwnas train-supernet`)")
-    path = directory / META_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{path}: missing; {str(directory)!r} is not a trained supernet directory")
-    try:
-        meta = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: corrupt JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{path}: must hold a JSON object, got {type(meta).__name__}")
-    missing = [key for key in _REQUIRED if key not in meta]
-    if missing:
-        raise CheckpointError(f"{path}: field {missing[0]!r} is missing")
-    version = meta["format_version"]
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format_version {version!r} is newer than this hwnas reads ({FORMAT_VERSION}); upgrade hwnas")
+    meta = read_description(directory, META_FILE, _REQUIRED, FORMAT_VERSION, CheckpointError, "a trained supernet",
+                            "train one with `hwnas train-supernet`")
+    path = Path(directory) / META_FILE
     if not isinstance(meta["task"], dict) or "name" not in meta["task"]:
         raise CheckpointError(f"{path}: field 'task' must be an object with a 'name'")
     return meta
@@ -139,12 +125,7 @@ def load_supernet(directory: str | Path, space: str | None = None, preset: str |
     except (HwnasError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{directory / META_FILE}: cannot rebuild space {meta['space']!r}/{meta['preset']!r}: {exc}") from None
     path = directory / CHECKPOINT_FILE
-    if not path.is_file():
-        raise CheckpointError(f"{path}: missing checkpoint")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
-        raise CheckpointError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    payload = load_tensors(path, CheckpointError, "checkpoint")
     if not isinstance(payload, dict) or "model" not in payload:
         raise CheckpointError(f"{path}: field 'model' is missing")
     supernet = built.build_supernet()

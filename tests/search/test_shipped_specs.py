@@ -7,18 +7,15 @@ from pathlib import Path
 import pytest
 
 from hwnas.search import Experiment, load_spec
-from hwnas.search_spaces import get_space
-from hwnas.tasks import get_task
 from hwnas.training import TrainSettings, train_supernet
+from hwnas.training.tasks import space_and_task
 
 SPECS = sorted(Path("experiments").glob("*.yaml"))
 
 
 def _one_epoch_supernet(spec, out: Path) -> str:
     """A spec that scores on a trained supernet gets a real one, trained for one epoch here."""
-    space = get_space(spec.space.name, spec.space.preset, **spec.space.options)
-    options = {"input_shape": list(space.default_input_shape)} if spec.task.name == "digits" else {}
-    task = get_task(spec.task.name, **options)
+    space, task, options = space_and_task(spec.space.name, spec.space.preset, spec.task.name, spec.task.options)
     train_supernet(space, task, TrainSettings(epochs=1, num_random=0), out, task_name=spec.task.name,
                    task_options=options, progress=False)
     return str(out)

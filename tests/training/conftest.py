@@ -32,21 +32,20 @@ def small(space_name: str, preset: str = "tiny", task: str | None = None, n_trai
     return space, cut, used
 
 
-@pytest.fixture(scope="session")
-def trained_mobiledets(tmp_path_factory) -> Path:
-    """A mobiledets/tiny supernet trained for one short epoch on digits (BatchNorm space)."""
-    space, task, options = small("mobiledets", n_train=128)
-    out = tmp_path_factory.mktemp("sn") / "mobiledets"
+def _one_short_epoch(space_name: str, out: Path) -> Path:
+    space, task, options = small(space_name, n_train=128)
     train_supernet(space, task, TrainSettings(epochs=1, batch_size=64, num_random=1), out,
                    task_options=options, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def trained_mobiledets(tmp_path_factory) -> Path:
+    """A mobiledets/tiny supernet trained for one short epoch on digits (BatchNorm space)."""
+    return _one_short_epoch("mobiledets", tmp_path_factory.mktemp("sn") / "mobiledets")
 
 
 @pytest.fixture(scope="session")
 def trained_vit(tmp_path_factory) -> Path:
     """A mixed-attention/tiny supernet trained for one short epoch on MNIST-1D."""
-    space, task, options = small("mixed-attention", n_train=128)
-    out = tmp_path_factory.mktemp("sn") / "vit"
-    train_supernet(space, task, TrainSettings(epochs=1, batch_size=64, num_random=1), out,
-                   task_options=options, progress=False)
-    return out
+    return _one_short_epoch("mixed-attention", tmp_path_factory.mktemp("sn") / "vit")
