@@ -17,6 +17,7 @@ from rich.table import Table
 
 from hwnas._cli_errors import user_errors
 from hwnas.errors import UnknownNameError
+from hwnas.hw_profiles._common import DEFAULT_MAX_DRIFT
 
 profile_app = typer.Typer(add_completion=False, no_args_is_help=True,
                           help="Hardware profiles: calibrate on public measurements, measure this machine, predict, validate.")
@@ -106,8 +107,8 @@ def _space(name: str, preset: Optional[str]):  # noqa: ANN202
 @profile_app.command()
 @_user_errors
 def measure(
-    device: str = typer.Option("local-cpu", "--device", help="local-cpu (local-gpu is skipped without a GPU)."),
-    runtime: str = typer.Option("torch", "--runtime", help="torch (onnxruntime: not yet)."),
+    device: str = typer.Option("local-cpu", "--device", help="local-cpu, or local-gpu (torch CUDA; refused without a GPU)."),
+    runtime: str = typer.Option("torch", "--runtime", help="torch or onnxruntime (CPU)."),
     space_name: str = typer.Option(..., "--space", help="Search space whose subnets are measured."),
     preset: Optional[str] = typer.Option(None, "--preset", "-p"),
     n: int = typer.Option(40, "-n", min=1, help="Random subnets to measure."),
@@ -117,15 +118,18 @@ def measure(
     repeats: int = typer.Option(30, "--repeats", min=1),
     statistic: str = typer.Option("median", "--statistic", help="median, or min on a machine others load."),
     seed: int = typer.Option(0, "--seed"),
+    max_drift: float = typer.Option(DEFAULT_MAX_DRIFT, "--max-drift", min=0.0,
+                                    help="Refuse when subnets re-measured at the end ran this much slower or faster."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Measure random subnets and their ops on this machine (under an exclusive lock) and fit a profile."""
     from hwnas.hw_profiles import save_profile
-    from hwnas.hw_profiles._measure import check_device, measure_local_cpu
+    from hwnas.hw_profiles._measure import check_device, measure_profile
 
     check_device(device, runtime)
     space = _space(space_name, preset)
-    profile, model = measure_local_cpu(space, n, runtime, threads, seed, warmup, repeats, statistic=statistic)
+    profile, model = measure_profile(space, n, device, runtime, threads, seed, warmup, repeats, statistic=statistic,
+                                     max_drift=max_drift)
     save_profile(profile, model, out)
     if as_json:
         print(json.dumps({**profile.summary(), "validation": profile.validation}, indent=2))
@@ -144,13 +148,16 @@ def validate(
     n: int = typer.Option(30, "-n", min=2, help="Fresh random subnets to measure."),
     repeats: int = typer.Option(30, "--repeats", min=1),
     seed: int = typer.Option(1, "--seed"),
+    max_drift: float = typer.Option(DEFAULT_MAX_DRIFT, "--max-drift", min=0.0,
+                                    help="Refuse when the profile's anchor subnets now run this much slower or faster."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Measure fresh random subnets now and score the profile: acc10, τ and per-arch rows."""
     from hwnas.hw_profiles import get_profile
     from hwnas.hw_profiles._measure import validate_local
 
-    report = validate_local(get_profile(profile_name), _space(space_name, preset), n, seed, repeats=repeats)
+    report = validate_local(get_profile(profile_name), _space(space_name, preset), n, seed, repeats=repeats,
+                            max_drift=max_drift)
     if as_json:
         print(json.dumps(report, indent=2))
         return
@@ -158,7 +165,9 @@ def validate(
     for row in report["archs"]:
         table.add_row(row["arch_id"], f"{row['measured_ms']:.3f}", f"{row['predicted_ms']:.3f}", f"{row['error']:+.1%}")
     console.print(table)
-    console.print(f"acc10 {_fmt(report['acc10'])}, τ {_fmt(report['kendall_tau'])} over {report['n']} subnets")
+    drift = report["anchor_drift"]
+    console.print(f"acc10 {_fmt(report['acc10'])}, τ {_fmt(report['kendall_tau'])} over {report['n']} subnets"
+                  + ("" if drift is None else f"; machine speed vs the profile's anchors {drift:+.1%}"))
 
 
 def devices_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:

@@ -83,9 +83,9 @@ def measure_ms(model: nn.Module, example: tuple[torch.Tensor, ...], threads: int
                lock_timeout_s: float = 600.0) -> float:
     """Median ms of one forward pass (batch of `example`) under the local CPU's exclusive lock."""
     from hwnas.hw_profiles._lock import device_lock
-    from hwnas.hw_profiles._measure import _Threads, time_call
+    from hwnas.hw_profiles._timing import Threads, time_call
 
-    with device_lock("local-cpu", lock_timeout_s), _Threads(threads), torch.inference_mode():
+    with device_lock("local-cpu", lock_timeout_s), Threads(threads), torch.inference_mode():
         return float(statistics.median(time_call(lambda: model(*example), warmup, repeats)))
 
 

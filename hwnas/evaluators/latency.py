@@ -30,7 +30,8 @@ class LatencyEvaluator(Evaluator):
         self.warmup, self.repeats, self.threads, self.statistic = warmup, repeats, threads, statistic
         self.profile: Profile | None = None
         if measure:
-            from hwnas.hw_profiles._measure import STATISTICS, check_device
+            from hwnas.hw_profiles._measure import check_device
+            from hwnas.hw_profiles._timing import STATISTICS
 
             check_device(str(device), "torch")
             if statistic not in STATISTICS:
@@ -52,11 +53,12 @@ class LatencyEvaluator(Evaluator):
 
     def _measured(self, archs: Sequence[Arch]) -> list[float]:
         from hwnas.hw_profiles._lock import device_lock
-        from hwnas.hw_profiles._measure import _Threads, measure_subnets
+        from hwnas.hw_profiles._measure import DEVICES
+        from hwnas.hw_profiles._timing import Threads, measure_subnets
 
-        with device_lock(self.device), _Threads(self.threads):
+        with device_lock(self.device), Threads(self.threads):
             return list(measure_subnets(self.space, archs, tuple(self.space.default_input_shape), self.warmup, self.repeats,
-                                        self.statistic))
+                                        self.statistic, device=DEVICES[self.device]))
 
 
 class NnMeterLatencyEvaluator(Evaluator):

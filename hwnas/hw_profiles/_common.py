@@ -14,6 +14,8 @@ from hwnas.predictors import Predictor, metrics
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.2
+#: Largest change of a machine's speed (median ratio over re-measured subnets) a measurement accepts.
+DEFAULT_MAX_DRIFT = 0.05
 
 
 def split_indices(n: int, seed: int = SPLIT_SEED, test_fraction: float = TEST_FRACTION) -> tuple[np.ndarray, np.ndarray]:

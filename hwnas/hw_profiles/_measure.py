@@ -1,16 +1,21 @@
-"""Measuring this machine: whole subnets and op microbenchmarks, timed under the device lock.
+"""Measuring this machine into a profile, and validating a profile against fresh measurements.
 
-Timing: fixed torch threads, `warmup` untimed runs, then `repeats` timed runs; the median is the
-latency (robust to the odd preemption). Microbenchmarks time each distinct linear / attention / conv
-op of the sampled subnets alone; a kernel-level model (one regressor per op kind) fitted on them gives
-each arch a summed kernel estimate. The arch-level model then learns non-negative costs of that sum
-and of per-kind op counts, MACs, weights and output sizes from the whole-subnet medians.
+`measure_profile` times random subnets of a space (and their distinct linear / attention / conv ops
+alone) under the device's exclusive lock. A kernel-level model (one regressor per op kind, the
+nn-Meter method) fitted on the op timings gives each arch a summed kernel estimate; the arch-level model
+learns non-negative unit costs of that sum and of per-class op counts, MACs, outputs and weights
+(`_torch_features`) from the whole-subnet timings.
+
+A machine's speed drifts (other tenants, clocks), and a drift between the session that fitted a profile
+and the one that checks it shows up as predictor error that no predictor can remove. So the profile
+keeps a few *anchor* subnets with their measured latency, re-measured beside the fresh subnets of every
+validation (a machine no longer in the profile's state is measured again, then refused, not scored); and
+a measuring session whose second half of rounds ran at another speed than its first is refused.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -18,20 +23,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from hwnas.errors import MeasurementError, UnknownNameError
-from hwnas.hw_profiles._common import split_indices, today
+from hwnas.errors import MeasurementError, ProfileError, UnknownNameError
+from hwnas.hw_profiles._common import DEFAULT_MAX_DRIFT, split_indices, today
 from hwnas.hw_profiles._lock import device_lock
-from hwnas.hw_profiles._profile import LatencyModel, Profile
-from hwnas.hw_profiles._runtimes import RUNTIMES, SDPA, check_runtime, make_runner, runtime_version
+from hwnas.hw_profiles._profile import PROFILE_FILE, LatencyModel, Profile
+from hwnas.hw_profiles._runtimes import RUNTIMES, check_runtime, runtime_version
+from hwnas.hw_profiles._timing import STATISTICS, Threads, measure_subnets, microbenchmarks, reduce_samples, subnet_samples
+from hwnas.hw_profiles._torch_features import FEATURE_SET, READABLE, ops_feature_rows
 from hwnas.predictors import KernelLevel, OpCostLinear, Predictor, Residual, metrics
 
-FEATURE_SET = "torch-ops-v2"
-#: Feature sets this code reads: v1 rows (profiles measured before the conv spaces' kinds were counted) and v2.
-READABLE = ("torch-ops-v1", FEATURE_SET)
-OP_KINDS = ("linear", "conv1d", "conv2d", "attention", "layernorm", "groupnorm", "act", "add", "embedding", "param", "pool",
-            "batchnorm", "mul", "window_attention")  # the last three: the conv spaces (EMOv2, MobileDets)
-BENCHED = ("linear", "attention", "conv1d", "conv2d")
-DEVICES = ("local-cpu", "local-gpu")
+DEVICES = {"local-cpu": "cpu", "local-gpu": "cuda"}  # device name -> torch device
+N_ANCHORS = 5
+RETRY_PAUSE_S = 2.0  # lets a slow spell of the machine pass before a validation session is measured again
 
 
 def check_device(device: str, runtime: str) -> None:
@@ -40,166 +43,17 @@ def check_device(device: str, runtime: str) -> None:
         raise UnknownNameError("measurable device", device, DEVICES)
     if device == "local-gpu" and not torch.cuda.is_available():
         raise MeasurementError("device 'local-gpu' skipped: no CUDA GPU on this machine (torch.cuda.is_available() is False)")
-    if device == "local-gpu":
-        raise MeasurementError("device 'local-gpu': GPU measurement is not implemented yet; measure with --device local-cpu")
     if runtime not in RUNTIMES:
         raise UnknownNameError("runtime", runtime, RUNTIMES)
+    if device == "local-gpu" and runtime != "torch":
+        raise MeasurementError(f"device 'local-gpu' is measured with --runtime torch (CUDA); {runtime!r} runs on the CPU here")
     check_runtime(runtime)
 
 
-def _out_numel(op: Any) -> int:
-    a = dict(op.attrs)
-    if op.kind == "linear":
-        return a["n"] * a["cout"]
-    if op.kind == "attention":
-        return a["n_q"] * a["n_kv"] * a["heads"]
-    if op.kind in ("act", "add"):
-        return a["numel"]
-    if op.kind in ("layernorm", "embedding"):
-        return a["n"] * a["dim"]
-    if op.kind == "pool":
-        return a["numel_out"]
-    if op.kind == "param":
-        return a["numel"]
-    if op.kind == "groupnorm":
-        return a["channels"] * a["length"]
-    if op.kind == "batchnorm":
-        return a["channels"] * a["h"] * a["w"]
-    if op.kind == "mul":
-        return a["numel"]
-    if op.kind == "window_attention":
-        return a["branches"] * a["windows"] * a["tokens"] * a["tokens"] * a["heads"]
-    return op.macs // max(1, op.params)  # convs: output positions × cout ≈ MACs / weights-per-output
-
-
-def op_features(op: Any) -> list[float]:
-    """Physical features of one op for its kind's microbenchmark regressor."""
-    return [1.0, float(op.macs), float(op.params), float(_out_numel(op))]
-
-
-ROW_KINDS_V1 = ("linear", "attention", "layernorm", "act", "add", "conv1d", "conv2d")
-ROW_KINDS = {"torch-ops-v1": ROW_KINDS_V1, FEATURE_SET: (*ROW_KINDS_V1, "batchnorm", "mul", "window_attention")}
-ATTENTION_KINDS = ("softmax", "cosformer", "relative")  # eager implementations differ in kernel count
-
-
-def _arch_row(ops: Sequence[Any], kernels: KernelLevel | None, row_kinds: Sequence[str]) -> list[float]:
-    """[1, Σ kernel estimate (ms), op count, count per common kind and attention kind, attention MACs per
-    attention kind, MACs, params, output elements]."""
-    counts = dict.fromkeys(row_kinds, 0.0)
-    attention = {k: [0.0, 0.0] for k in ATTENTION_KINDS}
-    macs = params = outputs = 0.0
-    for op in ops:
-        if op.kind in counts:
-            counts[op.kind] += 1
-        if op.kind == "attention" and op["attn"] in attention:
-            attention[op["attn"]][0] += 1
-            attention[op["attn"]][1] += op.macs
-        macs += op.macs
-        params += op.params
-        outputs += _out_numel(op)
-    kernel_ms = 0.0
-    if kernels is not None:
-        benched = [op for op in ops if op.kind in kernels.models_]
-        if benched:
-            kernel_ms = float(kernels.predict(np.array([op_features(op) for op in benched]), kinds=[op.kind for op in benched]).sum())
-    per_attention = [v for pair in attention.values() for v in pair]
-    return [1.0, kernel_ms, float(len(ops)), *counts.values(), *per_attention, macs, params, outputs]
-
-
-def ops_feature_rows(space: Any, archs: Sequence[Any], domain: dict[str, Any], kernels: KernelLevel | None = None) -> np.ndarray:
-    """Arch-level rows (see `_arch_row`); ops of kinds outside `OP_KINDS` raise `OutOfDomainError`."""
-    shape = tuple(domain.get("input_shape") or space.default_input_shape)
-    unknown = {op.kind for arch in archs for op in space.ops(arch, shape)} - set(OP_KINDS)
-    if unknown:
-        from hwnas.errors import OutOfDomainError
-
-        raise OutOfDomainError(f"op kind {sorted(unknown)[0]!r} is outside the torch-ops features: {', '.join(OP_KINDS)}")
-    row_kinds = ROW_KINDS[domain.get("features", FEATURE_SET)]
-    return np.array([_arch_row(space.ops(arch, shape), kernels, row_kinds) for arch in archs])
-
-
-def time_call(fn: Any, warmup: int, repeats: int) -> list[float]:
-    """Wall times (ms) of `repeats` calls of `fn` after `warmup` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return samples
-
-
-STATISTICS = {"median": statistics.median, "min": min}
-
-
-def _op_module(op: Any) -> tuple[Any, tuple[torch.Tensor, ...]] | None:
-    a = dict(op.attrs)
-    if op.kind == "linear":
-        return torch.nn.Linear(a["cin"], a["cout"], bias=a["bias"]), (torch.randn(1, a["n"], a["cin"]),)
-    if op.kind == "attention":
-        h, d = a["heads"], a["head_dim"]
-        q, k, v = torch.randn(1, h, a["n_q"], d), torch.randn(1, h, a["n_kv"], d), torch.randn(1, h, a["n_kv"], d)
-        return SDPA(bool(a["causal"])), (q, k, v)
-    if op.kind == "conv1d":
-        conv = torch.nn.Conv1d(a["cin"], a["cout"], a["k"], a["stride"], a["padding"], groups=a["groups"], bias=a["bias"])
-        return conv, (torch.randn(1, a["cin"], a["length"]),)
-    if op.kind == "conv2d":
-        conv = torch.nn.Conv2d(a["cin"], a["cout"], a["k"], a["stride"], a["padding"], groups=a["groups"], bias=a["bias"])
-        return conv, (torch.randn(1, a["cin"], a["h"], a["w"]),)
-    return None
-
-
-def microbenchmarks(space: Any, archs: Sequence[Any], shape: tuple[int, ...], warmup: int, repeats: int,
-                    max_ops: int = 60, statistic: str = "median", runtime: str = "torch",
-                    threads: int = 1) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Median ms of each distinct benchmarked op (by key) of `archs`, at most `max_ops` of them."""
-    seen: dict[str, Any] = {}
-    for arch in archs:
-        for op in space.ops(arch, shape):
-            if op.kind in BENCHED and op.key not in seen and len(seen) < max_ops:
-                seen[op.key] = op
-    kinds, rows, ms = [], [], []
-    with torch.inference_mode():
-        for op in seen.values():
-            built = _op_module(op)
-            if built is None or (op.kind == "attention" and op["attn"] != "softmax"):
-                continue
-            run = make_runner(*built, runtime, threads)
-            kinds.append(op.kind)
-            rows.append(op_features(op))
-            ms.append(STATISTICS[statistic](time_call(run, warmup, repeats)))
-    return kinds, np.array(rows).reshape(-1, 4), np.array(ms)
-
-
-def measure_subnets(space: Any, archs: Sequence[Any], shape: tuple[int, ...], warmup: int, repeats: int,
-                    statistic: str = "median", runtime: str = "torch", threads: int = 1) -> np.ndarray:
-    """Median (or `statistic`) ms of one forward pass (batch 1) of each arch's extracted subnet.
-
-    `min` is the robust choice on a machine other processes load (preemption only ever adds time)."""
-    reduce = STATISTICS[statistic]
-    supernet = space.build_supernet().eval()
-    inputs = space.example_input(1, shape)
-    samples: list[list[float]] = [[] for _ in archs]
-    rounds = max(1, repeats // 5)  # interleaved rounds: a slow spell of the machine hits every arch alike
-    with torch.inference_mode():
-        runners = [make_runner(supernet.extract(arch).eval(), inputs, runtime, threads) for arch in archs]
-        for r in range(rounds):
-            for i, run in enumerate(runners):
-                samples[i] += time_call(run, warmup if r == 0 else 1, repeats // rounds)
-    return np.array([reduce(s) for s in samples])
-
-
-class _Threads:
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
-
-    def __enter__(self) -> None:
-        self.saved = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-
-    def __exit__(self, *exc: Any) -> None:
-        torch.set_num_threads(self.saved)
+def _device_facts(device: str) -> dict[str, Any]:
+    if device == "local-gpu":
+        return {"gpu": torch.cuda.get_device_name(0), "cuda": torch.version.cuda}
+    return {"cpu_count": os.cpu_count()}
 
 
 def _kernel_model(kinds: list[str], rows: np.ndarray, ms: np.ndarray) -> KernelLevel | None:
@@ -212,23 +66,53 @@ def arch_model() -> Predictor:
     return Residual(OpCostLinear(ridge=1e-4), None)
 
 
-def measure_local_cpu(space: Any, n: int, runtime: str = "torch", threads: int = 1, seed: int = 0,  # noqa: PLR0913
-                      warmup: int = 5, repeats: int = 30, lock_timeout_s: float = 600.0,
-                      input_shape: Sequence[int] | None = None, statistic: str = "median") -> tuple[Profile, LatencyModel]:
-    """Measure `n` random subnets of `space` (+ their ops) on this CPU and fit a profile."""
-    check_device("local-cpu", runtime)
+def _pick_anchors(measured: np.ndarray, k: int = N_ANCHORS) -> list[int]:
+    """Indices of `k` subnets spread evenly over the measured latency range."""
+    order = np.argsort(measured)
+    return sorted({int(order[round(q)]) for q in np.linspace(0, len(order) - 1, min(k, len(order)))})
+
+
+def speed_drift(now: np.ndarray, then: np.ndarray) -> float:
+    """How much slower (> 0) or faster (< 0) the machine runs the same subnets now: median ratio − 1."""
+    return float(np.median(np.asarray(now) / np.asarray(then)) - 1.0)
+
+
+def _check_drift(drift: float, max_drift: float, what: str, advice: str) -> None:
+    if abs(drift) > max_drift:
+        pace = "slower" if drift > 0 else "faster"
+        raise MeasurementError(f"{what} ran {abs(drift):.0%} {pace} (limit {max_drift:.0%}); {advice}, or pass "
+                               f"--max-drift {min(1.0, abs(drift) + 0.05):.2f} to accept it")
+
+
+def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str = "torch", threads: int = 1,  # noqa: PLR0913
+                    seed: int = 0, warmup: int = 5, repeats: int = 30, lock_timeout_s: float = 600.0,
+                    input_shape: Sequence[int] | None = None, statistic: str = "median",
+                    max_drift: float = DEFAULT_MAX_DRIFT) -> tuple[Profile, LatencyModel]:
+    """Measure `n` random subnets of `space` (+ their ops) on `device` and fit a profile.
+
+    Raises `MeasurementError` when the session's second half of rounds ran more than `max_drift` slower or
+    faster than its first."""
+    check_device(device, runtime)
     if statistic not in STATISTICS:
         raise UnknownNameError("statistic", statistic, STATISTICS)
     if n < 5:
         raise MeasurementError(f"-n {n}: need at least 5 subnets to fit and validate a predictor")
+    torch_device = DEVICES[device]
     shape = tuple(input_shape or space.default_input_shape)
     archs = list({a.id: a for a in (space.sample(seed * 100_003 + i) for i in range(n))}.values())
+    timing = dict(statistic=statistic, runtime=runtime, threads=threads, device=torch_device)
     started = time.time()
-    with device_lock("local-cpu", lock_timeout_s), _Threads(threads):
+    with device_lock(device, lock_timeout_s), Threads(threads):
         load_before = os.getloadavg()[0]
-        kinds, op_rows, op_ms = microbenchmarks(space, archs, shape, warmup, repeats, statistic=statistic, runtime=runtime,
-                                                threads=threads)
-        measured = measure_subnets(space, archs, shape, warmup, repeats, statistic, runtime, threads)
+        kinds, op_rows, op_ms = microbenchmarks(space, archs, shape, warmup, repeats, **timing)
+        samples = subnet_samples(space, archs, shape, warmup, repeats, runtime, threads, torch_device)
+        load_after = os.getloadavg()[0]
+    measured = reduce_samples(samples, statistic)
+    half = repeats // 2
+    drift = speed_drift(reduce_samples(samples[:, half:], statistic), reduce_samples(samples[:, :half], statistic)) if half else 0.0
+    _check_drift(drift, max_drift, f"the machine's speed changed while measuring: the {len(archs)} subnets' second half of rounds "
+                 f"against their first (load average {load_before:.1f} → {load_after:.1f})", "measure again when the machine is quiet")
+    anchors = _pick_anchors(measured)
     kernels = _kernel_model(kinds, op_rows, op_ms)
     domain = {"features": FEATURE_SET, "spaces": [{"space": space.name, "preset": space.preset}], "input_shape": list(shape),
               "op_kinds": sorted({op.kind for a in archs for op in space.ops(a, shape)})}
@@ -237,15 +121,19 @@ def measure_local_cpu(space: Any, n: int, runtime: str = "torch", threads: int =
     held = arch_model().fit(X[train], measured[train])
     validation = {"split": "random 80/20 of the measured subnets, numpy seed 0", "n_train": int(len(train)), "n_test": int(len(test)),
                   "metrics": metrics.summary(measured[test], held.predict(X[test])),
-                  "microbenchmarks": {"n_ops": len(kinds), "kinds": sorted(set(kinds))}}
+                  "microbenchmarks": {"n_ops": len(kinds), "kinds": sorted(set(kinds))},
+                  "session_drift": round(drift, 4),
+                  "anchors": [{"arch": archs[i].to_dict(), "ms": float(measured[i])} for i in anchors]}
     aux = {"kernels": kernels} if kernels is not None else {}
     model = LatencyModel(FEATURE_SET, {"model": arch_model().fit(X, measured)}, aux)
     profile = Profile(
-        device="local-cpu", kind="cpu", runtime=runtime_version(runtime), threads=threads, batch=1,
+        device=device, kind="gpu" if device == "local-gpu" else "cpu", runtime=runtime_version(runtime, torch_device),
+        threads=threads, batch=1,
         provenance={"source": "measured on this machine by hwnas profile measure", "licence": "measurements made by the user",
-                    "date": today(), "method": f"warmup {warmup}, {repeats} repeats in interleaved rounds, {statistic}, torch threads {threads}, exclusive device lock",
-                    "statistic": statistic, "runtime_name": runtime, "load_average_1min": round(load_before, 2), "cpu_count": os.cpu_count(),
-                    "seconds": round(time.time() - started, 1), "seed": seed},
+                    "date": today(), "method": f"warmup {warmup}, {repeats} repeats in interleaved rounds, {statistic}, "
+                                              f"torch threads {threads}, exclusive device lock",
+                    "statistic": statistic, "runtime_name": runtime, "load_average_1min": round(load_before, 2),
+                    **_device_facts(device), "seconds": round(time.time() - started, 1), "seed": seed},
         domain=domain, predictor={"kind": "residual", "file": "predictor.json", "parts": {"model": "op-cost-linear"},
                                   "aux": {"kernels": "kernel-level"} if aux else {}},
         validation=validation, n_measurements=len(archs) + len(kinds),
@@ -253,24 +141,65 @@ def measure_local_cpu(space: Any, n: int, runtime: str = "torch", threads: int =
     return profile, model
 
 
-def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, warmup: int = 5, repeats: int = 30,
-                   lock_timeout_s: float = 600.0) -> dict[str, Any]:
-    """Measure `n` fresh random subnets (same statistic as the profile) and score the profile on them."""
+def measure_local_cpu(space: Any, n: int, runtime: str = "torch", threads: int = 1, seed: int = 0,  # noqa: PLR0913
+                      warmup: int = 5, repeats: int = 30, lock_timeout_s: float = 600.0,
+                      input_shape: Sequence[int] | None = None, statistic: str = "median",
+                      max_drift: float = DEFAULT_MAX_DRIFT) -> tuple[Profile, LatencyModel]:
+    """`measure_profile` on this machine's CPU."""
+    return measure_profile(space, n, "local-cpu", runtime, threads, seed, warmup, repeats, lock_timeout_s, input_shape,
+                           statistic, max_drift)
+
+
+def _anchor_archs(profile: Profile, space: Any) -> tuple[list[Any], np.ndarray]:
+    """The profile's anchor subnets and their measured ms (profiles from before anchors have none)."""
+    entries = profile.validation.get("anchors") or []
+    archs, ms = [], []
+    for i, entry in enumerate(entries):
+        try:
+            archs.append(space.validate(entry["arch"]))
+            ms.append(float(entry["ms"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            where = profile.path / PROFILE_FILE if profile.path else f"profile {profile.device!r}"
+            raise ProfileError(f"{where}: field 'validation.anchors.{i}' is not an arch of {space.name}/{space.preset} "
+                               f"with its ms ({exc})") from None
+    return archs, np.array(ms)
+
+
+def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, warmup: int = 5, repeats: int = 30,  # noqa: PLR0913
+                   lock_timeout_s: float = 600.0, max_drift: float = DEFAULT_MAX_DRIFT, attempts: int = 3) -> dict[str, Any]:
+    """Measure `n` fresh random subnets (same statistic, runtime and device as the profile) and score the
+    profile on them. The profile's anchors are measured in the same session; while they ran more than
+    `max_drift` slower or faster than in the profile, the session is measured again (at most `attempts`
+    sessions, then `MeasurementError`): the score should judge the predictor, not the machine's mood. The
+    predictions are made before any measuring, and whether a session is kept never looks at them."""
     from hwnas.hw_profiles._predict import predict_archs_ms
 
-    check_runtime(profile.provenance.get("runtime_name", "torch"))
-    if profile.domain.get("features") not in READABLE:
+    runtime = profile.provenance.get("runtime_name", "torch")
+    if profile.domain.get("features") not in READABLE or profile.device not in DEVICES:
         raise MeasurementError(f"profile {profile.device!r} was not measured on this machine ({profile.domain.get('features')}); "
-                               "validate measures local-cpu profiles")
+                               "validate measures local-cpu and local-gpu profiles")
+    check_device(profile.device, runtime)
     shape = tuple(profile.domain.get("input_shape") or space.default_input_shape)
     archs = list({a.id: a for a in (space.sample(10_000_019 + seed * 100_003 + i) for i in range(n))}.values())
     predicted = predict_archs_ms(profile, space, archs)
-    with device_lock("local-cpu", lock_timeout_s), _Threads(profile.threads or 1):
-        load = os.getloadavg()[0]
-        measured = measure_subnets(space, archs, shape, warmup, repeats, profile.provenance.get("statistic", "median"),
-                                   profile.provenance.get("runtime_name", "torch"), profile.threads or 1)
+    anchors, anchor_ms = _anchor_archs(profile, space)
+    for attempt in range(1, max(1, attempts) + 1):
+        with device_lock(profile.device, lock_timeout_s), Threads(profile.threads or 1):
+            load = os.getloadavg()[0]
+            timed = measure_subnets(space, archs + anchors, shape, warmup, repeats, profile.provenance.get("statistic", "median"),
+                                    runtime, profile.threads or 1, DEVICES[profile.device])
+        measured, drift = timed[:len(archs)], speed_drift(timed[len(archs):], anchor_ms) if anchors else None
+        if drift is None or abs(drift) <= max_drift:
+            break
+        if attempt == attempts:
+            _check_drift(drift, max_drift, f"this machine, against the {len(anchors)} anchor subnets of profile "
+                         f"{profile.device!r} (measured {profile.provenance.get('date')}), in {attempts} sessions,",
+                         "a score now would measure the machine's state, not the predictor: validate again when the "
+                         "machine is as quiet as when it was measured")
+        time.sleep(RETRY_PAUSE_S)
     rows = [{"arch_id": a.id, "measured_ms": float(m), "predicted_ms": float(p), "error": float(p / m - 1)}
             for a, m, p in zip(archs, measured, predicted)]
     result = metrics.summary(measured, predicted)
     return {"profile": profile.device, "space": space.name, "preset": space.preset, **result,
-            "load_average_1min": round(load, 2), "cpu_count": os.cpu_count(), "archs": rows}
+            "anchor_drift": None if drift is None else round(drift, 4), "sessions": attempt,
+            "load_average_1min": round(load, 2), **_device_facts(profile.device), "archs": rows}

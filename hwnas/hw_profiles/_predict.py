@@ -64,10 +64,10 @@ def predict_archs_ms(profile: Profile, space, archs: Sequence) -> np.ndarray:  #
                             f"{profile.device!r}'s domain: attention kinds {sorted(allowed)} on {space.name}/{space.preset} "
                             "(no measured correction for it)")
         return hat_rows_ms(profile, _hat.hat_rows_from_archs(archs), "arch")
-    from hwnas.hw_profiles import _measure
+    from hwnas.hw_profiles import _torch_features
 
-    if features in _measure.READABLE:
-        rows = _measure.ops_feature_rows(space, archs, profile.domain, profile.model.aux.get("kernels"))  # type: ignore[arg-type]
+    if features in _torch_features.READABLE:
+        rows = _torch_features.ops_feature_rows(space, archs, profile.domain, profile.model.aux.get("kernels"))  # type: ignore[arg-type]
         return profile.predict_parts({"model": rows})
     raise OutOfDomainError(f"profile {profile.device!r} ({features}) prices blocks, not archs of {space.name}/{space.preset}")
 

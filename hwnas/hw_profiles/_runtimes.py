@@ -1,4 +1,4 @@
-"""Runtimes a subnet can be timed in on this machine: torch eager, or ONNX Runtime (CPU).
+"""Runtimes a subnet can be timed in on this machine: torch eager (CPU, or a local CUDA GPU), or ONNX Runtime (CPU).
 
 `make_runner` returns a zero-argument call that runs one forward pass of `module` on `inputs`, with the
 runtime fixed to `threads` threads. ONNX Runtime needs the optional packages `onnxruntime` and `onnx`
@@ -27,7 +27,9 @@ def check_runtime(runtime: str) -> None:
                                    "installed): pip install onnxruntime onnx")
 
 
-def runtime_version(runtime: str) -> str:
+def runtime_version(runtime: str, device: str = "cpu") -> str:
+    if device == "cuda":
+        return f"torch {torch.__version__} eager, CUDA {torch.version.cuda} ({torch.cuda.get_device_name(0)})"
     if runtime == "onnxruntime":
         import onnxruntime
 
@@ -35,8 +37,18 @@ def runtime_version(runtime: str) -> str:
     return f"torch {torch.__version__} eager"
 
 
-def make_runner(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], runtime: str, threads: int) -> Callable[[], Any]:
-    """One forward pass of `module` on `inputs` in `runtime` (call inside `torch.inference_mode()` for torch)."""
+def make_runner(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], runtime: str, threads: int,
+                device: str = "cpu") -> Callable[[], Any]:
+    """One forward pass of `module` on `inputs` in `runtime` (call inside `torch.inference_mode()` for torch).
+
+    On `device="cuda"` (torch only) the module and inputs move to the GPU and each call synchronises, so a
+    timed call covers the kernels it launched."""
+    if device == "cuda":
+        if runtime != "torch":
+            raise MeasurementError(f"runtime {runtime!r} measures on the CPU only; time a GPU with --runtime torch")
+        module = module.to(device)
+        inputs = tuple(t.to(device) for t in inputs)
+        return lambda: (module(*inputs), torch.cuda.synchronize())
     if runtime == "torch":
         return lambda: module(*inputs)
     import warnings

@@ -46,11 +46,17 @@ def _naswot(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Eva
     return NaswotEvaluator(space, proxy_inputs(spec, space, batch), seed=spec.seed)
 
 
-def _latency(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
-    """Predicted from a shipped or local profile; `local-cpu` is measured here (under the device lock)."""
-    from hwnas.evaluators.latency import LatencyEvaluator
+NNMETER_PREFIX = "nnmeter:"  # latency_ms@nnmeter:cortexA76cpu_tflite21
 
-    if device == "local-cpu":
+
+def _latency(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
+    """Predicted from a shipped or local profile; `local-cpu` / `local-gpu` are measured here (under the device lock);
+    `nnmeter:<predictor>` asks nn-Meter's own predictor (optional extra, files placed locally)."""
+    from hwnas.evaluators.latency import LatencyEvaluator, NnMeterLatencyEvaluator
+
+    if device and device.startswith(NNMETER_PREFIX):
+        return NnMeterLatencyEvaluator(space, device.removeprefix(NNMETER_PREFIX))
+    if device in ("local-cpu", "local-gpu"):
         return LatencyEvaluator(space, device, measure=True)
     return LatencyEvaluator(space, device)  # type: ignore[arg-type]
 

@@ -112,11 +112,11 @@ def test_measure_and_validate_on_this_cpu(tmp_path, monkeypatch):
 
     out_dir = tmp_path / "local"
     made = run("profile", "measure", "--device", "local-cpu", "--runtime", "torch", "--space", "mixed-attention",
-               "--preset", "tiny", "-n", "6", "--repeats", "3", "--warmup", "1", "--out", out_dir, "--json")
+               "--preset", "tiny", "-n", "6", "--repeats", "3", "--warmup", "1", "--out", out_dir, "--max-drift", "1", "--json")
     assert made.returncode == 0, made.stderr
     assert json.loads(made.stdout)["name"] == "local-cpu"
     checked = run("profile", "validate", "--profile", out_dir, "--space", "mixed-attention", "--preset", "tiny",
-                  "-n", "3", "--repeats", "3", "--json")
+                  "-n", "3", "--repeats", "3", "--max-drift", "1", "--json")
     assert checked.returncode == 0, checked.stderr
     report = json.loads(checked.stdout)
-    assert report["n"] == 3 and {"acc10", "kendall_tau", "archs"} <= set(report)
+    assert report["n"] == 3 and {"acc10", "kendall_tau", "archs"} <= set(report) and abs(report["anchor_drift"]) <= 1

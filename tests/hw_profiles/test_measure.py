@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from hwnas.errors import MeasurementError, UnknownNameError
+from hwnas.errors import MeasurementError, ProfileError, UnknownNameError
 from hwnas.hw_profiles import load_profile, predict_archs_ms, save_profile
 from hwnas.hw_profiles._lock import device_lock, lock_path
-from hwnas.hw_profiles._measure import check_device, measure_local_cpu, time_call, validate_local
+from hwnas.hw_profiles._measure import check_device, measure_local_cpu, validate_local
+from hwnas.hw_profiles._timing import time_call
 from hwnas.search_spaces import get_space
 
 
@@ -30,7 +31,7 @@ def test_time_call_counts_repeats_and_measures_real_time():
 def test_small_real_measurement_fits_saves_and_validates(tmp_path):
     space = get_space("mixed-attention", "tiny")
     threads_before = torch.get_num_threads()
-    profile, model = measure_local_cpu(space, n=10, warmup=2, repeats=5, statistic="min")
+    profile, model = measure_local_cpu(space, n=10, warmup=2, repeats=5, statistic="min", max_drift=1.0)
     assert torch.get_num_threads() == threads_before  # fixed threads only while measuring
     assert profile.device == "local-cpu" and profile.threads == 1 and profile.provenance["statistic"] == "min"
     assert profile.validation["n_train"] == 8 and profile.validation["n_test"] == 2
@@ -40,7 +41,7 @@ def test_small_real_measurement_fits_saves_and_validates(tmp_path):
     archs = [space.sample(100 + i) for i in range(4)]
     ms = predict_archs_ms(loaded, space, archs)
     assert ms.shape == (4,) and np.all(ms > 0) and np.all(ms < 1000)
-    report = validate_local(loaded, space, n=3, repeats=3)
+    report = validate_local(loaded, space, n=3, repeats=3, max_drift=1.0)
     assert report["n"] == 3 and len(report["archs"]) == 3 and report["archs"][0]["measured_ms"] > 0
 
 
@@ -48,7 +49,7 @@ def test_small_real_measurement_fits_saves_and_validates(tmp_path):
 def test_conv_spaces_are_measured_and_priced(name, tmp_path):
     """BatchNorm, gating products and window attention are op kinds of the measured profile's domain."""
     space = get_space(name, "tiny")
-    profile, model = measure_local_cpu(space, n=8, warmup=1, repeats=3, statistic="min")
+    profile, model = measure_local_cpu(space, n=8, warmup=1, repeats=3, statistic="min", max_drift=1.0)
     loaded = load_profile(save_profile(profile, model, tmp_path / name))
     ms = predict_archs_ms(loaded, space, [space.min_arch(), space.max_arch()])
     assert np.all(ms > 0) and np.all(ms < 1000)
@@ -82,7 +83,7 @@ def test_onnxruntime_without_its_packages_says_what_to_install(monkeypatch):
 
 
 def test_onnxruntime_measures_the_same_subnets():
-    from hwnas.hw_profiles._measure import measure_subnets
+    from hwnas.hw_profiles._timing import measure_subnets
 
     space = get_space("mixed-attention", "tiny")
     archs = [space.min_arch(), space.max_arch()]
@@ -110,14 +111,93 @@ def test_lock_is_exclusive_across_processes(tmp_path):
         assert path == lock_path("local-cpu") and path.read_text() == str(__import__("os").getpid())
 
 
-def test_v1_profiles_keep_their_row_layout():
-    """Profiles measured before the conv kinds were counted (torch-ops-v1) still get rows of their width."""
-    from hwnas.hw_profiles._measure import FEATURE_SET, ROW_KINDS, ops_feature_rows
+def test_earlier_feature_sets_keep_their_row_layout():
+    """Profiles measured before the conv kinds were counted (v1) or before op classes (v2) still get rows of their width."""
+    from hwnas.hw_profiles._torch_features import FEATURE_SET, OP_CLASSES, ROW_KINDS, ops_feature_rows
 
     space = get_space("emov2", "tiny")
     archs = [space.min_arch(), space.max_arch()]
     v1 = ops_feature_rows(space, archs, {"features": "torch-ops-v1"})
-    v2 = ops_feature_rows(space, archs, {"features": FEATURE_SET})
-    assert v2.shape[1] - v1.shape[1] == len(ROW_KINDS[FEATURE_SET]) - len(ROW_KINDS["torch-ops-v1"]) == 3
-    batchnorms = ROW_KINDS[FEATURE_SET].index("batchnorm") + 3  # after [1, kernel ms, op count]
+    v2 = ops_feature_rows(space, archs, {"features": "torch-ops-v2"})
+    v3 = ops_feature_rows(space, archs, {"features": FEATURE_SET})
+    assert v2.shape[1] - v1.shape[1] == len(ROW_KINDS["torch-ops-v2"]) - len(ROW_KINDS["torch-ops-v1"]) == 3
+    batchnorms = ROW_KINDS["torch-ops-v2"].index("batchnorm") + 3  # after [1, kernel ms, op count]
     assert np.all(v2[:, batchnorms] > 0)
+    assert v3.shape[1] == 4 + 3 * len(OP_CLASSES)
+
+
+def test_op_classes_tell_conv_kernels_apart():
+    """A depthwise 5×5, a 1×1 and a dense 3×3 convolution run different kernels: each has its own class."""
+    from hwnas.hw_profiles._torch_features import FEATURE_SET, OP_CLASSES, op_class, ops_feature_rows
+    from hwnas.search_spaces import _ops as ops
+
+    assert op_class(ops.conv2d(32, 32, 5, 1, (8, 8), groups=32)) == "conv2d-dw-k5"
+    assert op_class(ops.conv2d(32, 64, 1, 1, (8, 8))) == "conv2d-pw"
+    assert op_class(ops.conv2d(32, 64, 3, 2, (8, 8))) == "conv2d-k3"
+    assert op_class(ops.conv2d(32, 64, 9, 1, (8, 8))) == "conv2d"
+    assert op_class(ops.act("hswish", 100)) == "act-hswish" and op_class(ops.act("mish", 100)) == "act"
+    space = get_space("mobiledets", "tiny")
+    arch = space.max_arch()
+    row = ops_feature_rows(space, [arch], {"features": FEATURE_SET})[0]
+    counts = dict(zip(OP_CLASSES, row[4:4 + len(OP_CLASSES)]))
+    convs = [op for op in space.ops(arch) if op.kind == "conv2d"]
+    assert sum(v for k, v in counts.items() if k.startswith("conv2d")) == len(convs)
+    assert counts["conv2d-pw"] == sum(op["k"] == 1 and op["groups"] == 1 for op in convs)
+    assert row[3] == sum(op.params for op in space.ops(arch))
+
+
+def test_profile_keeps_anchor_subnets_and_session_drift(tmp_path):
+    space = get_space("mobiledets", "tiny")
+    profile, model = measure_local_cpu(space, n=8, warmup=1, repeats=3, statistic="min", max_drift=1.0)
+    anchors = profile.validation["anchors"]
+    assert 2 <= len(anchors) <= 5 and abs(profile.validation["session_drift"]) <= 1.0
+    loaded = load_profile(save_profile(profile, model, tmp_path / "p"))
+    archs = [space.validate(entry["arch"]) for entry in loaded.validation["anchors"]]
+    ms = sorted(entry["ms"] for entry in loaded.validation["anchors"])
+    assert ms[0] < ms[-1] and len({a.id for a in archs}) == len(archs)  # spread over the measured range
+
+
+def test_a_session_whose_speed_changed_is_refused():
+    """With no drift allowed, the two halves of a session never match exactly: refused, naming the drift."""
+    space = get_space("mixed-attention", "tiny")
+    with pytest.raises(MeasurementError, match=r"speed changed while measuring: the \d subnets' second half of rounds .* ran \d+% (slower|faster) "
+                                               r"\(limit 0%\); measure again when the machine is quiet, or pass --max-drift"):
+        measure_local_cpu(space, n=6, warmup=1, repeats=3, statistic="min", max_drift=0.0)
+
+
+def test_validation_refuses_a_machine_unlike_the_profiles(tmp_path):
+    """A profile whose anchors ran twice as long (a slower machine) is not scored here unless the drift is allowed."""
+    import yaml
+
+    space = get_space("mixed-attention", "tiny")
+    profile, model = measure_local_cpu(space, n=6, warmup=1, repeats=3, statistic="min", max_drift=1.0)
+    directory = save_profile(profile, model, tmp_path / "p")
+    data = yaml.safe_load((directory / "profile.yaml").read_text())
+    for entry in data["validation"]["anchors"]:
+        entry["ms"] *= 2
+    (directory / "profile.yaml").write_text(yaml.safe_dump(data))
+    slower = load_profile(directory)
+    with pytest.raises(MeasurementError, match=r"anchor subnets of profile 'local-cpu' .* in 2 sessions, ran \d+% faster \(limit 5%\)"):
+        validate_local(slower, space, n=3, repeats=3, attempts=2)
+    report = validate_local(slower, space, n=3, repeats=3, max_drift=1.0)
+    assert -0.8 < report["anchor_drift"] < -0.2 and report["n"] == 3 and report["sessions"] == 1
+    data["validation"]["anchors"][0]["arch"]["depth"] = 99
+    (directory / "profile.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(ProfileError, match=r"profile.yaml: field 'validation.anchors.0' is not an arch of mixed-attention/tiny"):
+        validate_local(load_profile(directory), space, n=3, repeats=3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine: the local-gpu profile path needs one")
+def test_gpu_profile_is_measured_with_synchronisation(tmp_path):
+    """On a CUDA machine: a local-gpu profile (torch CUDA, each call synchronised), saved, predicting and validated."""
+    from hwnas.hw_profiles._measure import measure_profile
+
+    with pytest.raises(MeasurementError, match="local-gpu' is measured with --runtime torch"):
+        check_device("local-gpu", "onnxruntime")
+    space = get_space("mixed-attention", "tiny")
+    profile, model = measure_profile(space, n=8, device="local-gpu", warmup=2, repeats=5, max_drift=1.0)
+    assert profile.kind == "gpu" and "CUDA" in profile.runtime and profile.provenance["gpu"]
+    loaded = load_profile(save_profile(profile, model, tmp_path / "gpu"))
+    assert np.all(predict_archs_ms(loaded, space, [space.min_arch(), space.max_arch()]) > 0)
+    report = validate_local(loaded, space, n=3, repeats=3, max_drift=1.0)
+    assert report["profile"] == "local-gpu" and report["gpu"] and len(report["archs"]) == 3

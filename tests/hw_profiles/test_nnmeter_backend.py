@@ -171,3 +171,23 @@ def test_a_complete_predictor_folder_passes_the_check(tmp_path, monkeypatch):
         backend.check_predictor_files("cortexA76cpu_tflite21")
     (folder / "fusion_rules.json").write_text("{}")
     assert backend.check_predictor_files("cortexA76cpu_tflite21") == folder
+
+
+def test_spec_names_nnmeter_predictor_as_device(tmp_path, monkeypatch):
+    """`latency_ms@nnmeter:<predictor>` in a spec reaches the backend; without its package or files the
+    experiment stops before storing anything, with the backend's one line behind the objective's place."""
+    from hwnas.search import Experiment, SpecError, parse_spec
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    spec = parse_spec({
+        "name": "nnmeter-device", "space": {"name": "emov2", "preset": "tiny"},
+        "objectives": [{"metric": "latency_ms", "device": "nnmeter:cortexA76cpu_tflite21", "direction": "minimize"},
+                       {"metric": "params_m", "direction": "minimize"}],
+        "searcher": {"kind": "optuna", "sampler": "random"}, "budget": {"trials": 2}})
+    storage = tmp_path / "s.db"
+    with pytest.raises(SpecError) as info:
+        Experiment(spec, f"sqlite:///{storage}")
+    message = str(info.value)
+    expected = "is not on this machine" if __import__("importlib").util.find_spec("nn_meter") else "pip install 'hwnas[nnmeter]'"
+    assert message.startswith("objectives.0: ") and expected in message and "\n" not in message
+    assert not storage.exists() or b"nnmeter-device" not in storage.read_bytes()

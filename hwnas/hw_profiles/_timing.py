@@ -1,0 +1,117 @@
+"""Timing forward passes: whole extracted subnets and single ops, on this CPU or a local CUDA GPU.
+
+A measurement is `warmup` untimed calls, then `repeats` timed ones reduced by a statistic (median by
+default; `min` where other processes load the machine, since preemption only ever adds time). Subnets
+are timed in interleaved rounds of one call each, so every subnet's samples spread over the whole
+session and a slow spell of the machine lands on all of them alike instead of on a few. On a GPU each
+call ends with `torch.cuda.synchronize()`, so the wall time covers the kernels, not only their launch.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from hwnas.hw_profiles._runtimes import SDPA, make_runner
+from hwnas.hw_profiles._torch_features import op_features
+
+STATISTICS: dict[str, Callable[[list[float]], float]] = {"median": statistics.median, "min": min}
+BENCHED = ("linear", "attention", "conv1d", "conv2d")
+
+
+def time_call(fn: Callable[[], Any], warmup: int, repeats: int) -> list[float]:
+    """Wall times (ms) of `repeats` calls of `fn` after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1e3)
+    return samples
+
+
+class Threads:
+    """torch's intra-op threads fixed to `threads` inside the block, restored after."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def __enter__(self) -> None:
+        self.saved = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+
+    def __exit__(self, *exc: Any) -> None:
+        torch.set_num_threads(self.saved)
+
+
+def _op_module(op: Any) -> tuple[torch.nn.Module, tuple[torch.Tensor, ...]] | None:
+    """A module running one op alone, with random inputs of its shapes (None for kinds not benchmarked)."""
+    a = dict(op.attrs)
+    if op.kind == "linear":
+        return torch.nn.Linear(a["cin"], a["cout"], bias=a["bias"]), (torch.randn(1, a["n"], a["cin"]),)
+    if op.kind == "attention":
+        h, d = a["heads"], a["head_dim"]
+        q, k, v = torch.randn(1, h, a["n_q"], d), torch.randn(1, h, a["n_kv"], d), torch.randn(1, h, a["n_kv"], d)
+        return SDPA(bool(a["causal"])), (q, k, v)
+    if op.kind == "conv1d":
+        conv = torch.nn.Conv1d(a["cin"], a["cout"], a["k"], a["stride"], a["padding"], groups=a["groups"], bias=a["bias"])
+        return conv, (torch.randn(1, a["cin"], a["length"]),)
+    if op.kind == "conv2d":
+        conv = torch.nn.Conv2d(a["cin"], a["cout"], a["k"], a["stride"], a["padding"], groups=a["groups"], bias=a["bias"])
+        return conv, (torch.randn(1, a["cin"], a["h"], a["w"]),)
+    return None
+
+
+def microbenchmarks(space: Any, archs: Sequence[Any], shape: tuple[int, ...], warmup: int, repeats: int,  # noqa: PLR0913
+                    max_ops: int = 60, statistic: str = "median", runtime: str = "torch",
+                    threads: int = 1, device: str = "cpu") -> tuple[list[str], np.ndarray, np.ndarray]:
+    """`statistic` ms of each distinct benchmarked op (by key) of `archs`, at most `max_ops` of them."""
+    seen: dict[str, Any] = {}
+    for arch in archs:
+        for op in space.ops(arch, shape):
+            if op.kind in BENCHED and op.key not in seen and len(seen) < max_ops:
+                seen[op.key] = op
+    kinds, rows, ms = [], [], []
+    with torch.inference_mode():
+        for op in seen.values():
+            built = _op_module(op)
+            if built is None or (op.kind == "attention" and op["attn"] != "softmax"):
+                continue
+            run = make_runner(*built, runtime, threads, device)
+            kinds.append(op.kind)
+            rows.append(op_features(op))
+            ms.append(STATISTICS[statistic](time_call(run, warmup, repeats)))
+    return kinds, np.array(rows).reshape(-1, 4), np.array(ms)
+
+
+def subnet_samples(space: Any, archs: Sequence[Any], shape: Sequence[int], warmup: int, repeats: int,  # noqa: PLR0913
+                   runtime: str = "torch", threads: int = 1, device: str = "cpu") -> np.ndarray:
+    """(archs, repeats) ms of one forward pass (batch 1) of each arch's extracted subnet; column r is round r."""
+    supernet = space.build_supernet().eval()
+    inputs = space.example_input(1, tuple(shape))
+    samples = np.zeros((len(archs), repeats))
+    with torch.inference_mode():
+        runners = [make_runner(supernet.extract(arch).eval(), inputs, runtime, threads, device) for arch in archs]
+        for run in runners:
+            time_call(run, warmup, 0)
+        for r in range(repeats):
+            for i, run in enumerate(runners):
+                samples[i, r] = time_call(run, 0, 1)[0]
+    return samples
+
+
+def reduce_samples(samples: np.ndarray, statistic: str = "median") -> np.ndarray:
+    """One latency per arch (row) of `subnet_samples`."""
+    return np.array([STATISTICS[statistic](list(row)) for row in samples])
+
+
+def measure_subnets(space: Any, archs: Sequence[Any], shape: Sequence[int], warmup: int, repeats: int,  # noqa: PLR0913
+                    statistic: str = "median", runtime: str = "torch", threads: int = 1, device: str = "cpu") -> np.ndarray:
+    """`statistic` ms of one forward pass (batch 1) of each arch's extracted subnet, in interleaved rounds."""
+    return reduce_samples(subnet_samples(space, archs, shape, warmup, repeats, runtime, threads, device), statistic)
