@@ -17,7 +17,7 @@ from rich.table import Table
 
 from hwnas._cli_errors import user_errors
 from hwnas.errors import UnknownNameError
-from hwnas.hw_profiles._common import DEFAULT_MAX_DRIFT
+from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S
 
 profile_app = typer.Typer(add_completion=False, no_args_is_help=True,
                           help="Hardware profiles: calibrate on public measurements, measure this machine, predict, validate.")
@@ -118,8 +118,8 @@ def measure(
     repeats: int = typer.Option(30, "--repeats", min=1),
     statistic: str = typer.Option("median", "--statistic", help="median, or min on a machine others load."),
     seed: int = typer.Option(0, "--seed"),
-    max_drift: float = typer.Option(DEFAULT_MAX_DRIFT, "--max-drift", min=0.0,
-                                    help="Refuse when subnets re-measured at the end ran this much slower or faster."),
+    blocks: int = typer.Option(DEFAULT_BLOCKS, "--blocks", min=1, help="Blocks the rounds run in (validation does the same)."),
+    pause: float = typer.Option(DEFAULT_PAUSE_S, "--pause", min=0.0, help="Seconds between blocks."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Measure random subnets and their ops on this machine (under an exclusive lock) and fit a profile."""
@@ -129,7 +129,7 @@ def measure(
     check_device(device, runtime)
     space = _space(space_name, preset)
     profile, model = measure_profile(space, n, device, runtime, threads, seed, warmup, repeats, statistic=statistic,
-                                     max_drift=max_drift)
+                                     blocks=blocks, pause_s=pause)
     save_profile(profile, model, out)
     if as_json:
         print(json.dumps({**profile.summary(), "validation": profile.validation}, indent=2))

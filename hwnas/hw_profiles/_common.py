@@ -14,8 +14,10 @@ from hwnas.predictors import Predictor, metrics
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.2
-#: Largest change of a machine's speed (median ratio over re-measured subnets) a measurement accepts.
+#: Largest change of a machine's speed (median ratio over re-measured subnets) a validation accepts.
 DEFAULT_MAX_DRIFT = 0.05
+#: Measuring sessions run their rounds in this many blocks, this many seconds apart (see `_timing.subnet_samples`).
+DEFAULT_BLOCKS, DEFAULT_PAUSE_S = 3, 10.0
 
 
 def split_indices(n: int, seed: int = SPLIT_SEED, test_fraction: float = TEST_FRACTION) -> tuple[np.ndarray, np.ndarray]:

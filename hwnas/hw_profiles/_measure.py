@@ -6,11 +6,11 @@ nn-Meter method) fitted on the op timings gives each arch a summed kernel estima
 learns non-negative unit costs of that sum and of per-class op counts, MACs, outputs and weights
 (`_torch_features`) from the whole-subnet timings.
 
-A machine's speed drifts (other tenants, clocks), and a drift between the session that fitted a profile
-and the one that checks it shows up as predictor error that no predictor can remove. So the profile
-keeps a few *anchor* subnets with their measured latency, re-measured beside the fresh subnets of every
-validation (a machine no longer in the profile's state is measured again, then refused, not scored); and
-a measuring session whose second half of rounds ran at another speed than its first is refused.
+A shared machine's speed drifts (other tenants, clocks) for seconds at a time, and not for every subnet
+alike. So the subnets' rounds run in blocks some seconds apart, for a median over several of those spells;
+and the profile keeps a few *anchor* subnets with their measured latency, re-measured beside the fresh
+subnets of every validation: a machine no longer in the profile's state is measured again, then refused,
+not scored (a drift between the two sessions would show up as predictor error no predictor can remove).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from hwnas.errors import MeasurementError, ProfileError, UnknownNameError
-from hwnas.hw_profiles._common import DEFAULT_MAX_DRIFT, split_indices, today
+from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S, split_indices, today
 from hwnas.hw_profiles._lock import device_lock
 from hwnas.hw_profiles._profile import PROFILE_FILE, LatencyModel, Profile
 from hwnas.hw_profiles._runtimes import RUNTIMES, check_runtime, runtime_version
@@ -33,7 +33,7 @@ from hwnas.hw_profiles._torch_features import FEATURE_SET, READABLE, ops_feature
 from hwnas.predictors import KernelLevel, OpCostLinear, Predictor, Residual, metrics
 
 DEVICES = {"local-cpu": "cpu", "local-gpu": "cuda"}  # device name -> torch device
-N_ANCHORS = 5
+N_ANCHORS = 8
 RETRY_PAUSE_S = 2.0  # lets a slow spell of the machine pass before a validation session is measured again
 
 
@@ -86,32 +86,27 @@ def _check_drift(drift: float, max_drift: float, what: str, advice: str) -> None
 
 def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str = "torch", threads: int = 1,  # noqa: PLR0913
                     seed: int = 0, warmup: int = 5, repeats: int = 30, lock_timeout_s: float = 600.0,
-                    input_shape: Sequence[int] | None = None, statistic: str = "median",
-                    max_drift: float = DEFAULT_MAX_DRIFT) -> tuple[Profile, LatencyModel]:
-    """Measure `n` random subnets of `space` (+ their ops) on `device` and fit a profile.
-
-    Raises `MeasurementError` when the session's second half of rounds ran more than `max_drift` slower or
-    faster than its first."""
+                    input_shape: Sequence[int] | None = None, statistic: str = "median", blocks: int = DEFAULT_BLOCKS,
+                    pause_s: float = DEFAULT_PAUSE_S) -> tuple[Profile, LatencyModel]:
+    """Measure `n` random subnets of `space` (+ their ops) on `device` and fit a profile; the subnets'
+    rounds run in `blocks` blocks `pause_s` apart (validation measures the same way)."""
     check_device(device, runtime)
     if statistic not in STATISTICS:
         raise UnknownNameError("statistic", statistic, STATISTICS)
     if n < 5:
         raise MeasurementError(f"-n {n}: need at least 5 subnets to fit and validate a predictor")
+    if blocks < 1 or pause_s < 0:
+        raise MeasurementError(f"--blocks {blocks} / --pause {pause_s}: need at least one block and a pause of ≥ 0 s")
     torch_device = DEVICES[device]
     shape = tuple(input_shape or space.default_input_shape)
     archs = list({a.id: a for a in (space.sample(seed * 100_003 + i) for i in range(n))}.values())
-    timing = dict(statistic=statistic, runtime=runtime, threads=threads, device=torch_device)
     started = time.time()
     with device_lock(device, lock_timeout_s), Threads(threads):
         load_before = os.getloadavg()[0]
-        kinds, op_rows, op_ms = microbenchmarks(space, archs, shape, warmup, repeats, **timing)
-        samples = subnet_samples(space, archs, shape, warmup, repeats, runtime, threads, torch_device)
-        load_after = os.getloadavg()[0]
+        kinds, op_rows, op_ms = microbenchmarks(space, archs, shape, warmup, repeats, statistic=statistic, runtime=runtime,
+                                                threads=threads, device=torch_device)
+        samples = subnet_samples(space, archs, shape, warmup, repeats, runtime, threads, torch_device, blocks, pause_s)
     measured = reduce_samples(samples, statistic)
-    half = repeats // 2
-    drift = speed_drift(reduce_samples(samples[:, half:], statistic), reduce_samples(samples[:, :half], statistic)) if half else 0.0
-    _check_drift(drift, max_drift, f"the machine's speed changed while measuring: the {len(archs)} subnets' second half of rounds "
-                 f"against their first (load average {load_before:.1f} → {load_after:.1f})", "measure again when the machine is quiet")
     anchors = _pick_anchors(measured)
     kernels = _kernel_model(kinds, op_rows, op_ms)
     domain = {"features": FEATURE_SET, "spaces": [{"space": space.name, "preset": space.preset}], "input_shape": list(shape),
@@ -122,7 +117,7 @@ def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str 
     validation = {"split": "random 80/20 of the measured subnets, numpy seed 0", "n_train": int(len(train)), "n_test": int(len(test)),
                   "metrics": metrics.summary(measured[test], held.predict(X[test])),
                   "microbenchmarks": {"n_ops": len(kinds), "kinds": sorted(set(kinds))},
-                  "session_drift": round(drift, 4),
+                  "session_drift": round(_session_drift(samples, statistic), 4),
                   "anchors": [{"arch": archs[i].to_dict(), "ms": float(measured[i])} for i in anchors]}
     aux = {"kernels": kernels} if kernels is not None else {}
     model = LatencyModel(FEATURE_SET, {"model": arch_model().fit(X, measured)}, aux)
@@ -130,10 +125,11 @@ def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str 
         device=device, kind="gpu" if device == "local-gpu" else "cpu", runtime=runtime_version(runtime, torch_device),
         threads=threads, batch=1,
         provenance={"source": "measured on this machine by hwnas profile measure", "licence": "measurements made by the user",
-                    "date": today(), "method": f"warmup {warmup}, {repeats} repeats in interleaved rounds, {statistic}, "
-                                              f"torch threads {threads}, exclusive device lock",
-                    "statistic": statistic, "runtime_name": runtime, "load_average_1min": round(load_before, 2),
-                    **_device_facts(device), "seconds": round(time.time() - started, 1), "seed": seed},
+                    "date": today(), "method": f"warmup {warmup}, {repeats} interleaved rounds in {blocks} blocks {pause_s:g} s "
+                                              f"apart, {statistic}, torch threads {threads}, exclusive device lock",
+                    "statistic": statistic, "runtime_name": runtime, "blocks": blocks, "pause_s": pause_s,
+                    "load_average_1min": round(load_before, 2), **_device_facts(device),
+                    "seconds": round(time.time() - started, 1), "seed": seed},
         domain=domain, predictor={"kind": "residual", "file": "predictor.json", "parts": {"model": "op-cost-linear"},
                                   "aux": {"kernels": "kernel-level"} if aux else {}},
         validation=validation, n_measurements=len(archs) + len(kinds),
@@ -141,13 +137,21 @@ def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str 
     return profile, model
 
 
+def _session_drift(samples: np.ndarray, statistic: str) -> float:
+    """Speed of the session's second half of rounds against its first (how much the machine moved)."""
+    half = samples.shape[1] // 2
+    if not half:
+        return 0.0
+    return speed_drift(reduce_samples(samples[:, half:], statistic), reduce_samples(samples[:, :half], statistic))
+
+
 def measure_local_cpu(space: Any, n: int, runtime: str = "torch", threads: int = 1, seed: int = 0,  # noqa: PLR0913
                       warmup: int = 5, repeats: int = 30, lock_timeout_s: float = 600.0,
-                      input_shape: Sequence[int] | None = None, statistic: str = "median",
-                      max_drift: float = DEFAULT_MAX_DRIFT) -> tuple[Profile, LatencyModel]:
+                      input_shape: Sequence[int] | None = None, statistic: str = "median", blocks: int = DEFAULT_BLOCKS,
+                      pause_s: float = DEFAULT_PAUSE_S) -> tuple[Profile, LatencyModel]:
     """`measure_profile` on this machine's CPU."""
     return measure_profile(space, n, "local-cpu", runtime, threads, seed, warmup, repeats, lock_timeout_s, input_shape,
-                           statistic, max_drift)
+                           statistic, blocks, pause_s)
 
 
 def _anchor_archs(profile: Profile, space: Any) -> tuple[list[Any], np.ndarray]:
@@ -187,7 +191,8 @@ def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, war
         with device_lock(profile.device, lock_timeout_s), Threads(profile.threads or 1):
             load = os.getloadavg()[0]
             timed = measure_subnets(space, archs + anchors, shape, warmup, repeats, profile.provenance.get("statistic", "median"),
-                                    runtime, profile.threads or 1, DEVICES[profile.device])
+                                    runtime, profile.threads or 1, DEVICES[profile.device],
+                                    int(profile.provenance.get("blocks", 1)), float(profile.provenance.get("pause_s", 0.0)))
         measured, drift = timed[:len(archs)], speed_drift(timed[len(archs):], anchor_ms) if anchors else None
         if drift is None or abs(drift) <= max_drift:
             break

@@ -3,7 +3,8 @@
 A measurement is `warmup` untimed calls, then `repeats` timed ones reduced by a statistic (median by
 default; `min` where other processes load the machine, since preemption only ever adds time). Subnets
 are timed in interleaved rounds of one call each, so every subnet's samples spread over the whole
-session and a slow spell of the machine lands on all of them alike instead of on a few. On a GPU each
+session and a slow spell of the machine lands on all of them alike instead of on a few; the rounds may
+run in blocks some seconds apart, so the samples also span several of the machine's spells. On a GPU each
 call ends with `torch.cuda.synchronize()`, so the wall time covers the kernels, not only their launch.
 """
 
@@ -91,18 +92,27 @@ def microbenchmarks(space: Any, archs: Sequence[Any], shape: tuple[int, ...], wa
 
 
 def subnet_samples(space: Any, archs: Sequence[Any], shape: Sequence[int], warmup: int, repeats: int,  # noqa: PLR0913
-                   runtime: str = "torch", threads: int = 1, device: str = "cpu") -> np.ndarray:
-    """(archs, repeats) ms of one forward pass (batch 1) of each arch's extracted subnet; column r is round r."""
+                   runtime: str = "torch", threads: int = 1, device: str = "cpu", blocks: int = 1,
+                   pause_s: float = 0.0) -> np.ndarray:
+    """(archs, repeats) ms of one forward pass (batch 1) of each arch's extracted subnet; column r is round r.
+
+    The rounds run in `blocks` blocks `pause_s` apart: a shared machine changes its speed (and not for every
+    subnet alike) for seconds at a time, and a median over samples from several such spells describes the
+    machine better than one spell does."""
     supernet = space.build_supernet().eval()
     inputs = space.example_input(1, tuple(shape))
     samples = np.zeros((len(archs), repeats))
+    per_block = np.array_split(np.arange(repeats), max(1, min(blocks, repeats)))
     with torch.inference_mode():
         runners = [make_runner(supernet.extract(arch).eval(), inputs, runtime, threads, device) for arch in archs]
-        for run in runners:
-            time_call(run, warmup, 0)
-        for r in range(repeats):
-            for i, run in enumerate(runners):
-                samples[i, r] = time_call(run, 0, 1)[0]
+        for b, rounds in enumerate(per_block):
+            if b:
+                time.sleep(pause_s)
+            for run in runners:
+                time_call(run, warmup if b == 0 else min(warmup, 2), 0)
+            for r in rounds:
+                for i, run in enumerate(runners):
+                    samples[i, r] = time_call(run, 0, 1)[0]
     return samples
 
 
@@ -112,6 +122,8 @@ def reduce_samples(samples: np.ndarray, statistic: str = "median") -> np.ndarray
 
 
 def measure_subnets(space: Any, archs: Sequence[Any], shape: Sequence[int], warmup: int, repeats: int,  # noqa: PLR0913
-                    statistic: str = "median", runtime: str = "torch", threads: int = 1, device: str = "cpu") -> np.ndarray:
+                    statistic: str = "median", runtime: str = "torch", threads: int = 1, device: str = "cpu",
+                    blocks: int = 1, pause_s: float = 0.0) -> np.ndarray:
     """`statistic` ms of one forward pass (batch 1) of each arch's extracted subnet, in interleaved rounds."""
-    return reduce_samples(subnet_samples(space, archs, shape, warmup, repeats, runtime, threads, device), statistic)
+    return reduce_samples(subnet_samples(space, archs, shape, warmup, repeats, runtime, threads, device, blocks, pause_s),
+                          statistic)

@@ -112,7 +112,7 @@ def test_measure_and_validate_on_this_cpu(tmp_path, monkeypatch):
 
     out_dir = tmp_path / "local"
     made = run("profile", "measure", "--device", "local-cpu", "--runtime", "torch", "--space", "mixed-attention",
-               "--preset", "tiny", "-n", "6", "--repeats", "3", "--warmup", "1", "--out", out_dir, "--max-drift", "1", "--json")
+               "--preset", "tiny", "-n", "6", "--repeats", "3", "--warmup", "1", "--out", out_dir, "--blocks", "2", "--pause", "0", "--json")
     assert made.returncode == 0, made.stderr
     assert json.loads(made.stdout)["name"] == "local-cpu"
     checked = run("profile", "validate", "--profile", out_dir, "--space", "mixed-attention", "--preset", "tiny",
