@@ -111,7 +111,7 @@ def measure(
     runtime: str = typer.Option("torch", "--runtime", help="torch or onnxruntime (CPU)."),
     space_name: str = typer.Option(..., "--space", help="Search space whose subnets are measured."),
     preset: Optional[str] = typer.Option(None, "--preset", "-p"),
-    n: int = typer.Option(40, "-n", min=1, help="Random subnets to measure."),
+    n: int = typer.Option(100, "-n", min=1, help="Random subnets to measure (a unit cost per op class needs ~100)."),
     out: Path = typer.Option(..., "--out", help="Profile directory to write."),
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads while measuring."),
     warmup: int = typer.Option(5, "--warmup", min=0),

@@ -58,7 +58,7 @@ def trial_rows(study: optuna.Study) -> list[TrialRow]:
     return [TrialRow.from_trial(t) for t in trials]
 
 
-_CLAUSE = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.-]*(?:@[\w.-]+)?)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+0-9.eE]+)\s*$")
+_CLAUSE = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.-]*(?:@[\w.:-]+)?)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+0-9.eE]+)\s*$")
 _OPS = {"<=": np.less_equal, ">=": np.greater_equal, "<": np.less, ">": np.greater, "==": np.equal, "!=": np.not_equal}
 
 

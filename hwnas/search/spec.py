@@ -13,7 +13,7 @@ from hwnas.errors import HwnasError
 
 SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "qmc", "gp")
 SEARCHERS = ("optuna", "evolution", "ray")
-_CONSTRAINT = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.-]*(?:@[\w.-]+)?)\s*(?P<op><=|>=)\s*(?P<bound>[-+0-9.eE]+)\s*$")
+_CONSTRAINT = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.-]*(?:@[\w.:-]+)?)\s*(?P<op><=|>=)\s*(?P<bound>[-+0-9.eE]+)\s*$")
 
 
 class SpecError(HwnasError):

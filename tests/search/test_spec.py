@@ -74,6 +74,15 @@ def test_constraint_violation_sign():
     assert ge.violation(2.0) == -0.5 and ge.violation(1.0) == 0.5
 
 
+def test_devices_with_a_colon_parse_in_constraints_and_queries():
+    """nn-Meter devices are named `nnmeter:<predictor>`; constraints and `--where` clauses read them whole."""
+    from hwnas.search.pareto import parse_where
+
+    key = "latency_ms@nnmeter:cortexA76cpu_tflite21"
+    assert Constraint.parse(f"{key} <= 30").key == key
+    assert parse_where(f"{key} < 30 and params_m >= 1", [key, "params_m"]) == [(key, "<", 30.0), ("params_m", ">=", 1.0)]
+
+
 def test_same_name_with_other_objectives_is_refused(make_spec, tmp_path):
     url = f"sqlite:///{tmp_path}/s.db"
     Experiment(make_spec(budget={"trials": 2}), url).run()
