@@ -26,7 +26,7 @@ from rich.console import Console
 
 from hwnas.errors import MeasurementError
 from hwnas.hw_profiles import load_profile, save_profile
-from hwnas.hw_profiles._measure import measure_profile, validate_local
+from hwnas.hw_profiles._measure import fresh_archs, measure_profile, validate_local
 from hwnas.hw_profiles._timing import Threads, measure_subnets
 from hwnas.search_spaces import get_space
 
@@ -39,7 +39,7 @@ console = Console(stderr=True)
 def repeatability(space, n: int, wait_s: float = 10.0) -> dict:  # noqa: ANN001
     """The measurement's own ceiling: the validation subnets timed in two sessions `wait_s` apart. The share
     agreeing within ±10 % bounds the acc10 any predictor can reach against one session on this machine."""
-    archs = list({a.id: a for a in (space.sample(10_000_019 + 100_003 + i) for i in range(n))}.values())
+    archs = fresh_archs(space, n)
     shape = tuple(space.default_input_shape)
     with Threads(1):
         first = measure_subnets(space, archs, shape, 5, 30)
@@ -70,7 +70,7 @@ def run_space(name: str, n: int, n_validate: int, attempts: int, folder: Path) -
     noise = repeatability(space, n_validate)
     if report is None:
         return {"space": name, "preset": "tiny", "error": refused[-1], "target_met": False, "repeatability": noise}
-    return {"validations_refused": len(refused), "repeatability": noise,"space": name, "preset": "tiny", "n_measured": n,
+    return {"validations_refused": len(refused), "repeatability": noise, "space": name, "preset": "tiny", "n_measured": n,
             "session_drift": profile.validation["session_drift"], "held_out_in_session": profile.metrics,
             "acc10": report["acc10"], "acc5": report["acc5"], "kendall_tau": report["kendall_tau"], "mape": report["mape"],
             "anchor_drift": report["anchor_drift"], "validate_sessions": report["sessions"],

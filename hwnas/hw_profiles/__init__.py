@@ -1,7 +1,7 @@
 """Hardware profiles: a device's calibrated latency predictor plus provenance, domain and validation.
 
 Profiles come from public measurements (`calibrate_hat_csv`, `calibrate_nnmeter_lut`) or from measuring
-this machine (`measure_local_cpu`); the fitted ones ship under `profiles/<device>/`.
+this machine (`measure_profile`); the fitted ones ship under `profiles/<device>/`.
 """
 
 from hwnas.hw_profiles._calibrate_hat import calibrate_hat_csv

@@ -77,13 +77,6 @@ def speed_drift(now: np.ndarray, then: np.ndarray) -> float:
     return float(np.median(np.asarray(now) / np.asarray(then)) - 1.0)
 
 
-def _check_drift(drift: float, max_drift: float, what: str, advice: str) -> None:
-    if abs(drift) > max_drift:
-        pace = "slower" if drift > 0 else "faster"
-        raise MeasurementError(f"{what} ran {abs(drift):.0%} {pace} (limit {max_drift:.0%}); {advice}, or pass "
-                               f"--max-drift {min(1.0, abs(drift) + 0.05):.2f} to accept it")
-
-
 def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str = "torch", threads: int = 1,  # noqa: PLR0913
                     seed: int = 0, warmup: int = 5, repeats: int = 30, lock_timeout_s: float = 600.0,
                     input_shape: Sequence[int] | None = None, statistic: str = "median", blocks: int = DEFAULT_BLOCKS,
@@ -145,15 +138,6 @@ def _session_drift(samples: np.ndarray, statistic: str) -> float:
     return speed_drift(reduce_samples(samples[:, half:], statistic), reduce_samples(samples[:, :half], statistic))
 
 
-def measure_local_cpu(space: Any, n: int, runtime: str = "torch", threads: int = 1, seed: int = 0,  # noqa: PLR0913
-                      warmup: int = 5, repeats: int = 30, lock_timeout_s: float = 600.0,
-                      input_shape: Sequence[int] | None = None, statistic: str = "median", blocks: int = DEFAULT_BLOCKS,
-                      pause_s: float = DEFAULT_PAUSE_S) -> tuple[Profile, LatencyModel]:
-    """`measure_profile` on this machine's CPU."""
-    return measure_profile(space, n, "local-cpu", runtime, threads, seed, warmup, repeats, lock_timeout_s, input_shape,
-                           statistic, blocks, pause_s)
-
-
 def _anchor_archs(profile: Profile, space: Any) -> tuple[list[Any], np.ndarray]:
     """The profile's anchor subnets and their measured ms (profiles from before anchors have none)."""
     entries = profile.validation.get("anchors") or []
@@ -167,6 +151,11 @@ def _anchor_archs(profile: Profile, space: Any) -> tuple[list[Any], np.ndarray]:
             raise ProfileError(f"{where}: field 'validation.anchors.{i}' is not an arch of {space.name}/{space.preset} "
                                f"with its ms ({exc})") from None
     return archs, np.array(ms)
+
+
+def fresh_archs(space: Any, n: int, seed: int = 1) -> list[Any]:
+    """The `n` (distinct) random subnets validation seed `seed` measures: seeds disjoint from `measure_profile`'s."""
+    return list({a.id: a for a in (space.sample(10_000_019 + seed * 100_003 + i) for i in range(n))}.values())
 
 
 def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, warmup: int = 5, repeats: int = 30,  # noqa: PLR0913
@@ -184,10 +173,11 @@ def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, war
                                "validate measures local-cpu and local-gpu profiles")
     check_device(profile.device, runtime)
     shape = tuple(profile.domain.get("input_shape") or space.default_input_shape)
-    archs = list({a.id: a for a in (space.sample(10_000_019 + seed * 100_003 + i) for i in range(n))}.values())
+    archs = fresh_archs(space, n, seed)
     predicted = predict_archs_ms(profile, space, archs)
     anchors, anchor_ms = _anchor_archs(profile, space)
-    for attempt in range(1, max(1, attempts) + 1):
+    attempts = max(1, attempts)
+    for attempt in range(1, attempts + 1):
         with device_lock(profile.device, lock_timeout_s), Threads(profile.threads or 1):
             load = os.getloadavg()[0]
             timed = measure_subnets(space, archs + anchors, shape, warmup, repeats, profile.provenance.get("statistic", "median"),
@@ -197,10 +187,12 @@ def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, war
         if drift is None or abs(drift) <= max_drift:
             break
         if attempt == attempts:
-            _check_drift(drift, max_drift, f"this machine, against the {len(anchors)} anchor subnets of profile "
-                         f"{profile.device!r} (measured {profile.provenance.get('date')}), in {attempts} sessions,",
-                         "a score now would measure the machine's state, not the predictor: validate again when the "
-                         "machine is as quiet as when it was measured")
+            raise MeasurementError(
+                f"this machine, against the {len(anchors)} anchor subnets of profile {profile.device!r} (measured "
+                f"{profile.provenance.get('date')}), in {attempts} sessions, ran {abs(drift):.0%} "
+                f"{'slower' if drift > 0 else 'faster'} (limit {max_drift:.0%}); a score now would measure the machine's "
+                "state, not the predictor: validate again when the machine is as quiet as when it was measured, or pass "
+                f"--max-drift {min(1.0, abs(drift) + 0.05):.2f} to accept it")
         time.sleep(RETRY_PAUSE_S)
     rows = [{"arch_id": a.id, "measured_ms": float(m), "predicted_ms": float(p), "error": float(p / m - 1)}
             for a, m, p in zip(archs, measured, predicted)]

@@ -53,10 +53,11 @@ def _latency(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Ev
     """Predicted from a shipped or local profile; `local-cpu` / `local-gpu` are measured here (under the device lock);
     `nnmeter:<predictor>` asks nn-Meter's own predictor (optional extra, files placed locally)."""
     from hwnas.evaluators.latency import LatencyEvaluator, NnMeterLatencyEvaluator
+    from hwnas.hw_profiles._measure import DEVICES as MEASURABLE
 
     if device and device.startswith(NNMETER_PREFIX):
         return NnMeterLatencyEvaluator(space, device.removeprefix(NNMETER_PREFIX))
-    if device in ("local-cpu", "local-gpu"):
+    if device in MEASURABLE:
         return LatencyEvaluator(space, device, measure=True)
     return LatencyEvaluator(space, device)  # type: ignore[arg-type]
 

@@ -12,7 +12,7 @@ import torch
 from hwnas.errors import MeasurementError, ProfileError, UnknownNameError
 from hwnas.hw_profiles import load_profile, predict_archs_ms, save_profile
 from hwnas.hw_profiles._lock import device_lock, lock_path
-from hwnas.hw_profiles._measure import N_ANCHORS, check_device, measure_local_cpu, validate_local
+from hwnas.hw_profiles._measure import N_ANCHORS, check_device, measure_profile, validate_local
 from hwnas.hw_profiles._timing import time_call
 from hwnas.search_spaces import get_space
 
@@ -31,7 +31,7 @@ def test_time_call_counts_repeats_and_measures_real_time():
 def test_small_real_measurement_fits_saves_and_validates(tmp_path):
     space = get_space("mixed-attention", "tiny")
     threads_before = torch.get_num_threads()
-    profile, model = measure_local_cpu(space, n=10, warmup=2, repeats=5, statistic="min", pause_s=0)
+    profile, model = measure_profile(space, n=10, warmup=2, repeats=5, statistic="min", pause_s=0)
     assert torch.get_num_threads() == threads_before  # fixed threads only while measuring
     assert profile.device == "local-cpu" and profile.threads == 1 and profile.provenance["statistic"] == "min"
     assert profile.validation["n_train"] == 8 and profile.validation["n_test"] == 2
@@ -49,7 +49,7 @@ def test_small_real_measurement_fits_saves_and_validates(tmp_path):
 def test_conv_spaces_are_measured_and_priced(name, tmp_path):
     """BatchNorm, gating products and window attention are op kinds of the measured profile's domain."""
     space = get_space(name, "tiny")
-    profile, model = measure_local_cpu(space, n=8, warmup=1, repeats=3, statistic="min", pause_s=0)
+    profile, model = measure_profile(space, n=8, warmup=1, repeats=3, statistic="min", pause_s=0)
     loaded = load_profile(save_profile(profile, model, tmp_path / name))
     ms = predict_archs_ms(loaded, space, [space.min_arch(), space.max_arch()])
     assert np.all(ms > 0) and np.all(ms < 1000)
@@ -58,9 +58,9 @@ def test_conv_spaces_are_measured_and_priced(name, tmp_path):
 def test_measure_rejects_too_few_and_bad_statistic():
     space = get_space("mixed-attention", "tiny")
     with pytest.raises(MeasurementError, match="at least 5 subnets"):
-        measure_local_cpu(space, n=2)
+        measure_profile(space, n=2)
     with pytest.raises(UnknownNameError, match="unknown statistic 'mean'"):
-        measure_local_cpu(space, n=5, statistic="mean")
+        measure_profile(space, n=5, statistic="mean")
 
 
 def test_devices_and_runtimes_that_cannot_be_measured():
@@ -148,7 +148,7 @@ def test_op_classes_tell_conv_kernels_apart():
 
 def test_profile_keeps_anchor_subnets_and_session_drift(tmp_path):
     space = get_space("mobiledets", "tiny")
-    profile, model = measure_local_cpu(space, n=12, warmup=1, repeats=3, statistic="min", pause_s=0)
+    profile, model = measure_profile(space, n=12, warmup=1, repeats=3, statistic="min", pause_s=0)
     anchors = profile.validation["anchors"]
     assert len(anchors) == N_ANCHORS < 12 and abs(profile.validation["session_drift"]) <= 1.0
     loaded = load_profile(save_profile(profile, model, tmp_path / "p"))
@@ -166,10 +166,10 @@ def test_rounds_run_in_blocks_apart():
     samples = subnet_samples(space, [space.min_arch(), space.max_arch()], space.default_input_shape, 1, 6, blocks=3, pause_s=0.2)
     assert time.perf_counter() - start >= 0.4 and samples.shape == (2, 6) and np.all(samples > 0)
     assert np.median(samples[0]) < np.median(samples[1])  # the smallest subnet runs faster than the largest
-    profile, _ = measure_local_cpu(space, n=6, warmup=1, repeats=4, statistic="min", blocks=2, pause_s=0)
+    profile, _ = measure_profile(space, n=6, warmup=1, repeats=4, statistic="min", blocks=2, pause_s=0)
     assert profile.provenance["blocks"] == 2 and "4 interleaved rounds in 2 blocks" in profile.provenance["method"]
     with pytest.raises(MeasurementError, match="need at least one block"):
-        measure_local_cpu(space, n=6, blocks=0)
+        measure_profile(space, n=6, blocks=0)
 
 
 def test_validation_refuses_a_machine_unlike_the_profiles(tmp_path):
@@ -177,7 +177,7 @@ def test_validation_refuses_a_machine_unlike_the_profiles(tmp_path):
     import yaml
 
     space = get_space("mixed-attention", "tiny")
-    profile, model = measure_local_cpu(space, n=6, warmup=1, repeats=3, statistic="min", pause_s=0)
+    profile, model = measure_profile(space, n=6, warmup=1, repeats=3, statistic="min", pause_s=0)
     directory = save_profile(profile, model, tmp_path / "p")
     data = yaml.safe_load((directory / "profile.yaml").read_text())
     for entry in data["validation"]["anchors"]:
@@ -197,8 +197,6 @@ def test_validation_refuses_a_machine_unlike_the_profiles(tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine: the local-gpu profile path needs one")
 def test_gpu_profile_is_measured_with_synchronisation(tmp_path):
     """On a CUDA machine: a local-gpu profile (torch CUDA, each call synchronised), saved, predicting and validated."""
-    from hwnas.hw_profiles._measure import measure_profile
-
     with pytest.raises(MeasurementError, match="local-gpu' is measured with --runtime torch"):
         check_device("local-gpu", "onnxruntime")
     space = get_space("mixed-attention", "tiny")
