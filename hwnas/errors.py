@@ -38,3 +38,56 @@ class DataFileError(HwnasError, ValueError):
 
 class MeasurementError(HwnasError, RuntimeError):
     """A latency measurement that cannot run here (device busy, unsupported runtime, no GPU)."""
+
+
+class TrainingError(HwnasError, ValueError):
+    """Training that cannot start: bad settings, an existing output directory, a task that does not fit."""
+
+
+class CheckpointError(HwnasError, ValueError):
+    """A supernet directory that is missing, corrupt, from a newer format, or of another space/preset."""
+
+
+class TaskMismatchError(HwnasError, ValueError):
+    """A task whose inputs or kind do not fit the space it should train."""
+
+
+class TaskDataError(HwnasError, ValueError):
+    """Task data that cannot be used (missing file, mismatched lengths, empty, bad option); names the file."""
+
+
+class ExportError(HwnasError, ValueError):
+    """An extraction or subnet directory that cannot be used: missing/corrupt files, an existing output
+    directory, a trial not in its experiment, an ONNX model that disagrees with torch; names the file or field."""
+
+
+class StorageError(HwnasError):
+    """A storage URL that cannot be opened."""
+
+
+class SpecError(HwnasError):
+    """An experiment spec that cannot run; the message names the key path."""
+
+
+class QueryError(HwnasError):
+    """A bad front query: unknown objective, malformed filter."""
+
+
+class NnMeterUnavailableError(HwnasError, RuntimeError):
+    """nn-Meter (or a package it needs) is not importable here; names the package and the fix."""
+
+
+class ApiError(HwnasError):
+    """A request the API cannot answer as asked (missing, repeated or unknown parameter)."""
+
+
+class DashboardError(HwnasError):
+    """The dashboard cannot start where asked (port in use, host not an address of this machine)."""
+
+
+class InvalidHardwareError(HwnasError, ValueError):
+    """A hardware config that cannot exist or is not a point of its space; the message names the field."""
+
+
+class UnsupportedOpError(HwnasError, ValueError):
+    """An op no cost model prices (never priced as zero); the message names the op and the kinds that are priced."""

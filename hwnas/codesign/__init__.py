@@ -11,7 +11,7 @@ the architecture, and the cost models of (arch, hardware) pairs.
 from hwnas.codesign._accelerator import DATAFLOWS, Accelerator
 from hwnas.codesign._area import area_mm2
 from hwnas.codesign._cost import BACKENDS, AcceleratorCostModel, load_calibration
-from hwnas.codesign._errors import InvalidHardwareError, UnsupportedOpError
+from hwnas.errors import InvalidHardwareError, UnsupportedOpError
 from hwnas.codesign._evaluators import (
     ACCELERATOR_METRICS, AcceleratorEvaluator, DeploymentAccuracyEvaluator, DeploymentLatencyEvaluator, HardwareEvaluator,
     joint_key,

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from hwnas.codesign._errors import InvalidHardwareError
+from hwnas.errors import InvalidHardwareError
 
 DATAFLOWS = ("ws", "os", "rs")
 WORD_BITS = 8  # int8 weights and activations

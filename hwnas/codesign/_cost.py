@@ -16,7 +16,7 @@ from typing import Any
 
 from hwnas.codesign._accelerator import Accelerator
 from hwnas.codesign._area import area_mm2
-from hwnas.codesign._errors import UnsupportedOpError
+from hwnas.errors import UnsupportedOpError
 from hwnas.codesign._roofline import PRICED_KINDS, OpCost, roofline_cost
 from hwnas.codesign._zigzag import ZIGZAG_KINDS, layer_key, run_zigzag
 from hwnas.errors import HwnasError

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hwnas.codesign._deploy import DeploymentRunner
-from hwnas.codesign._errors import InvalidHardwareError
+from hwnas.errors import InvalidHardwareError
 from hwnas.codesign._evaluators import (
     AcceleratorEvaluator, DeploymentAccuracyEvaluator, DeploymentLatencyEvaluator, HardwareEvaluator,
 )

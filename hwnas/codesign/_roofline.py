@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 from hwnas.codesign._accelerator import PSUM_BITS, Accelerator
-from hwnas.codesign._errors import UnsupportedOpError
+from hwnas.errors import UnsupportedOpError
 from hwnas.codesign._tech import ALU_PJ, DRAM_PJ_PER_BIT, MAC_PJ, sram_pj_per_bit
 from hwnas.codesign._zigzag import ZIGZAG_KINDS, _dims, spatial_unrolling
 from hwnas.search_spaces import OpSpec

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hwnas.codesign._errors import InvalidHardwareError
+from hwnas.errors import InvalidHardwareError
 from hwnas.errors import InvalidArchError
 from hwnas.search_spaces import Arch, Choice, SearchSpace
 from hwnas.search_spaces._arch import Scalar

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hwnas.codesign._accelerator import DATAFLOWS, Accelerator
-from hwnas.codesign._errors import InvalidHardwareError
+from hwnas.errors import InvalidHardwareError
 from hwnas.codesign._space import HardwareSpace
 from hwnas.search_spaces import Arch, Choice
 

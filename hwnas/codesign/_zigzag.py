@@ -20,7 +20,7 @@ import yaml
 
 from hwnas.codesign._accelerator import PSUM_BITS, WORD_BITS, Accelerator
 from hwnas.codesign._area import RF_OPERANDS
-from hwnas.codesign._errors import UnsupportedOpError
+from hwnas.errors import UnsupportedOpError
 from hwnas.codesign._tech import DRAM_PJ_PER_BIT, MAC_PJ, sram_pj_per_bit
 from hwnas.search_spaces import OpSpec
 

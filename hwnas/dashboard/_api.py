@@ -12,14 +12,10 @@ from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from hwnas.dashboard._data import TrialStore
-from hwnas.errors import HwnasError
+from hwnas.errors import ApiError, HwnasError
 from hwnas.search.queries import front_rows
 
 PARETO_PARAMS = ("experiment", "objectives", "where")
-
-
-class ApiError(HwnasError):
-    """A request the API cannot answer as asked (missing, repeated or unknown parameter)."""
 
 
 def _params(allowed: tuple[str, ...]) -> dict[str, str]:

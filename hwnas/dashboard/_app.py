@@ -13,7 +13,7 @@ from hwnas.dashboard._api import register_api
 from hwnas.dashboard._callbacks import register
 from hwnas.dashboard._data import TrialStore
 from hwnas.dashboard._layout import REFRESH_MS, shell
-from hwnas.errors import HwnasError
+from hwnas.errors import DashboardError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
@@ -49,10 +49,6 @@ def warm(app: Dash) -> None:
     store: TrialStore = app.server.config["HWNAS_STORE"]
     for name in store.names():
         store.experiment(name)
-
-
-class DashboardError(HwnasError):
-    """The dashboard cannot start where asked (port in use, host not an address of this machine)."""
 
 
 def serve(storage_url: str, host: str = "127.0.0.1", port: int = 8050) -> None:

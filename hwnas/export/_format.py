@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnas._artifacts import read_description
-from hwnas.errors import HwnasError
+from hwnas.errors import ExportError
 
 FORMAT_VERSION = 1
 ARCH_FILE, WEIGHTS_FILE, ONNX_FILE = "arch.json", "model.pt", "model.onnx"
@@ -20,11 +20,6 @@ README_FILE, HARDWARE_FILE, METRICS_FILE, VOCAB_FILE = "README.md", "hardware.js
 #: Every file hwnas writes into a subnet directory (`--force` replaces these and nothing else).
 OWNED_FILES = (ARCH_FILE, WEIGHTS_FILE, ONNX_FILE, README_FILE, HARDWARE_FILE, METRICS_FILE, VOCAB_FILE)
 _REQUIRED = ("format_version", "space", "preset", "space_options", "arch", "arch_id", "weights")
-
-
-class ExportError(HwnasError, ValueError):
-    """An extraction or subnet directory that cannot be used: missing/corrupt files, an existing output
-    directory, a trial not in its experiment, an ONNX model that disagrees with torch; names the file or field."""
 
 
 def write_json(path: Path, data: Any) -> None:

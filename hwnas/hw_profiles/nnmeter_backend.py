@@ -26,13 +26,9 @@ from typing import Any
 
 import yaml
 
-from hwnas.errors import HwnasError, ProfileError
+from hwnas.errors import NnMeterUnavailableError, ProfileError
 
 DEFAULT_PREDICTOR = "cortexA76cpu_tflite21"
-
-
-class NnMeterUnavailableError(HwnasError, RuntimeError):
-    """nn-Meter (or a package it needs) is not importable here; names the package and the fix."""
 
 
 def _package_dir() -> Path:

@@ -13,11 +13,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hwnas._defaults import DEFAULT_STORAGE
-from hwnas.errors import HwnasError
-
-
-class QueryError(HwnasError):
-    """A bad front query: unknown objective, malformed filter."""
+from hwnas.errors import QueryError
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hwnas.errors import HwnasError
+from hwnas.errors import SpecError
 
 SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "qmc", "gp")
 SEARCHERS = ("optuna", "evolution", "ray")
 _CONSTRAINT = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.-]*(?:@[\w.:-]+)?)\s*(?P<op><=|>=)\s*(?P<bound>[-+0-9.eE]+)\s*$")
-
-
-class SpecError(HwnasError):
-    """An experiment spec that cannot run; the message names the key path."""
 
 
 class _Strict(BaseModel):

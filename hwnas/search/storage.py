@@ -15,14 +15,10 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartb
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from hwnas.errors import HwnasError, UnknownNameError
+from hwnas.errors import StorageError, UnknownNameError
 
 #: A trial whose process died is failed after this long without a heartbeat, then retried once more.
 HEARTBEAT_S, GRACE_S = 2, 8
-
-
-class StorageError(HwnasError):
-    """A storage URL that cannot be opened."""
 
 
 def open_storage(url: str, create_dirs: bool = False) -> BaseStorage:

@@ -10,16 +10,12 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from hwnas.errors import HwnasError, UnknownNameError
+from hwnas.errors import TaskDataError, UnknownNameError
 
 #: Special token ids of seq2seq tasks: padding, begin and end of sequence, unknown; content ids start at 4.
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 FIRST_TOKEN = 4
 TASK_KINDS = ("classification", "seq2seq")
-
-
-class TaskDataError(HwnasError, ValueError):
-    """Task data that cannot be used (missing file, mismatched lengths, empty, bad option); names the file."""
 
 
 @dataclass(frozen=True)

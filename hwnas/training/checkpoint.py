@@ -19,17 +19,13 @@ from typing import Any
 import torch
 
 from hwnas._artifacts import load_tensors, read_description
-from hwnas.errors import HwnasError
+from hwnas.errors import CheckpointError, HwnasError
 from hwnas.search_spaces import SearchSpace, Supernet, get_space
 
 FORMAT_VERSION = 1
 META_FILE = "supernet.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 _REQUIRED = ("format_version", "space", "preset", "space_options", "task", "epochs_done", "metrics", "settings")
-
-
-class CheckpointError(HwnasError, ValueError):
-    """A supernet directory that is missing, corrupt, from a newer format, or of another space/preset."""
 
 
 @dataclass

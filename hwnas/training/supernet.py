@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from hwnas.errors import HwnasError
+from hwnas.errors import TrainingError
 from hwnas.search_spaces import Arch, SearchSpace, Supernet
 from hwnas.tasks import Task
 from hwnas.training import _loop
@@ -29,10 +29,6 @@ from hwnas.training.checkpoint import (
     CHECKPOINT_FILE, META_FILE, CheckpointError, LoadedSupernet, build_meta, load_supernet, save_supernet,
 )
 from hwnas.training.evaluation import subnet_accuracy
-
-
-class TrainingError(HwnasError, ValueError):
-    """Training that cannot start: bad settings, an existing output directory, a task that does not fit."""
 
 
 @dataclass(frozen=True)

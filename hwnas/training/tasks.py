@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hwnas.errors import HwnasError
+from hwnas.errors import TaskMismatchError
 from hwnas.search_spaces import SearchSpace, get_space
 from hwnas.tasks import Task, get_task, list_tasks, task_options
-
-
-class TaskMismatchError(HwnasError, ValueError):
-    """A task whose inputs or kind do not fit the space it should train."""
 
 
 def _accepts(task_name: str, option: str) -> bool:
