@@ -10,7 +10,7 @@ from rich.console import Console
 
 from hwnas._defaults import DEFAULT_STORAGE
 from hwnas._cli_options import parse_key_values
-from hwnas._cli_errors import user_errors as _user_errors
+from hwnas._cli_common import user_errors as _user_errors
 from hwnas.errors import HwnasError
 
 STORAGE_HELP = "Optuna storage URL of the experiment (sqlite:///x.db, postgresql://…, journal:///x.log)."
@@ -34,7 +34,8 @@ def register(app: typer.Typer, console: Console) -> None:
         force: bool = typer.Option(False, "--force", help="Replace the subnet files of an existing --out."),
     ) -> None:
         """Write a subnet as arch.json, model.pt, model.onnx (checked with ONNX Runtime) and README.md."""
-        from hwnas.export import extract_subnet, from_arch, from_trial
+        from hwnas.export import extract_subnet, from_arch
+        from hwnas.search.trial_source import trial_source
 
         if arch is not None and (experiment is not None or trial is not None):
             raise HwnasError("give either --experiment and --trial, or --arch, not both")
@@ -43,7 +44,7 @@ def register(app: typer.Typer, console: Console) -> None:
                 raise HwnasError("give --experiment NAME --trial N, or --arch with --space/--preset or --supernet")
             if supernet is not None:
                 raise HwnasError("--supernet goes with --arch; an experiment's supernet comes from its spec")
-            source = from_trial(storage, experiment, trial)
+            source = trial_source(storage, experiment, trial)
         else:
             source = from_arch(arch, space, preset, str(supernet) if supernet else None, seed=seed)
         with console.status(f"extracting {source.space}/{source.preset or 'default'} into {out} …"):

@@ -9,12 +9,15 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
-from hwnas._cli_errors import user_errors as _user_errors
+from hwnas._cli_args import read_arch, read_space
+from hwnas._cli_common import user_errors as _user_errors
+from hwnas.codesign import Accelerator, AcceleratorCostModel, InvalidHardwareError, hardware_space
+from hwnas.codesign._calibrate import calibrate
 from hwnas.errors import HwnasError
 
-hardware_app = typer.Typer(no_args_is_help=True, help="Co-design: hardware spaces, accelerator cost model, ZigZag calibration.")
 
 
 def _choices(pairs: list[str]) -> dict[str, list[Any]]:
@@ -35,8 +38,6 @@ def _choices(pairs: list[str]) -> dict[str, list[Any]]:
 
 
 def _accelerator(text: str) -> Any:
-    from hwnas.codesign import Accelerator, InvalidHardwareError
-
     if not text.lstrip().startswith("{"):
         path = Path(text)
         if not path.is_file():
@@ -53,6 +54,7 @@ def _accelerator(text: str) -> Any:
 
 def register(app: typer.Typer, console: Console) -> None:
     """Add `hardware sample|cost|calibrate` to the `hwnas` app."""
+    hardware_app = typer.Typer(no_args_is_help=True, help="Co-design: hardware spaces, accelerator cost model, ZigZag calibration.")
 
     @hardware_app.command("sample")
     @_user_errors
@@ -63,7 +65,6 @@ def register(app: typer.Typer, console: Console) -> None:
         choice: list[str] = typer.Option([], "--choice", help="Narrow a choice: KEY=V1,V2 (repeatable)."),
     ) -> None:
         """Random hardware configs of a space, one JSON line each (with its `hw_id`)."""
-        from hwnas.codesign import hardware_space
 
         space = hardware_space(kind, _choices(choice))
         for i in range(n):
@@ -81,11 +82,9 @@ def register(app: typer.Typer, console: Console) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Energy (mJ), latency (ms) and area (mm²) of an arch on an accelerator, with a per-op-kind breakdown."""
-        from hwnas.cli import _read_arch, _space
-        from hwnas.codesign import AcceleratorCostModel
 
-        space = _space(space_name, preset)
-        chosen, acc = _read_arch(space, arch), _accelerator(accelerator)
+        space = read_space(space_name, preset)
+        chosen, acc = read_arch(space, arch), _accelerator(accelerator)
         model = AcceleratorCostModel(space, cost_model)
         totals = model.cost(chosen, acc)
         ops = space.ops(chosen)
@@ -118,12 +117,7 @@ def register(app: typer.Typer, console: Console) -> None:
         seed: int = typer.Option(0, "--seed"),
     ) -> None:
         """Fit the roofline's per-dataflow factors to ZigZag (runs ZigZag on layers × accelerators)."""
-        from rich.progress import Progress
-
-        from hwnas.cli import _space
-        from hwnas.codesign._calibrate import calibrate
-
-        space = _space(space_name, preset)
+        space = read_space(space_name, preset)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("ZigZag runs", total=accelerators * 3)
             document = calibrate(space, max_layers=layers, n_per_dataflow=accelerators, seed=seed,

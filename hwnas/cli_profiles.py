@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hwnas._cli_errors import user_errors
+from hwnas._cli_common import user_errors
 from hwnas.errors import UnknownNameError
 from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S
 
@@ -191,4 +191,10 @@ def devices_command(as_json: bool = typer.Option(False, "--json", help="Print JS
     run()
 
 
-__all__ = ["devices_command", "profile_app"]
+def register(app: typer.Typer, console: Console) -> None:
+    """Add `profile …` and `devices` to the `hwnas` app."""
+    app.add_typer(profile_app, name="profile", help="Measure, calibrate, predict with and validate hardware profiles.")
+    app.command("devices")(devices_command)
+
+
+__all__ = ["devices_command", "profile_app", "register"]

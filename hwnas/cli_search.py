@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hwnas._defaults import DEFAULT_STORAGE
-from hwnas._cli_errors import user_errors as _user_errors
+from hwnas._cli_common import user_errors as _user_errors
 from hwnas.errors import HwnasError
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hwnas._cli_options import parse_key_values
-from hwnas._cli_errors import user_errors as _user_errors
+from hwnas._cli_common import user_errors as _user_errors
 from hwnas.errors import HwnasError
 
 

@@ -21,6 +21,12 @@ T = TypeVar("T")
 E = TypeVar("E")
 
 
+def load_target(target: str) -> object:
+    """The object a `"package.module:attribute"` string names (a lazy plug-in or engine)."""
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
 class Registry(Generic[T]):
     """Named entries of one plug-in kind; `kind` is the noun used in errors ("search space", "task")."""
 
@@ -67,10 +73,9 @@ class Registry(Generic[T]):
             raise UnknownNameError(self.kind, name, self._entries)
         entry = self._entries[name]
         if isinstance(entry, str):
-            module, _, attribute = entry.partition(":")
-            importlib.import_module(module)  # registering itself replaces the lazy target
-            loaded = self._entries[name]
-            entry = loaded if not isinstance(loaded, str) else getattr(importlib.import_module(module), attribute)
+            loaded = load_target(entry)
+            entry = self._entries[name]  # the module may have registered the entry itself
+            entry = loaded if isinstance(entry, str) else entry
             self._entries[name] = entry
         return entry  # type: ignore[return-value]
 

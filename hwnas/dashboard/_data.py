@@ -20,11 +20,12 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import TrialState
 
 from hwnas.errors import UnknownNameError
+from hwnas.search import schema
 from hwnas.search.pareto import TrialRow, hypervolume, running_reference
+from hwnas.search.schema import ROW_ATTRS
 from hwnas.search.storage import ExperimentSummary, open_storage
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-ROW_ATTRS = ("arch", "arch_id", "metrics", "feasible", "hardware")  # what `TrialRow.from_trial` reads
 
 
 class _StoredTrial(NamedTuple):
@@ -235,7 +236,7 @@ class TrialStore:
         directions = [d.name.lower() for d in self.storage.get_study_directions(entry.study_id)]
         rows = sorted(entry.rows.values(), key=lambda r: r.number)
         last = entry.last_complete.isoformat(timespec="seconds") if entry.last_complete else None
-        return ExperimentData(name, json.loads(user_attrs.get("hwnas:spec", "{}")), list(user_attrs.get("hwnas:objective_keys", [])),
+        return ExperimentData(name, schema.study_spec(user_attrs), schema.objective_keys(user_attrs),
                               directions, rows, last, entry.version or "", self.url)
 
 

@@ -19,6 +19,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from hwnas.evaluators import CountEvaluator
+from hwnas.search import schema
 from hwnas.search.spec import parse_spec
 from hwnas.search.storage import open_storage
 from hwnas.search_spaces import Arch, get_space
@@ -67,8 +68,7 @@ def write_synthetic_experiment(storage_url: str, n_trials: int, name: str | None
     storage = open_storage(storage_url)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=spec.name, storage=storage, directions=spec.directions)
-    study.set_user_attr("hwnas:spec", spec.model_dump_json())
-    study.set_user_attr("hwnas:objective_keys", spec.objective_keys)
+    schema.write_study(study, spec.model_dump_json(), spec.objective_keys)
     start = dt.datetime.now() - dt.timedelta(seconds=0.1 * n_trials)
     trials = []
     for number, (arch, values) in enumerate(zip(archs, metrics)):
@@ -76,8 +76,8 @@ def write_synthetic_experiment(storage_url: str, n_trials: int, name: str | None
         pruned = violation > 0 and rng.random() < pruned_share * 10
         if pruned:
             values = {k: v for k, v in values.items() if k in ("params_m", "flops_m")}
-        attrs = {"arch": arch.to_dict(), "arch_id": arch.id, "metrics": values,
-                 "constraint_values": [0.0 if pruned else violation], "feasible": violation <= 0}
+        attrs = {schema.ARCH: arch.to_dict(), schema.ARCH_ID: arch.id, schema.METRICS: values,
+                 schema.CONSTRAINT_VALUES: [0.0 if pruned else violation], schema.FEASIBLE: violation <= 0}
         finished = start + dt.timedelta(seconds=0.1 * number)
         trials.append((number, TrialState.PRUNED if pruned else TrialState.COMPLETE,
                        None if pruned else [values[k] for k in spec.objective_keys], attrs, finished))

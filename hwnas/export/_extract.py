@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from hwnas.errors import HwnasError
-from hwnas.export import _format as fmt
+from hwnas.artifacts import subnet_dir as fmt
 from hwnas.export._inputs import check_inputs, is_seq2seq
-from hwnas.export._load import load_subnet
+from hwnas.artifacts.subnet_load import load_subnet
 from hwnas.export._onnx import OPSET, export_onnx, input_names
 from hwnas.export._readme import readme_text
 from hwnas.export._source import SubnetSource

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hwnas.export._format import ExportError
+from hwnas.errors import ExportError
 
 OPSET = 17
 #: Largest |onnxruntime − torch| accepted on the check batch.

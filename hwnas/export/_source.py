@@ -1,4 +1,4 @@
-"""Where a subnet to extract comes from: a trial of a stored experiment, or an arch the user gives.
+"""Where a subnet to extract comes from: an arch the user gives, or a stored trial (`hwnas.search.trial_source`).
 
 Both resolve to a `SubnetSource` (space, preset, space options, the arch as stored, optional trained
 supernet, seed of the initial weights, task, and the trial's metrics and hardware choices), so extraction
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.errors import InvalidArchError
-from hwnas.export._format import ExportError
+from hwnas.errors import ExportError
 
 
 @dataclass(frozen=True)
@@ -30,37 +30,6 @@ class SubnetSource:
     task: dict[str, Any] | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     hardware: dict[str, Any] | None = None
-
-
-def from_trial(storage_url: str, experiment: str, trial_number: int) -> SubnetSource:
-    """Trial `trial_number` of `experiment` in the storage; raises `UnknownNameError` for an unknown
-    experiment and `ExportError` for a trial that is not in it or recorded no architecture."""
-    from hwnas.search.storage import load_study, open_storage
-
-    study = load_study(open_storage(storage_url), experiment)
-    spec_text = study.user_attrs.get("hwnas:spec")
-    if spec_text is None:
-        raise ExportError(f"experiment {experiment!r} in {storage_url} was not made by `hwnas run` (no hwnas:spec)")
-    spec = json.loads(spec_text)
-    trials = study.get_trials(deepcopy=False)
-    found = [t for t in trials if t.number == trial_number]
-    if not found:
-        known = f"trials 0-{max(t.number for t in trials)}" if trials else "no trials yet"
-        raise ExportError(f"trial {trial_number} is not in experiment {experiment!r} ({known})")
-    trial = found[0]
-    if "arch" not in trial.user_attrs:
-        raise ExportError(f"trial {trial_number} of experiment {experiment!r} recorded no architecture "
-                          f"(state {trial.state.name})")
-    task = spec.get("task")
-    return SubnetSource(
-        space=spec["space"]["name"], preset=spec["space"].get("preset"), space_options=dict(spec["space"].get("options") or {}),
-        arch=dict(trial.user_attrs["arch"]),
-        origin={"experiment": experiment, "trial": trial_number, "storage": storage_url, "state": trial.state.name,
-                "feasible": trial.user_attrs.get("feasible")},
-        supernet=spec.get("supernet"), seed=int(spec.get("seed", 0)),
-        task={"name": task["name"], "options": dict(task.get("options") or {})} if task else None,
-        metrics=dict(trial.user_attrs.get("metrics", {})), hardware=trial.user_attrs.get("hardware"),
-    )
 
 
 def read_arch_text(text: str) -> tuple[Any, dict[str, Any]]:

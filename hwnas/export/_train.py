@@ -15,9 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from hwnas.export import _format as fmt
+from hwnas.artifacts import subnet_dir as fmt
 from hwnas.export._inputs import is_seq2seq, task_inputs
-from hwnas.export._load import build_module, load_subnet, subnet_space
+from hwnas.artifacts.subnet_load import build_module, load_subnet, subnet_space
 from hwnas.export._onnx import export_onnx
 from hwnas.export._readme import readme_text
 from hwnas.search_spaces import SearchSpace

@@ -2,21 +2,31 @@
 
 Profiles come from public measurements (`calibrate_hat_csv`, `calibrate_nnmeter_lut`) or from measuring
 this machine (`measure_profile`); the fitted ones ship under `profiles/<device>/`.
+
+Names load on first use (PEP 562): listing profiles (`hwnas devices`) reads YAML and must not import
+torch, which pricing a space's subnets needs.
 """
 
-from hwnas.hw_profiles._calibrate_hat import calibrate_hat_csv
-from hwnas.hw_profiles._calibrate_nnmeter import calibrate_nnmeter_lut
-from hwnas.hw_profiles._hat import HAT_COLUMNS, HatData, hat_op_features, hat_rows_from_archs, read_hat_csv
-from hwnas.hw_profiles._nnmeter import Block, LutData, parse_block_key, read_nnmeter_lut
-from hwnas.hw_profiles._predict import hat_rows_ms, nnmeter_keys_ms, predict_archs_ms
-from hwnas.hw_profiles._profile import (
-    DEVICE_KINDS, PROFILE_FORMAT_VERSION, LatencyModel, Profile, load_profile, save_profile,
-)
-from hwnas.hw_profiles._registry import PROFILES_DIR, get_profile, list_profiles, shipped_profile_names
+from __future__ import annotations
 
-__all__ = [
-    "DEVICE_KINDS", "HAT_COLUMNS", "PROFILES_DIR", "PROFILE_FORMAT_VERSION", "Block", "HatData", "LatencyModel", "LutData",
-    "Profile", "calibrate_hat_csv", "calibrate_nnmeter_lut", "get_profile", "hat_op_features", "hat_rows_from_archs",
-    "hat_rows_ms", "list_profiles", "load_profile", "nnmeter_keys_ms", "parse_block_key", "predict_archs_ms",
-    "read_hat_csv", "read_nnmeter_lut", "save_profile", "shipped_profile_names",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "calibrate_hat_csv": "_calibrate_hat", "calibrate_nnmeter_lut": "_calibrate_nnmeter",
+    "HAT_COLUMNS": "_hat", "HatData": "_hat", "hat_op_features": "_hat", "hat_rows_from_archs": "_hat", "read_hat_csv": "_hat",
+    "Block": "_nnmeter", "LutData": "_nnmeter", "parse_block_key": "_nnmeter", "read_nnmeter_lut": "_nnmeter",
+    "hat_rows_ms": "_predict", "nnmeter_keys_ms": "_predict", "predict_archs_ms": "_predict",
+    "DEVICE_KINDS": "_profile", "PROFILE_FORMAT_VERSION": "_profile", "LatencyModel": "_profile", "Profile": "_profile",
+    "load_profile": "_profile", "save_profile": "_profile",
+    "PROFILES_DIR": "_registry", "get_profile": "_registry", "list_profiles": "_registry", "shipped_profile_names": "_registry",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

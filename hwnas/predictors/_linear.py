@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.optimize import nnls
 
 from hwnas.predictors._base import Predictor, as_matrix, check_fit_data, register_predictor
 
@@ -30,6 +29,8 @@ class OpCostLinear(Predictor):
         self.gain_: float = 1.0
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> OpCostLinear:
+        from scipy.optimize import nnls  # heavy (0.3 s): only fitting needs it, loading a profile does not
+
         matrix, target = check_fit_data(X, y)
         if np.any(matrix < 0):
             raise ValueError("op-cost features must be non-negative (counts, MACs, bytes)")

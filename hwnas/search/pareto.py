@@ -14,6 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hwnas._defaults import DEFAULT_STORAGE
 from hwnas.errors import QueryError
+from hwnas.search.schema import TrialRecord, objective_keys
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,8 @@ class TrialRow:
 
     @classmethod
     def from_trial(cls, trial: FrozenTrial) -> TrialRow:
-        return cls(trial.number, trial.state.name, trial.user_attrs.get("arch_id", ""), trial.user_attrs.get("arch", {}),
-                   dict(trial.user_attrs.get("metrics", {})), bool(trial.user_attrs.get("feasible", False)),
-                   dict(trial.user_attrs.get("hardware", {})))
+        stored = TrialRecord.of(trial.user_attrs)
+        return cls(trial.number, trial.state.name, stored.arch_id, stored.arch, stored.metrics, stored.feasible, stored.hardware)
 
     def to_dict(self, experiment: str | None = None, storage: str | None = None) -> dict[str, Any]:
         row: dict[str, Any] = {"trial": self.number, "state": self.state, "arch_id": self.arch_id, "feasible": self.feasible,
@@ -122,7 +122,7 @@ def running_reference(rows: Sequence[TrialRow], keys: Sequence[str], directions:
 
 def resolve_objectives(study: optuna.Study, names: Sequence[str] | None) -> tuple[list[str], list[str]]:
     """The objective keys (and directions) to front over: all of the study's, or the named subset."""
-    keys: list[str] = study.user_attrs.get("hwnas:objective_keys", [])
+    keys = objective_keys(study.user_attrs)
     directions = [d.name.lower() for d in study.directions]
     if not names:
         return keys, directions

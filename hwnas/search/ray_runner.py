@@ -18,6 +18,7 @@ from typing import Any
 import optuna
 
 from hwnas.codesign import InvalidHardwareError
+from hwnas.search import schema
 from hwnas.search.runner import Experiment
 from hwnas.search.spec import ExperimentSpec
 
@@ -72,8 +73,7 @@ class StudySearcher:
                         arch, hardware = experiment.suggest(trial)
                         break
                     except InvalidHardwareError as exc:
-                        trial.set_user_attr("infeasible_reason", str(exc))
-                        trial.set_user_attr("feasible", False)
+                        schema.mark_infeasible(trial, str(exc))
                         experiment.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 self.pending[trial_id] = (trial, arch, hardware)
                 return {"arch": arch.to_dict(), "hardware": hardware.to_dict() if hardware is not None else None,

@@ -14,9 +14,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hwnas.codesign import HardwareSpace, InvalidHardwareError, JointSpace, space_from_options
 from hwnas.errors import HwnasError
+from hwnas.registry import load_target
 from hwnas.search.objectives import ObjectiveSet
 from hwnas.search.pareto import TrialRow, hypervolume, pareto_front, running_reference, trial_rows
-from hwnas.search.samplers import make_sampler
+from hwnas.search import schema
+from hwnas.search.searchers import SEARCHERS, make_sampler
+from hwnas.search.schema import TrialRecord
 from hwnas.search.spec import ExperimentSpec, SpecError
 from hwnas.search.storage import fail_orphaned_trials, open_storage
 from hwnas.search_spaces import Arch, get_space
@@ -78,9 +81,9 @@ class Experiment:
                 optuna.storages.fail_stale_trials(self.study)  # a killed run's trials: failed, then retried
             fail_orphaned_trials(self.study)  # ... including one killed before its first heartbeat
         for trial in self.study.get_trials(deepcopy=False, states=FINISHED):
-            if "arch_id" in trial.user_attrs:
-                self.objectives.prime(trial.user_attrs["arch_id"], trial.user_attrs.get("metrics", {}),
-                                      trial.user_attrs.get("hardware", {}).get("hw_id"))
+            stored = TrialRecord.of(trial.user_attrs)
+            if stored.has_arch:
+                self.objectives.prime(stored.arch_id, stored.metrics, stored.hw_id)
 
     def _open_study(self) -> optuna.Study:
         """Create the study, or load it (many workers may race here; both outcomes are the same)."""
@@ -88,11 +91,9 @@ class Experiment:
         study = optuna.create_study(study_name=self.spec.name, storage=self.storage, directions=self.spec.directions,
                                     sampler=make_sampler(self.spec, self.search_space), load_if_exists=True)
         identity = json.dumps(_identity(self.spec))
-        stored = study.user_attrs.get("hwnas:identity")
+        stored = study.user_attrs.get(schema.IDENTITY)
         if stored is None:
-            study.set_user_attr("hwnas:spec", self.spec.model_dump_json())
-            study.set_user_attr("hwnas:objective_keys", self.spec.objective_keys)
-            study.set_user_attr("hwnas:identity", identity)
+            schema.write_study(study, self.spec.model_dump_json(), self.spec.objective_keys, identity)
         elif json.loads(stored) != json.loads(identity):
             raise SpecError(f"experiment {self.spec.name!r} already exists in {self.storage_url} with another "
                             "space, hardware, objectives or constraints; rename the experiment or use another storage")
@@ -112,8 +113,7 @@ class Experiment:
             hardware = self.hardware_space.suggest(trial) if self.hardware_space else None
         except InvalidHardwareError as exc:  # stored as infeasible, with the reason, like an out-of-domain arch
             self._annotate(trial, arch, {}, [1.0] * len(self.spec.constraints))
-            trial.set_user_attr("infeasible_reason", str(exc))
-            trial.set_user_attr("feasible", False)
+            schema.mark_infeasible(trial, str(exc))
             raise optuna.TrialPruned(str(exc)) from None
         return self.evaluate_into(trial, arch, hardware)
 
@@ -122,21 +122,14 @@ class Experiment:
         result = self.objectives.evaluate(arch, hardware)
         self._annotate(trial, arch, result.values, result.violations, hardware)
         if result.reason:
-            trial.set_user_attr("infeasible_reason", result.reason)
-            trial.set_user_attr("feasible", False)
+            schema.mark_infeasible(trial, result.reason)
         if not result.complete:
             raise optuna.TrialPruned(result.reason or "infeasible on a cheap constraint; expensive objectives skipped")
         return tuple(result.values[k] for k in self.spec.objective_keys)
 
     def _annotate(self, trial: optuna.Trial, arch: Arch, values: dict[str, float], violations: list[float],
                   hardware: Arch | None = None) -> None:
-        trial.set_user_attr("arch", arch.to_dict())
-        trial.set_user_attr("arch_id", arch.id)
-        if hardware is not None:  # `hwnas extract` writes this into hardware.json
-            trial.set_user_attr("hardware", {**hardware.to_dict(), "hw_id": hardware.id})
-        trial.set_user_attr("metrics", values)
-        trial.set_user_attr("constraint_values", violations)
-        trial.set_user_attr("feasible", all(v <= 0 for v in violations))
+        schema.record(trial, arch, values, violations, hardware)
         for constraint, violation in zip(self.spec.constraints, violations):
             trial.set_constraint(str(constraint), violation)
 
@@ -178,10 +171,9 @@ class Experiment:
             callbacks.append(optuna.study.MaxTrialsCallback(self.spec.budget.trials, states=FINISHED))
         if on_trial is not None:
             callbacks.append(lambda study, trial: on_trial() if lazy_progress else on_trial(self.progress()))
-        if self.spec.searcher.kind == "ray":
-            from hwnas.search.ray_runner import run_with_ray
-
-            run_with_ray(self, self.spec.searcher.workers, self.spec.searcher.ray_address)
+        engine = SEARCHERS.get(self.spec.searcher.kind).engine
+        if engine is not None:  # trials run elsewhere (Ray Tune workers); this process owns the study
+            load_target(engine)(self, self.spec.searcher.workers, self.spec.searcher.ray_address)
             return self.progress()
         timeout = None if self.spec.budget.minutes is None else self.spec.budget.minutes * 60
         self.study.optimize(self.objective, n_trials=remaining, timeout=timeout, callbacks=callbacks, catch=(),
@@ -199,4 +191,4 @@ def run_experiment(spec: ExperimentSpec, storage_url: str | None = None, base_di
 
 
 def trial_arch(trial: FrozenTrial) -> Arch:
-    return Arch(trial.user_attrs["arch"])
+    return Arch(TrialRecord.of(trial.user_attrs).arch)

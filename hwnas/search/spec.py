@@ -7,13 +7,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hwnas.errors import SpecError
+from hwnas.search.searchers import OPTUNA_SAMPLERS, SEARCHERS
 
-SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "qmc", "gp")
-SEARCHERS = ("optuna", "evolution", "ray")
 _CONSTRAINT = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.-]*(?:@[\w.:-]+)?)\s*(?P<op><=|>=)\s*(?P<bound>[-+0-9.eE]+)\s*$")
+
+
+def _one_of(value: str, allowed: list[str] | tuple[str, ...]) -> str:
+    """`value` if allowed, else the error pydantic gives a Literal (the registries decide what is allowed)."""
+    if value not in allowed:
+        names = [repr(a) for a in allowed]
+        raise ValueError(f"Input should be {', '.join(names[:-1])} or {names[-1]}, got {value!r}")
+    return value
 
 
 class _Strict(BaseModel):
@@ -75,11 +82,21 @@ class Constraint(BaseModel):
 
 
 class SearcherSpec(_Strict):
-    kind: Literal["optuna", "evolution", "ray"] = "optuna"
-    sampler: Literal["tpe", "nsga2", "nsga3", "random", "qmc", "gp"] = "nsga2"
+    kind: str = "optuna"
+    sampler: str = "nsga2"
     options: dict[str, Any] = Field(default_factory=dict)
     workers: int = Field(1, ge=1)
     ray_address: str | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        return _one_of(value, SEARCHERS.names())
+
+    @field_validator("sampler")
+    @classmethod
+    def _known_sampler(cls, value: str) -> str:
+        return _one_of(value, OPTUNA_SAMPLERS)
 
 
 class HardwareSpec(_Strict):

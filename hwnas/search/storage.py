@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from hwnas.errors import StorageError, UnknownNameError
+from hwnas.search import schema
 
 #: A trial whose process died is failed after this long without a heartbeat, then retried once more.
 HEARTBEAT_S, GRACE_S = 2, 8
@@ -129,15 +129,15 @@ class ExperimentSummary:
 
 
 def summarize(study: optuna.Study) -> ExperimentSummary:
-    spec = json.loads(study.user_attrs.get("hwnas:spec", "{}"))
+    spec = schema.study_spec(study.user_attrs)
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     last = max((t.datetime_complete for t in trials if t.datetime_complete), default=None)
     searcher = spec.get("searcher", {})
     return ExperimentSummary(
         name=study.study_name, space=spec.get("space", {}).get("name", "?"), preset=spec.get("space", {}).get("preset") or "",
         searcher=searcher.get("kind", "?") + (f"/{searcher.get('sampler')}" if searcher.get("kind") != "evolution" else ""),
-        objectives=study.user_attrs.get("hwnas:objective_keys", []), trials_done=len(trials),
-        trials_feasible=sum(1 for t in trials if t.user_attrs.get("feasible")),
+        objectives=schema.objective_keys(study.user_attrs), trials_done=len(trials),
+        trials_feasible=sum(1 for t in trials if t.user_attrs.get(schema.FEASIBLE)),
         last_update=last.isoformat(timespec="seconds") if last else None,
     )
 

@@ -16,7 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hwnas.training._loop import calibration_batches, distillation, has_batchnorm
+from hwnas.artifacts import load_subnet, read_arch_json
+from hwnas.search_spaces import recalibrate_bn
+from hwnas.training._loop import calibration_batches, distillation, forward, has_batchnorm
 from hwnas.training.checkpoint import CheckpointError, load_supernet
 
 
@@ -60,8 +62,6 @@ class Teacher:
 
     @torch.no_grad()
     def targets(self, x: torch.Tensor, y: torch.Tensor, kind: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-        from hwnas.training._loop import forward
-
         logits, _, _ = forward(self.model, kind, x, y)
         return logits, self._capture.value
 
@@ -77,8 +77,6 @@ class Teacher:
 
 def _extracted_teacher(directory: Path, space: str, hidden_weight: float) -> Teacher:
     """A subnet directory written by `hwnas extract` / `hwnas train` (arch.json + model.pt) as the teacher."""
-    from hwnas.export import load_subnet, read_arch_json
-
     meta = read_arch_json(directory)
     if meta["space"] != space:
         raise CheckpointError(f"--teacher: {directory / 'arch.json'}: space is {meta['space']!r}, expected {space!r}")
@@ -91,8 +89,6 @@ def load_teacher(directory: str | Path, space: str, task: Any, hidden_weight: fl
 
     Raises `CheckpointError` when the directory is neither or is of another space.
     """
-    from hwnas.search_spaces import recalibrate_bn
-
     if (Path(directory) / "arch.json").is_file() and not (Path(directory) / "supernet.json").is_file():
         return _extracted_teacher(Path(directory), space, hidden_weight)
     try:

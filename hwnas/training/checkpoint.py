@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from hwnas._artifacts import load_tensors, read_description
+from hwnas.artifacts._files import load_tensors, read_description
 from hwnas.errors import CheckpointError, HwnasError
 from hwnas.search_spaces import SearchSpace, Supernet, get_space
 

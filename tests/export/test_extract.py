@@ -69,7 +69,7 @@ def test_hardware_choices_of_a_codesign_trial_are_written(experiment, tmp_path):
         values=[0.01, 0.2], user_attrs={"arch": arch.to_dict(), "arch_id": arch.id, "metrics": {"params_m": 0.01},
                                         "feasible": True, "hardware": hardware}))
     number = max(t.number for t in study.trials)
-    from hwnas.export import from_trial
+    from hwnas.search.trial_source import trial_source as from_trial
 
     result = extract_subnet(from_trial(url, "tiny-export", number), tmp_path / "hw")
     assert json.loads((tmp_path / "hw" / "hardware.json").read_text()) == hardware
@@ -85,7 +85,7 @@ def test_a_trial_without_an_architecture_is_refused(tmp_path):
     run_experiment(url, name="failing", budget={"trials": 1})
     study = optuna.load_study(study_name="failing", storage=url)
     study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
-    from hwnas.export import from_trial
+    from hwnas.search.trial_source import trial_source as from_trial
 
     with pytest.raises(ExportError, match="trial 1 of experiment 'failing' recorded no architecture .state FAIL."):
         from_trial(url, "failing", 1)
@@ -97,7 +97,7 @@ def test_extract_from_an_experiment_with_a_trained_supernet(trained_supernet, tm
     url = f"sqlite:///{tmp_path}/sn.db"
     exp = run_experiment(url, name="with-supernet", supernet=str(trained_supernet), budget={"trials": 3})
     row = exp.rows()[1]
-    from hwnas.export import from_trial
+    from hwnas.search.trial_source import trial_source as from_trial
 
     result = extract_subnet(from_trial(url, "with-supernet", row.number), tmp_path / "out")
     weights = result.meta["weights"]

@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 from hwnas.errors import HwnasError
-from hwnas._artifacts import load_tensors
-from hwnas.export._format import WEIGHTS_FILE, ExportError, read_arch_json
+from hwnas.artifacts._files import load_tensors
+from hwnas.artifacts.subnet_dir import WEIGHTS_FILE, read_arch_json
+from hwnas.errors import ExportError
 from hwnas.search_spaces import Arch, SearchSpace, get_space
 
 

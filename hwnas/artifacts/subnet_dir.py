@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hwnas._artifacts import read_description
+from hwnas.artifacts._files import read_description
 from hwnas.errors import ExportError
 
 FORMAT_VERSION = 1

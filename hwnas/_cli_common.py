@@ -1,4 +1,5 @@
-"""The one place user errors become `hwnas: error: <one line>` and exit code 2 (shared by all CLI modules)."""
+"""What every CLI module shares: the console, and the one place user errors become `hwnas: error: <one line>`
+and exit code 2."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from functools import wraps
 from typing import Any
 
 import typer
+from rich.console import Console
 
 from hwnas.errors import HwnasError
+
+#: One console for every command; pipes and CI get full rows.
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
