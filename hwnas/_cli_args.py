@@ -8,6 +8,7 @@ from typing import Optional
 from hwnas.errors import HwnasError, InvalidArchError
 from hwnas.search_spaces import Arch, SearchSpace, get_space
 
+
 def read_space(name: str, preset: Optional[str], num_classes: Optional[int] = None) -> SearchSpace:
     options = {} if num_classes is None else {"num_classes": num_classes}
     try:

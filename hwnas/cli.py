@@ -29,7 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("hwnas.cli_export", "Write a subnet as arch.json, model.pt, model.onnx (checked with ONNX Runtime) and README.md."),
     "train": ("hwnas.cli_export", "Fine-tune (or train from scratch) an extracted subnet; writes metrics.json and the new weights."),
     "train-supernet": ("hwnas.cli_train", "Train a supernet with the sandwich rule and in-place distillation; checkpoints every epoch."),
-    "devices": ("hwnas.cli_profiles", "List the shipped hardware profiles: kind, runtime, measurements and held-out accuracy."),
+    "devices": ("hwnas.cli_devices", "List the shipped hardware profiles: kind, runtime, measurements and held-out accuracy."),
     "hardware": ("hwnas.cli_hardware", "Co-design: hardware spaces, accelerator cost model, ZigZag calibration."),
     "profile": ("hwnas.cli_profiles", "Measure, calibrate, predict with and validate hardware profiles."),
 }

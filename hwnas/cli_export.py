@@ -8,10 +8,12 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from hwnas._defaults import DEFAULT_STORAGE
-from hwnas._cli_options import parse_key_values
 from hwnas._cli_common import user_errors as _user_errors
+from hwnas._cli_options import parse_key_values
+from hwnas._defaults import DEFAULT_STORAGE
 from hwnas.errors import HwnasError
+from hwnas.export import extract_subnet, from_arch, train_extracted
+from hwnas.search.trial_source import trial_source
 
 STORAGE_HELP = "Optuna storage URL of the experiment (sqlite:///x.db, postgresql://…, journal:///x.log)."
 
@@ -34,9 +36,6 @@ def register(app: typer.Typer, console: Console) -> None:
         force: bool = typer.Option(False, "--force", help="Replace the subnet files of an existing --out."),
     ) -> None:
         """Write a subnet as arch.json, model.pt, model.onnx (checked with ONNX Runtime) and README.md."""
-        from hwnas.export import extract_subnet, from_arch
-        from hwnas.search.trial_source import trial_source
-
         if arch is not None and (experiment is not None or trial is not None):
             raise HwnasError("give either --experiment and --trial, or --arch, not both")
         if arch is None:
@@ -70,8 +69,6 @@ def register(app: typer.Typer, console: Console) -> None:
         seed: int = typer.Option(0, "--seed"),
     ) -> None:
         """Fine-tune (or train from scratch) an extracted subnet; writes metrics.json and the new weights."""
-        from hwnas.export import train_extracted
-
         metrics = train_extracted(directory, task, epochs, parse_key_values(task_option), from_scratch=from_scratch,
                                   lr=lr, seed=seed, progress=True)
         console.print(f"[bold]{directory}[/]: {task} accuracy {metrics['accuracy_before']:.4f} → "

@@ -19,7 +19,6 @@ from hwnas.codesign._calibrate import calibrate
 from hwnas.errors import HwnasError
 
 
-
 def _choices(pairs: list[str]) -> dict[str, list[Any]]:
     """`KEY=V1,V2` pairs (values read as JSON when they parse) → {key: [values]}."""
     out: dict[str, list[Any]] = {}

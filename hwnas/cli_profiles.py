@@ -1,4 +1,4 @@
-"""`hwnas profile …` (calibrate, predict, measure, validate) and `hwnas devices`.
+"""`hwnas profile …`: calibrate, predict, measure, validate.
 
 Registered by `hwnas.cli`; every user error becomes one line on stderr and exit code 2, and nothing
 is left half-written in --out (profiles are written to a temp dir and renamed into place).
@@ -7,7 +7,6 @@ is left half-written in --out (profiles are written to a temp dir and renamed in
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,23 +14,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hwnas._cli_common import user_errors
+from hwnas._cli_common import console, user_errors
 from hwnas.errors import UnknownNameError
+from hwnas.hw_profiles import DEVICE_KINDS, get_profile, save_profile
 from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S
+from hwnas.hw_profiles._measure import check_device, measure_profile, validate_local
+from hwnas.hw_profiles._sources import CALIBRATION_SOURCES
+from hwnas.predictors import metrics
+from hwnas.search_spaces import get_space
 
 profile_app = typer.Typer(add_completion=False, no_args_is_help=True,
                           help="Hardware profiles: calibrate on public measurements, measure this machine, predict, validate.")
-console = Console(width=None if sys.stdout.isatty() else 120)
-SOURCES = ("hat-csv", "nnmeter-lut")
-
-
 _user_errors = user_errors
-
-
-def _source(name: str) -> str:
-    if name not in SOURCES:
-        raise UnknownNameError("--source", name, SOURCES)
-    return name
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -50,12 +44,9 @@ def calibrate(
     as_json: bool = typer.Option(False, "--json", help="Print the profile's facts as JSON."),
 ) -> None:
     """Fit a profile on public measurements; validation on a held-out 20% is stored inside it."""
-    from hwnas.hw_profiles import DEVICE_KINDS, calibrate_hat_csv, calibrate_nnmeter_lut, save_profile
-
     if kind is not None and kind not in DEVICE_KINDS:
         raise UnknownNameError("device kind", kind, DEVICE_KINDS)
-    calibrate_fn = calibrate_hat_csv if _source(source) == "hat-csv" else calibrate_nnmeter_lut
-    profile, model = calibrate_fn(file, device=device, kind=kind, runtime=runtime)
+    profile, model = CALIBRATION_SOURCES.get(source).calibrate(file, device=device, kind=kind, runtime=runtime)
     save_profile(profile, model, out)
     facts = {**profile.summary(), "validation": profile.validation}
     if as_json:
@@ -75,19 +66,9 @@ def predict(
     as_json: bool = typer.Option(False, "--json", help="Print every prediction as JSON."),
 ) -> None:
     """One prediction (ms) per row/key of FILE, scored against the latencies FILE holds."""
-    from hwnas.hw_profiles import get_profile, hat_rows_ms, nnmeter_keys_ms, read_hat_csv, read_nnmeter_lut
-    from hwnas.predictors import metrics
-
+    scorer = CALIBRATION_SOURCES.get(source).score
     profile = get_profile(profile_name)
-    if _source(source) == "hat-csv":
-        data = read_hat_csv(file)
-        predicted, measured = hat_rows_ms(profile, data.features), data.total_ms
-        rows = [{"row": i, "predicted_ms": float(p), "measured_ms": float(m)} for i, (p, m) in enumerate(zip(predicted, measured))]
-    else:
-        lut = read_nnmeter_lut(file)
-        predicted, measured = nnmeter_keys_ms(profile, lut.keys), lut.latency_ms
-        rows = [{"key": k, "kind": kd, "predicted_ms": float(p), "measured_ms": float(m)}
-                for k, kd, p, m in zip(lut.keys, lut.kinds, predicted, measured)]
+    rows, predicted, measured = scorer(profile, file)
     result = {"profile": profile.device, "source": source, "file": str(file), "metrics": metrics.summary(measured, predicted),
               "predictions": rows}
     if as_json:
@@ -96,12 +77,6 @@ def predict(
     m = result["metrics"]
     console.print(f"{profile.device}: {len(rows)} predictions for {file}; acc10 {_fmt(m['acc10'])}, τ {_fmt(m['kendall_tau'])}, "
                   f"MAPE {_fmt(m['mape'])}, RMSE {_fmt(m['rmse_ms'])} ms")
-
-
-def _space(name: str, preset: Optional[str]):  # noqa: ANN202
-    from hwnas.search_spaces import get_space
-
-    return get_space(name, preset)
 
 
 @profile_app.command()
@@ -123,11 +98,8 @@ def measure(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Measure random subnets and their ops on this machine (under an exclusive lock) and fit a profile."""
-    from hwnas.hw_profiles import save_profile
-    from hwnas.hw_profiles._measure import check_device, measure_profile
-
     check_device(device, runtime)
-    space = _space(space_name, preset)
+    space = get_space(space_name, preset)
     profile, model = measure_profile(space, n, device, runtime, threads, seed, warmup, repeats, statistic=statistic,
                                      blocks=blocks, pause_s=pause)
     save_profile(profile, model, out)
@@ -153,10 +125,7 @@ def validate(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Measure fresh random subnets now and score the profile: acc10, τ and per-arch rows."""
-    from hwnas.hw_profiles import get_profile
-    from hwnas.hw_profiles._measure import validate_local
-
-    report = validate_local(get_profile(profile_name), _space(space_name, preset), n, seed, repeats=repeats,
+    report = validate_local(get_profile(profile_name), get_space(space_name, preset), n, seed, repeats=repeats,
                             max_drift=max_drift)
     if as_json:
         print(json.dumps(report, indent=2))
@@ -170,31 +139,9 @@ def validate(
                   + ("" if drift is None else f"; machine speed vs the profile's anchors {drift:+.1%}"))
 
 
-def devices_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
-    """List the shipped hardware profiles: kind, runtime, measurements and held-out accuracy."""
-
-    @_user_errors
-    def run() -> None:
-        from hwnas.hw_profiles import list_profiles
-
-        rows = [p.summary() for p in list_profiles()]
-        if as_json:
-            print(json.dumps(rows, indent=2))
-            return
-        table = Table("name", "kind", "runtime", "measurements", "acc10", "τ", "features")
-        table.columns[0].no_wrap = True
-        for r in rows:
-            table.add_row(r["name"], r["kind"], r["runtime"], str(r["n_measurements"]), _fmt(r["acc10"]), _fmt(r["kendall_tau"]),
-                          r["features"])
-        console.print(table)
-
-    run()
-
-
 def register(app: typer.Typer, console: Console) -> None:
-    """Add `profile …` and `devices` to the `hwnas` app."""
+    """Add `profile …` to the `hwnas` app."""
     app.add_typer(profile_app, name="profile", help="Measure, calibrate, predict with and validate hardware profiles.")
-    app.command("devices")(devices_command)
 
 
-__all__ = ["devices_command", "profile_app", "register"]
+__all__ = ["profile_app", "register"]

@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hwnas._defaults import DEFAULT_STORAGE
 from hwnas._cli_common import user_errors as _user_errors
+from hwnas._defaults import DEFAULT_STORAGE
 from hwnas.errors import HwnasError
-
+from hwnas.search import Experiment, list_experiments, load_spec, open_storage
+from hwnas.search.queries import all_rows, front_rows
 
 DEFAULT_STORAGE_HELP = "Optuna storage URL (sqlite:///x.db, postgresql://…, journal:///x.log); default: the spec's."
 
@@ -33,8 +34,6 @@ def register(app: typer.Typer, console: Console) -> None:
         workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Parallel Ray workers (searcher kind ray)."),
     ) -> None:
         """Run (or resume) an experiment to its budget; trials are stored as they finish."""
-        from hwnas.search import Experiment, load_spec
-
         spec = load_spec(spec_path)
         if workers is not None:
             spec.searcher.workers = workers
@@ -71,8 +70,6 @@ def register(app: typer.Typer, console: Console) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """List the experiments in a storage."""
-        from hwnas.search import list_experiments, open_storage
-
         rows = [s.to_dict() for s in list_experiments(open_storage(storage))]
         if as_json:
             print(json.dumps(rows, indent=2))
@@ -93,8 +90,6 @@ def register(app: typer.Typer, console: Console) -> None:
         fmt: str = typer.Option("table", "--format", help="table, json or csv."),
     ) -> None:
         """The non-dominated feasible trials, with the command that extracts each."""
-        from hwnas.search.queries import front_rows
-
         rows = front_rows(storage, experiment, objectives, where)
         _print_rows(console, rows, fmt, experiment)
 
@@ -106,7 +101,7 @@ def register(app: typer.Typer, console: Console) -> None:
         port: int = typer.Option(8050, "--port", min=1, max=65535),
     ) -> None:
         """Pareto-front dashboard and JSON API (/api/experiments, /api/pareto) over a storage."""
-        from hwnas.dashboard import serve
+        from hwnas.dashboard import serve  # heavy (Dash, Flask, Plotly): only this command serves pages
 
         serve(storage, host=host, port=port)
 
@@ -118,8 +113,6 @@ def register(app: typer.Typer, console: Console) -> None:
         fmt: str = typer.Option("csv", "--format", help="csv, json or table."),
     ) -> None:
         """Every finished trial of an experiment."""
-        from hwnas.search.queries import all_rows
-
         _print_rows(console, all_rows(storage, experiment), fmt, experiment)
 
 

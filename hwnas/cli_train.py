@@ -9,16 +9,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hwnas._cli_options import parse_key_values
 from hwnas._cli_common import user_errors as _user_errors
+from hwnas._cli_options import parse_key_values
 from hwnas.errors import HwnasError
+from hwnas.training import TrainSettings, train_supernet
+from hwnas.training.checkpoint import CheckpointError, check_identity, read_meta
+from hwnas.training.supernet import prepare_output
+from hwnas.training.tasks import space_and_task
 
 
 def _resume_identity(out: Path, space: str, preset: Optional[str], task: Optional[str]) -> tuple[str, dict[str, Any]]:
     """The stored task of a run to resume, after checking the given space, preset and task against it."""
-    from hwnas.training.checkpoint import CheckpointError, check_identity, read_meta
-    from hwnas.training.supernet import prepare_output
-
     prepare_output(out, resume=True, force=False)
     meta = read_meta(out)
     check_identity(meta, out, space, preset)
@@ -49,9 +50,6 @@ def register(app: typer.Typer, console: Console) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     ) -> None:
         """Train a supernet with the sandwich rule and in-place distillation; checkpoints every epoch."""
-        from hwnas.training import TrainSettings, train_supernet
-        from hwnas.training.tasks import space_and_task
-
         if resume and force:
             raise HwnasError("--resume and --force exclude each other")
         options = parse_key_values(task_option)

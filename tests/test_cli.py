@@ -64,3 +64,33 @@ def test_bad_input_is_one_line_and_exit_code_2(args, message):
     out = hwnas(*args)
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+
+
+def test_help_lists_every_command_with_its_own_summary():
+    """`hwnas --help` reads `COMMANDS` without importing the modules; each line must be the command's docstring."""
+    import typer
+
+    from hwnas.cli import COMMANDS, app
+
+    commands = typer.main.get_command(app).commands
+    assert set(commands) == set(COMMANDS)
+    for name, (_, summary) in COMMANDS.items():
+        command = commands[name]
+        own = (command.help or "").strip().splitlines()[0] if command.help else ""
+        assert summary == own or summary == (command.short_help or ""), f"{name}: {summary!r} != {own!r}"
+    out = hwnas("--help")
+    assert out.returncode == 0 and all(name in out.stdout for name in COMMANDS)
+
+
+_IMPORTS_AFTER = ("import sys; sys.argv = ['hwnas', *{args!r}]\n"
+                  "from hwnas.cli import main\n"
+                  "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code in (0, None), exc.code\n"
+                  "print(sorted(m for m in ('torch', 'optuna', 'scipy', 'sklearn', 'dash') if m in sys.modules))")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["devices"], ["devices", "--json"]])
+def test_fast_commands_import_no_heavy_package(args):
+    """Start-up: `--help` and `devices` must not import torch, Optuna or Dash (the benchmark times them)."""
+    out = subprocess.run([sys.executable, "-c", _IMPORTS_AFTER.format(args=args)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -6,8 +6,17 @@ export can write one without either importing the other.
 
 from hwnas.artifacts._files import load_tensors, read_description
 from hwnas.artifacts.subnet_dir import (
-    ARCH_FILE, FORMAT_VERSION, HARDWARE_FILE, METRICS_FILE, ONNX_FILE, OWNED_FILES, README_FILE, VOCAB_FILE, WEIGHTS_FILE,
-    read_arch_json, write_json,
+    ARCH_FILE,
+    FORMAT_VERSION,
+    HARDWARE_FILE,
+    METRICS_FILE,
+    ONNX_FILE,
+    OWNED_FILES,
+    README_FILE,
+    VOCAB_FILE,
+    WEIGHTS_FILE,
+    read_arch_json,
+    write_json,
 )
 from hwnas.artifacts.subnet_load import build_module, load_subnet, subnet_space
 

@@ -8,10 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from hwnas.errors import HwnasError
 from hwnas.artifacts._files import load_tensors
 from hwnas.artifacts.subnet_dir import WEIGHTS_FILE, read_arch_json
-from hwnas.errors import ExportError
+from hwnas.errors import ExportError, HwnasError
 from hwnas.search_spaces import Arch, SearchSpace, get_space
 
 

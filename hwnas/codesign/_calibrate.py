@@ -18,6 +18,7 @@ from scipy.stats import kendalltau
 
 from hwnas.codesign._accelerator import DATAFLOWS, Accelerator
 from hwnas.codesign._roofline import roofline_cost
+from hwnas.codesign._spaces import accelerator_space
 from hwnas.codesign._zigzag import ZIGZAG_KINDS, layer_key, run_zigzag
 from hwnas.search_spaces import OpSpec, SearchSpace
 
@@ -66,8 +67,6 @@ def fit_factors(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def sample_accelerators(n_per_dataflow: int, seed: int = 0) -> list[Accelerator]:
     """Accelerators spread over the default accelerator space, `n_per_dataflow` of each dataflow."""
-    from hwnas.codesign._spaces import accelerator_space
-
     space, rng = accelerator_space(), random.Random(seed)
     out = []
     for dataflow in DATAFLOWS:

@@ -16,10 +16,9 @@ from typing import Any
 
 from hwnas.codesign._accelerator import Accelerator
 from hwnas.codesign._area import area_mm2
-from hwnas.errors import UnsupportedOpError
 from hwnas.codesign._roofline import PRICED_KINDS, OpCost, roofline_cost
 from hwnas.codesign._zigzag import ZIGZAG_KINDS, layer_key, run_zigzag
-from hwnas.errors import HwnasError
+from hwnas.errors import HwnasError, UnsupportedOpError
 from hwnas.search_spaces import Arch, OpSpec, SearchSpace
 
 BACKENDS = ("roofline", "zigzag")

@@ -18,18 +18,25 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import onnxruntime
 import torch
+from onnxruntime.quantization import QuantType
+from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
 from torch import nn
+from torch.ao.quantization import quantize_dynamic as torch_quantize_dynamic
 
-from hwnas.search_spaces import Arch, SearchSpace
+from hwnas.hw_profiles._lock import device_lock
+from hwnas.hw_profiles._timing import Threads, time_call
+from hwnas.search_spaces import Arch, SearchSpace, recalibrate_bn
+from hwnas.tasks import get_task
+from hwnas.training import evaluate_accuracy, load_supernet
+from hwnas.training._loop import calibration_batches, has_batchnorm
 
 
 def quantize_torch(model: nn.Module) -> nn.Module:
-    from torch.ao.quantization import quantize_dynamic
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+        return torch_quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
 
 
 class OnnxModule(nn.Module):
@@ -37,7 +44,6 @@ class OnnxModule(nn.Module):
 
     def __init__(self, module: nn.Module, example: tuple[torch.Tensor, ...], precision: str, threads: int) -> None:
         super().__init__()
-        import onnxruntime
 
         names = [f"input{i}" for i in range(len(example))]
         buffer = io.BytesIO()
@@ -60,14 +66,12 @@ class OnnxModule(nn.Module):
 
 
 def _quantize_onnx(model_bytes: bytes) -> bytes:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     with tempfile.TemporaryDirectory(prefix="hwnas-int8-") as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(model_bytes)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+            ort_quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
         return dst.read_bytes()
 
 
@@ -82,9 +86,6 @@ def deployed(module: nn.Module, example: tuple[torch.Tensor, ...], runtime: str,
 def measure_ms(model: nn.Module, example: tuple[torch.Tensor, ...], threads: int, warmup: int, repeats: int,
                lock_timeout_s: float = 600.0) -> float:
     """Median ms of one forward pass (batch of `example`) under the local CPU's exclusive lock."""
-    from hwnas.hw_profiles._lock import device_lock
-    from hwnas.hw_profiles._timing import Threads, time_call
-
     with device_lock("local-cpu", lock_timeout_s), Threads(threads), torch.inference_mode():
         return float(statistics.median(time_call(lambda: model(*example), warmup, repeats)))
 
@@ -98,8 +99,6 @@ class DeploymentRunner:
         self.space, self.warmup, self.repeats, self.lock_timeout_s = space, warmup, repeats, lock_timeout_s
         self.loaded: Any = None
         if supernet_dir is not None:
-            from hwnas.training import load_supernet
-
             self.loaded = load_supernet(supernet_dir, space.name, space.preset)
             self.supernet = self.loaded.supernet
         else:
@@ -111,9 +110,6 @@ class DeploymentRunner:
     def subnet(self, arch: Arch) -> nn.Module:
         """The extracted subnet; BatchNorm statistics re-estimated for it when the weights are trained."""
         if self.loaded is not None:
-            from hwnas.search_spaces import recalibrate_bn
-            from hwnas.training._loop import calibration_batches, has_batchnorm
-
             if has_batchnorm(self.supernet):
                 if self._calibration is None:
                     self._calibration = calibration_batches(self.task())
@@ -122,8 +118,6 @@ class DeploymentRunner:
 
     def task(self) -> Any:
         if self._task is None:
-            from hwnas.tasks import get_task
-
             self._task = get_task(self.loaded.task_name, **self.loaded.task_options)
         return self._task
 
@@ -134,8 +128,6 @@ class DeploymentRunner:
 
     def accuracy(self, arch: Arch, knobs: Arch) -> float:
         """Validation accuracy of the deployed model (needs a trained supernet)."""
-        from hwnas.training import evaluate_accuracy
-
         example = self.space.example_input(2)
         model = deployed(self.subnet(arch), example, str(knobs["runtime"]), str(knobs["precision"]), int(knobs["threads"]))
         with torch.inference_mode():

@@ -12,8 +12,8 @@ from typing import Any
 from hwnas.codesign._accelerator import Accelerator
 from hwnas.codesign._cost import AcceleratorCostModel
 from hwnas.codesign._deploy import DeploymentRunner
-from hwnas.errors import InvalidHardwareError
 from hwnas.codesign._space import HardwareSpace
+from hwnas.errors import InvalidHardwareError
 from hwnas.evaluators import Evaluator
 from hwnas.search_spaces import Arch, SearchSpace
 

@@ -20,9 +20,9 @@ import math
 from dataclasses import dataclass
 
 from hwnas.codesign._accelerator import PSUM_BITS, Accelerator
-from hwnas.errors import UnsupportedOpError
 from hwnas.codesign._tech import ALU_PJ, DRAM_PJ_PER_BIT, MAC_PJ, sram_pj_per_bit
 from hwnas.codesign._zigzag import ZIGZAG_KINDS, _dims, spatial_unrolling
+from hwnas.errors import UnsupportedOpError
 from hwnas.search_spaces import OpSpec
 
 #: Element-wise kinds: (ALU ops per element, tensor reads per element, writes per element).

@@ -20,8 +20,8 @@ import yaml
 
 from hwnas.codesign._accelerator import PSUM_BITS, WORD_BITS, Accelerator
 from hwnas.codesign._area import RF_OPERANDS
-from hwnas.errors import UnsupportedOpError
 from hwnas.codesign._tech import DRAM_PJ_PER_BIT, MAC_PJ, sram_pj_per_bit
+from hwnas.errors import UnsupportedOpError
 from hwnas.search_spaces import OpSpec
 
 ZIGZAG_KINDS = ("conv2d", "conv1d", "linear")
@@ -160,7 +160,7 @@ def run_zigzag_files(layers: Sequence[dict[str, Any]], accelerator: Path, mappin
                      opt: str = "latency") -> list[tuple[float, float]]:
     """ZigZag's (energy pJ, latency cycles) per layer dict (`_layer` format) for accelerator and mapping
     YAML files: ZigZag's own stages, without its result files, logging silenced."""
-    from zigzag.mapping.temporal_mapping import TemporalMappingType
+    from zigzag.mapping.temporal_mapping import TemporalMappingType  # heavy (ZigZag, ~1 s): only the reference cost model runs it
     from zigzag.stages.evaluation.cost_model_evaluation import CostModelStage
     from zigzag.stages.main import MainStage
     from zigzag.stages.mapping.spatial_mapping_generation import SpatialMappingGeneratorStage

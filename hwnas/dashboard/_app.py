@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from dash import Dash
+from sqlalchemy.engine import make_url
 
 from hwnas.dashboard._api import register_api
 from hwnas.dashboard._callbacks import register
@@ -21,8 +22,6 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 def storage_label(url: str) -> str:
     """The storage URL as shown on the page: passwords hidden."""
     if "://" in url and "@" in url and not url.startswith(("sqlite", "journal")):
-        from sqlalchemy.engine import make_url
-
         try:
             return make_url(url).render_as_string(hide_password=True)
         except Exception:  # noqa: BLE001 - an unparsable URL is shown by scheme only

@@ -10,7 +10,10 @@ from typing import Any
 
 from hwnas.dashboard._data import ExperimentData
 from hwnas.errors import HwnasError
+from hwnas.evaluators import CountEvaluator
+from hwnas.hw_profiles import PROFILES_DIR, load_profile, shipped_profile_names
 from hwnas.search.pareto import TrialRow, extract_command
+from hwnas.search_spaces import Arch, get_space
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,6 @@ def trial_details(data: ExperimentData, row: TrialRow) -> TrialDetails:
 
 @lru_cache(maxsize=16)
 def _space(name: str | None, preset: str | None, options_json: str) -> tuple[Any, str | None]:
-    from hwnas.search_spaces import get_space
-
     if not name:
         return None, "the experiment's spec names no space"
     try:
@@ -95,9 +96,6 @@ def _stacks(space: Any) -> dict[str, str]:
 
 
 def _counts(space: Any, row: TrialRow) -> dict[str, float]:
-    from hwnas.evaluators import CountEvaluator
-    from hwnas.search_spaces import Arch
-
     return CountEvaluator(space).evaluate([Arch(row.arch)])[0]
 
 
@@ -113,10 +111,6 @@ def _latency(key: str, value: float) -> LatencyFact:
 def profile_validation(device: str) -> dict[str, float] | None:
     """Held-out validation figures of the shipped profile named `device`, or None if there is none.
     Only shipped names are looked up: a device name from storage never becomes a path."""
-    try:
-        from hwnas.hw_profiles import PROFILES_DIR, load_profile, shipped_profile_names
-    except ImportError:
-        return None
     if device not in shipped_profile_names():
         return None
     try:

@@ -68,7 +68,7 @@ def live_server(flask_app: Any, host: str = "127.0.0.1", port: int = 0) -> Itera
 @contextmanager
 def chromium(paint_probe: bool = True) -> Iterator[Any]:
     """A headless Chromium (selenium WebDriver) with a fresh profile, its console log kept."""
-    from selenium import webdriver
+    from selenium import webdriver  # test tooling: only the browser check drives Chromium
     from selenium.webdriver.chrome.service import Service
 
     paths = chromium_paths()
@@ -94,7 +94,7 @@ def chromium(paint_probe: bool = True) -> Iterator[Any]:
 
 def first_paint_ms(driver: Any, url: str, timeout_s: float = 60.0) -> float:
     """Open `url` (an experiment page) and return when its front was first drawn, in ms after navigation."""
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import WebDriverWait  # test tooling, as above
 
     driver.get(url)
     return float(WebDriverWait(driver, timeout_s, poll_frequency=0.05).until(

@@ -17,8 +17,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from optuna.storages import BaseStorage, RDBStorage
+from optuna.storages._rdb import models
 from optuna.trial import TrialState
+from sqlalchemy import func, select
 
+from hwnas.dashboard._labels import hardware_label
 from hwnas.errors import UnknownNameError
 from hwnas.search import schema
 from hwnas.search.pareto import TrialRow, hypervolume, running_reference
@@ -90,8 +93,6 @@ class ExperimentData:
     @cached_property
     def hardware_labels(self) -> np.ndarray:
         """Each row's hardware choice as one line (co-design experiments), "" where a trial has none."""
-        from hwnas.dashboard._labels import hardware_label
-
         return np.array([hardware_label(r.hardware) if r.hardware else "" for r in self.rows], dtype=object)
 
     @cached_property
@@ -185,8 +186,6 @@ class TrialStore:
     # -- reading -------------------------------------------------------------------------------
     def _version(self, entry: _Entry) -> str:
         if isinstance(self.storage, RDBStorage):
-            from sqlalchemy import func, select
-
             trials = _tables()[0]
             query = select(func.count(), func.max(trials.c.datetime_complete)).where(
                 trials.c.study_id == entry.study_id, trials.c.state.in_(FINISHED))
@@ -205,8 +204,6 @@ class TrialStore:
         entry.last_complete = max((t.datetime_complete for t in trials if t.datetime_complete), default=None)
 
     def _read_rdb(self, entry: _Entry) -> None:
-        from sqlalchemy import select
-
         trials, attrs = _tables()
         finished = select(trials.c.trial_id, trials.c.number, trials.c.state, trials.c.datetime_complete).where(
             trials.c.study_id == entry.study_id, trials.c.state.in_(FINISHED))
@@ -241,8 +238,6 @@ class TrialStore:
 
 
 def _tables() -> tuple[Any, Any]:
-    from optuna.storages._rdb import models
-
     return models.TrialModel.__table__, models.TrialUserAttributeModel.__table__
 
 

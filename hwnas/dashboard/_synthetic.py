@@ -16,6 +16,7 @@ from typing import Any
 
 import optuna
 from optuna.storages import RDBStorage
+from optuna.storages._rdb import models
 from optuna.trial import TrialState
 
 from hwnas.evaluators import CountEvaluator
@@ -90,8 +91,6 @@ def write_synthetic_experiment(storage_url: str, n_trials: int, name: str | None
 
 
 def _bulk_insert(storage: RDBStorage, study_id: int, trials: list[tuple]) -> None:
-    from optuna.storages._rdb import models
-
     with storage.engine.begin() as conn:
         first = conn.execute(models.TrialModel.__table__.select().with_only_columns(
             models.TrialModel.__table__.c.trial_id).order_by(models.TrialModel.__table__.c.trial_id.desc()).limit(1)).scalar()

@@ -13,8 +13,10 @@ from typing import Any
 
 from hwnas.evaluators.base import Evaluator
 from hwnas.search_spaces import Arch, SearchSpace
+from hwnas.tasks import get_task
 from hwnas.training import LoadedSupernet, load_supernet, subnet_accuracy
 from hwnas.training._loop import calibration_batches
+from hwnas.training.checkpoint import check_identity
 
 
 class InheritedAccuracyEvaluator(Evaluator):
@@ -32,15 +34,11 @@ class InheritedAccuracyEvaluator(Evaluator):
                  calibration_batch_size: int = 64, seed: int = 0) -> None:
         super().__init__()
         if isinstance(supernet, LoadedSupernet):
-            from hwnas.training.checkpoint import check_identity
-
             check_identity(supernet.meta, supernet.path, space.name, space.preset)
             self.loaded = supernet
         else:
             self.loaded = load_supernet(supernet, space=space.name, preset=space.preset)
         if task is None:
-            from hwnas.tasks import get_task
-
             task = get_task(self.loaded.task_name, **self.loaded.task_options)
         self.space, self.task, self.split, self.batch_size = self.loaded.space, task, split, batch_size
         self.calibration = calibration_batches(task, calibration_batches_n, calibration_batch_size, seed)

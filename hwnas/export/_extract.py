@@ -16,14 +16,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from hwnas.errors import HwnasError
 from hwnas.artifacts import subnet_dir as fmt
-from hwnas.export._inputs import check_inputs, is_seq2seq
 from hwnas.artifacts.subnet_load import load_subnet
+from hwnas.errors import HwnasError, InvalidArchError
+from hwnas.export._inputs import check_inputs, is_seq2seq
 from hwnas.export._onnx import OPSET, export_onnx, input_names
 from hwnas.export._readme import readme_text
 from hwnas.export._source import SubnetSource
 from hwnas.search_spaces import Arch, SearchSpace, Supernet, get_space, recalibrate_bn
+from hwnas.search_spaces.bn import BatchNorms
+from hwnas.tasks import get_task
+from hwnas.training import load_supernet
+from hwnas.training._loop import calibration_batches
 
 CHECK_BATCH = 8
 
@@ -59,7 +63,6 @@ def _supernet(source: SubnetSource, space: SearchSpace) -> tuple[SearchSpace, Su
         weights = {"from": "initial", "seed": source.seed,
                    "note": "no trained supernet was given; train with `hwnas train`, or search with a `supernet:`"}
         return space, space.build_supernet().eval(), dict(source.space_options), weights
-    from hwnas.training import load_supernet
 
     loaded = load_supernet(source.supernet, space=source.space, preset=space.preset)
     stored = loaded.meta["space_options"]
@@ -76,13 +79,8 @@ def _calibrate(supernet: Supernet, arch: Arch, inputs: tuple[torch.Tensor, ...],
                weights: dict[str, Any]) -> None:
     """Trained weights: BatchNorm statistics re-estimated for `arch` on the supernet's task (as the
     accuracy evaluator does), so the extracted module scores as its trial did."""
-    from hwnas.search_spaces.bn import BatchNorms
-
     if source.supernet is None or not any(isinstance(m, BatchNorms) for m in supernet.modules()):
         return
-    from hwnas.tasks import get_task
-    from hwnas.training._loop import calibration_batches
-
     spec = weights.get("task") or source.task  # the task the supernet was trained on
     task = get_task(spec["name"], **spec.get("options", {})) if spec else None
     recalibrate_bn(supernet, arch, calibration_batches(task) if task is not None else [inputs[0]])
@@ -147,7 +145,6 @@ def _resolve_arch(space: SearchSpace, arch: Any) -> Arch:
             return space.min_arch() if arch == "min" else space.max_arch()
         if arch in space.named_archs():
             return space.named_arch(arch)
-        from hwnas.errors import InvalidArchError
 
         raise InvalidArchError(f"--arch {arch!r} is neither JSON, a file, 'min'/'max', nor a named arch of "
                                f"{space.name}/{space.preset} ({', '.join(space.named_archs()) or 'none'})")

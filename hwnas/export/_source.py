@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hwnas.errors import InvalidArchError
-from hwnas.errors import ExportError
+from hwnas.errors import ExportError, InvalidArchError
+from hwnas.training import read_meta
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,6 @@ def from_arch(arch: str, space: str | None, preset: str | None = None, supernet:
     """An arch the user gives (see `read_arch_text`); space and preset default to the supernet's."""
     meta = None
     if supernet is not None:
-        from hwnas.training import read_meta
-
         meta = read_meta(supernet)
     if space is None:
         if meta is None:

@@ -15,7 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.hw_profiles._common import cross_validated, file_provenance, score, split_indices, today
-from hwnas.hw_profiles._hat import FEATURE_SET, HAT_SETUP, PARTS, PHYSICAL_WIDTH, HatData, column_ranges, hat_op_features, read_hat_csv
+from hwnas.hw_profiles._hat import (
+    FEATURE_SET,
+    HAT_SETUP,
+    PARTS,
+    PHYSICAL_WIDTH,
+    HatData,
+    column_ranges,
+    hat_op_features,
+    read_hat_csv,
+)
 from hwnas.hw_profiles._profile import LatencyModel, Profile
 from hwnas.predictors import GradientBoosted, OpCostLinear, Predictor, Residual, metrics
 

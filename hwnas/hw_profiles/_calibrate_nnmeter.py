@@ -13,7 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.hw_profiles._common import file_provenance, split_indices, today
-from hwnas.hw_profiles._nnmeter import BLOCK_KINDS, FEATURE_SET, FULL_WIDTH, KEY_FORMATS, PHYSICAL_WIDTH, LutData, read_nnmeter_lut
+from hwnas.hw_profiles._nnmeter import (
+    BLOCK_KINDS,
+    FEATURE_SET,
+    FULL_WIDTH,
+    KEY_FORMATS,
+    PHYSICAL_WIDTH,
+    LutData,
+    read_nnmeter_lut,
+)
 from hwnas.hw_profiles._profile import LatencyModel, Profile
 from hwnas.predictors import BlockLookupTable, GradientBoosted, KernelLevel, OpCostLinear, Predictor, Residual, metrics
 

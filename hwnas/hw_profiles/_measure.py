@@ -26,6 +26,7 @@ import torch
 from hwnas.errors import MeasurementError, ProfileError, UnknownNameError
 from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S, split_indices, today
 from hwnas.hw_profiles._lock import device_lock
+from hwnas.hw_profiles._predict import predict_archs_ms
 from hwnas.hw_profiles._profile import PROFILE_FILE, LatencyModel, Profile
 from hwnas.hw_profiles._runtimes import RUNTIMES, check_runtime, runtime_version
 from hwnas.hw_profiles._timing import STATISTICS, Threads, measure_subnets, microbenchmarks, reduce_samples, subnet_samples
@@ -165,8 +166,6 @@ def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, war
     `max_drift` slower or faster than in the profile, the session is measured again (at most `attempts`
     sessions, then `MeasurementError`): the score should judge the predictor, not the machine's mood. The
     predictions are made before any measuring, and whether a session is kept never looks at them."""
-    from hwnas.hw_profiles._predict import predict_archs_ms
-
     runtime = profile.provenance.get("runtime_name", "torch")
     if profile.domain.get("features") not in READABLE or profile.device not in DEVICES:
         raise MeasurementError(f"profile {profile.device!r} was not measured on this machine ({profile.domain.get('features')}); "

@@ -6,15 +6,18 @@ never measured) is an `OutOfDomainError` naming the op or field and the domain, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from hwnas.errors import OutOfDomainError
-from hwnas.hw_profiles import _hat, _nnmeter
+from hwnas.hw_profiles import _hat, _nnmeter, _torch_features
 from hwnas.hw_profiles._blocks import BlockPart, nnmeter_block_parts
 from hwnas.hw_profiles._profile import Profile
+from hwnas.predictors import OpCostLinear
+from hwnas.registry import Registry
 
 ATTN_FIELDS = ("encoder_attn", "decoder_attn")
 
@@ -45,31 +48,40 @@ def hat_rows_ms(profile: Profile, rows: np.ndarray, what: str = "row") -> np.nda
     return profile.predict_parts(_hat.hat_op_features(rows, profile.domain.get("setup")))
 
 
+def _hat_archs_ms(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
+    entry = _space_entry(profile, space.name, space.preset)
+    allowed = set(entry.get("attn", ["softmax"]))
+    for arch in archs:
+        for name in ATTN_FIELDS:
+            if allowed.issuperset(arch[name]):
+                continue
+            for i, kind in enumerate(arch[name]):
+                if kind not in allowed:
+                    raise OutOfDomainError(
+                        f"arch {arch.id}: op attention(attn={kind}) in layer {name}.{i} is outside profile "
+                        f"{profile.device!r}'s domain: attention kinds {sorted(allowed)} on {space.name}/{space.preset} "
+                        "(no measured correction for it)")
+    return hat_rows_ms(profile, _hat.hat_rows_from_archs(archs), "arch")
+
+
+def _torch_archs_ms(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
+    _space_entry(profile, space.name, space.preset)
+    rows = _torch_features.ops_feature_rows(space, archs, profile.domain, profile.model.aux.get("kernels"))  # type: ignore[arg-type]
+    return profile.predict_parts({"model": rows})
+
+
+ArchPricer = Callable[[Profile, Any, Sequence], np.ndarray]
+#: A profile's feature set (`domain.features`) -> how it prices archs of a space. A new profile kind is
+#: one entry here plus its calibration source (`_sources`).
+FEATURE_SETS: Registry[ArchPricer] = Registry("profile feature set")
+
+
 def predict_archs_ms(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
     """Latency (ms) of each arch of `space` on `profile`'s device; raises `OutOfDomainError`."""
-    features = profile.domain.get("features")
-    if features == _nnmeter.FEATURE_SET:
-        return phone_archs_ms(profile, space, archs)
-    entry = _space_entry(profile, space.name, space.preset)
-    if features == _hat.FEATURE_SET:
-        allowed = set(entry.get("attn", ["softmax"]))
-        for arch in archs:
-            for name in ATTN_FIELDS:
-                if allowed.issuperset(arch[name]):
-                    continue
-                for i, kind in enumerate(arch[name]):
-                    if kind not in allowed:
-                        raise OutOfDomainError(
-                            f"arch {arch.id}: op attention(attn={kind}) in layer {name}.{i} is outside profile "
-                            f"{profile.device!r}'s domain: attention kinds {sorted(allowed)} on {space.name}/{space.preset} "
-                            "(no measured correction for it)")
-        return hat_rows_ms(profile, _hat.hat_rows_from_archs(archs), "arch")
-    from hwnas.hw_profiles import _torch_features
-
-    if features in _torch_features.READABLE:
-        rows = _torch_features.ops_feature_rows(space, archs, profile.domain, profile.model.aux.get("kernels"))  # type: ignore[arg-type]
-        return profile.predict_parts({"model": rows})
-    raise OutOfDomainError(f"profile {profile.device!r} ({features}) prices blocks, not archs of {space.name}/{space.preset}")
+    features = str(profile.domain.get("features"))
+    if features not in FEATURE_SETS:
+        raise OutOfDomainError(f"profile {profile.device!r} ({features}) prices blocks, not archs of {space.name}/{space.preset}")
+    return FEATURE_SETS.get(features)(profile, space, archs)
 
 
 def nnmeter_keys_ms(profile: Profile, keys: Sequence[str]) -> np.ndarray:
@@ -124,8 +136,6 @@ class PricedPart:
 def unit_cost_models(profile: Profile) -> dict[str, tuple[object, np.ndarray]]:
     """Per block kind: (unit-cost model, largest physical counts measured), fitted on the profile's table
     (its measured keys and values) on first use and cached per model."""
-    from hwnas.predictors import OpCostLinear
-
     table = profile.model.parts["blocks"]
     cached = _UNIT_COSTS.get(id(table))
     if cached is None or cached[0] is not table:
@@ -210,3 +220,9 @@ def phone_block_report(profile: Profile, space, arch, input_shape: Sequence[int]
 def phone_archs_ms(profile: Profile, space, archs: Sequence, input_shape: Sequence[int] | None = None) -> np.ndarray:  # noqa: ANN001
     """Latency (ms) of each arch on a phone profile: the sum over its nn-Meter block parts."""
     return np.array([sum(p.ms for p in phone_block_report(profile, space, arch, input_shape)) for arch in archs])
+
+
+FEATURE_SETS.register(_nnmeter.FEATURE_SET, phone_archs_ms, summary="nn-Meter TFLite block tables (phones)")
+FEATURE_SETS.register(_hat.FEATURE_SET, _hat_archs_ms, summary="HAT SubTransformer rows, op-level cost features")
+for _name in _torch_features.READABLE:
+    FEATURE_SETS.register(_name, _torch_archs_ms, summary="op classes of torch-measured subnets (this machine, a GPU)")

@@ -154,13 +154,17 @@ def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], where
     return value
 
 
+#: libyaml's safe loader where PyYAML was built with it (5× faster; `hwnas devices` reads every profile).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_profile(directory: str | Path) -> Profile:
     """Read `directory/profile.yaml`; any missing or bad field raises `ProfileError` naming file and field."""
     directory = Path(directory)
     file = directory / PROFILE_FILE
     where = str(file)
     try:
-        data = yaml.safe_load(file.read_text())
+        data = yaml.load(file.read_text(), Loader=_SAFE_LOADER)
     except FileNotFoundError:
         raise ProfileError(f"{where}: profile file not found") from None
     except yaml.YAMLError as exc:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import warnings
 from collections.abc import Callable
 from typing import Any
 
+import onnxruntime
 import torch
 
 from hwnas.errors import MeasurementError
@@ -31,8 +33,6 @@ def runtime_version(runtime: str, device: str = "cpu") -> str:
     if device == "cuda":
         return f"torch {torch.__version__} eager, CUDA {torch.version.cuda} ({torch.cuda.get_device_name(0)})"
     if runtime == "onnxruntime":
-        import onnxruntime
-
         return f"onnxruntime {onnxruntime.__version__} (CPUExecutionProvider)"
     return f"torch {torch.__version__} eager"
 
@@ -51,9 +51,7 @@ def make_runner(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], runti
         return lambda: (module(*inputs), torch.cuda.synchronize())
     if runtime == "torch":
         return lambda: module(*inputs)
-    import warnings
 
-    import onnxruntime
 
     buffer = io.BytesIO()
     with warnings.catch_warnings():

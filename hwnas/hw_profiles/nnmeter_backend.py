@@ -19,12 +19,17 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import onnx
+import onnxruntime
+import torch
 import yaml
+from onnx import AttributeProto, shape_inference
 
 from hwnas.errors import NnMeterUnavailableError, ProfileError
 
@@ -85,11 +90,6 @@ def _onnx_bytes(module: Any, example: Any) -> bytes:
     """The module as ONNX with every shape static: torch's exporter leaves shape arithmetic (EMOv2's window
     padding) as graph ops, which shape inference cannot see through, so ONNX Runtime's basic level (constant
     folding, standard ops only) folds it; nn-Meter prices each kernel by its concrete shapes."""
-    import tempfile
-
-    import onnxruntime
-    import torch
-
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")
@@ -109,8 +109,6 @@ def _shape(value: Any) -> list[int]:
 
 
 def _attrs(node: Any) -> dict[str, Any]:
-    from onnx import AttributeProto
-
     getters = {AttributeProto.FLOAT: lambda a: a.f, AttributeProto.INT: lambda a: a.i,
                AttributeProto.INTS: lambda a: list(a.ints), AttributeProto.STRING: lambda a: str(a.s)}
     return {a.name: getters[a.type](a) for a in node.attribute if a.type in getters}
@@ -120,8 +118,6 @@ def onnx_to_nnmeter_ir(model: Any) -> dict[str, dict[str, Any]]:
     """An ONNX model → nn-Meter's IR graph, node for node what nn-Meter's ONNX converter writes: per node
     {attr: {type, input_shape, output_shape (NHWC for 4-D), attr}, inbounds, outbounds}; nodes whose tensors
     have no shape (constants) get an empty `attr`, and the Slices of one tensor are one node, as there."""
-    from onnx import shape_inference
-
     graph = shape_inference.infer_shapes(model).graph
     shapes = {v.name: _shape(v) for v in [*graph.input, *graph.value_info, *graph.output]}
     producers: dict[str, list[str]] = {}
@@ -165,8 +161,6 @@ def onnx_to_nnmeter_ir(model: Any) -> dict[str, dict[str, Any]]:
 
 def subnet_to_nnmeter_ir(space, arch, input_shape: Sequence[int] | None = None) -> dict[str, dict[str, Any]]:  # noqa: ANN001
     """`arch`'s extracted subnet (batch 1, `input_shape` or the preset's) as nn-Meter's IR graph."""
-    import onnx
-    import torch
 
     arch = space.validate(arch)
     shape = tuple(input_shape or space.default_input_shape)
@@ -187,7 +181,7 @@ class NnMeterPredictor:
     def _load(self) -> Any:
         if self._predictor is None:
             try:
-                import nn_meter
+                import nn_meter  # optional extra (hwnas[nnmeter]); its absence is reported, not raised at import
             except ModuleNotFoundError as exc:
                 raise NnMeterUnavailableError(f"nn-Meter cannot be imported: package {exc.name!r} is missing "
                                               "(nn-Meter 2.0 needs pkg_resources: pip install 'setuptools<81')") from None

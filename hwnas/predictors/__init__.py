@@ -7,8 +7,15 @@ regressor per op kind, nn-Meter's method), `arch-mlp` (HAT's method), `gradient-
 
 from hwnas.predictors import metrics
 from hwnas.predictors._base import (
-    PREDICTOR_FORMAT_VERSION, Predictor, list_predictors, load_predictor, predictor_class, predictor_from_dict,
-    register_predictor, save_predictor,
+    PREDICTOR_FORMAT_VERSION,
+    PREDICTORS,
+    Predictor,
+    list_predictors,
+    load_predictor,
+    predictor_class,
+    predictor_from_dict,
+    register_predictor,
+    save_predictor,
 )
 from hwnas.predictors._ensemble import Ensemble, Residual
 from hwnas.predictors._gbm import GradientBoosted
@@ -19,6 +26,6 @@ from hwnas.predictors._mlp import ArchMLP
 
 __all__ = [
     "PREDICTOR_FORMAT_VERSION", "ArchMLP", "BlockLookupTable", "Ensemble", "GradientBoosted", "KernelLevel",
-    "OpCostLinear", "Predictor", "Residual", "list_predictors", "load_predictor", "metrics", "predictor_class",
+    "OpCostLinear", "PREDICTORS", "Predictor", "Residual", "list_predictors", "load_predictor", "metrics", "predictor_class",
     "predictor_from_dict", "register_predictor", "save_predictor",
 ]

@@ -14,12 +14,14 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import ArrayLike
 
-from hwnas.errors import ProfileError, UnknownNameError
+from hwnas.errors import ProfileError
+from hwnas.registry import Registry
 
 #: Bumped when a predictor's saved layout changes; loading a newer one is an error, not a guess.
 PREDICTOR_FORMAT_VERSION = 1
 
-_PREDICTORS: dict[str, type[Predictor]] = {}
+#: Predictor kind -> its class (a saved predictor names its kind; loading rebuilds that class).
+PREDICTORS: Registry[type[Predictor]] = Registry("predictor kind")
 P = TypeVar("P", bound="type[Predictor]")
 
 
@@ -27,23 +29,18 @@ def register_predictor(kind: str):  # noqa: ANN201 - decorator
     """Class decorator: makes a predictor kind loadable by name from its saved dict."""
 
     def decorate(cls: P) -> P:
-        if kind in _PREDICTORS and _PREDICTORS[kind] is not cls:
-            raise ValueError(f"predictor kind {kind!r} is already registered by {_PREDICTORS[kind].__name__}")
         cls.kind = kind
-        _PREDICTORS[kind] = cls
-        return cls
+        return PREDICTORS.register(kind, cls)
 
     return decorate
 
 
 def list_predictors() -> list[str]:
-    return sorted(_PREDICTORS)
+    return PREDICTORS.names()
 
 
 def predictor_class(kind: str) -> type[Predictor]:
-    if kind not in _PREDICTORS:
-        raise UnknownNameError("predictor kind", kind, _PREDICTORS)
-    return _PREDICTORS[kind]
+    return PREDICTORS.get(kind)
 
 
 def as_matrix(X: ArrayLike) -> np.ndarray:
@@ -102,14 +99,14 @@ def predictor_from_dict(data: dict[str, Any], where: str = "predictor") -> Predi
     if not isinstance(data, dict):
         raise ProfileError(f"{where}: expected an object with a 'kind', got {type(data).__name__}")
     kind = data.get("kind")
-    if kind not in _PREDICTORS:
+    if kind not in PREDICTORS:
         raise ProfileError(f"{where}: field 'kind' = {kind!r} is not one of {', '.join(list_predictors())}")
     version = data.get("format_version")
     if not isinstance(version, int) or version > PREDICTOR_FORMAT_VERSION:
         raise ProfileError(f"{where}: field 'format_version' = {version!r}; this hwnas reads predictor format "
                            f"{PREDICTOR_FORMAT_VERSION} and older (upgrade hwnas to read newer ones)")
     try:
-        return _PREDICTORS[kind]._from_state(data)
+        return PREDICTORS.get(kind)._from_state(data)
     except ProfileError:
         raise
     except KeyError as exc:

@@ -19,7 +19,7 @@ DEFAULT_PARAMS: dict[str, Any] = dict(
 
 
 def _lightgbm():  # noqa: ANN202 - imported lazily: only fitting and tree predictors need it
-    import lightgbm
+    import lightgbm  # heavy (0.3 s): loading a profile must not import it; fitting and predicting do
 
     return lightgbm
 

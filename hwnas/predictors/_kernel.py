@@ -15,6 +15,7 @@ from numpy.typing import ArrayLike
 
 from hwnas.errors import OutOfDomainError
 from hwnas.predictors._base import Predictor, as_matrix, check_fit_data, predictor_from_dict, register_predictor
+from hwnas.predictors._gbm import GradientBoosted
 
 
 @register_predictor("kernel-level")
@@ -22,8 +23,6 @@ class KernelLevel(Predictor):
     """`make(kind)` builds the regressor of each kind seen in `fit`; `widths[kind]` its feature count."""
 
     def __init__(self, make: Callable[[str], Predictor] | None = None, widths: dict[str, int] | None = None) -> None:
-        from hwnas.predictors._gbm import GradientBoosted
-
         self.make = make or (lambda kind: GradientBoosted())
         self.widths: dict[str, int] = dict(widths or {})
         self.models_: dict[str, Predictor] = {}

@@ -28,7 +28,7 @@ class ArchMLP(Predictor):
         self.layers_: list[tuple[np.ndarray, np.ndarray]] = []
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> ArchMLP:
-        import torch
+        import torch  # heavy: predictors load without torch (`hwnas devices`), only this one computes with it
 
         matrix, target = check_fit_data(X, y)
         threads = torch.get_num_threads()

@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hwnas.codesign import make_evaluator
 from hwnas.errors import HwnasError, OutOfDomainError
 from hwnas.evaluators import CountEvaluator, Evaluator, NaswotEvaluator
+from hwnas.evaluators.accuracy import InheritedAccuracyEvaluator
+from hwnas.evaluators.latency import LatencyEvaluator, NnMeterLatencyEvaluator
+from hwnas.hw_profiles._measure import DEVICES as MEASURABLE
+from hwnas.registry import Registry
 from hwnas.search.spec import ExperimentSpec, SpecError
 from hwnas.search_spaces import Arch, SearchSpace
 from hwnas.tasks import get_task
+from hwnas.training.tasks import space_and_task
 
 
 def proxy_inputs(spec: ExperimentSpec, space: SearchSpace, batch_size: int = 32) -> tuple:
@@ -52,9 +58,6 @@ NNMETER_PREFIX = "nnmeter:"  # latency_ms@nnmeter:cortexA76cpu_tflite21
 def _latency(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
     """Predicted from a shipped or local profile; `local-cpu` / `local-gpu` are measured here (under the device lock);
     `nnmeter:<predictor>` asks nn-Meter's own predictor (optional extra, files placed locally)."""
-    from hwnas.evaluators.latency import LatencyEvaluator, NnMeterLatencyEvaluator
-    from hwnas.hw_profiles._measure import DEVICES as MEASURABLE
-
     if device and device.startswith(NNMETER_PREFIX):
         return NnMeterLatencyEvaluator(space, device.removeprefix(NNMETER_PREFIX))
     if device in MEASURABLE:
@@ -64,9 +67,6 @@ def _latency(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Ev
 
 def _accuracy(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
     """Inherited accuracy on the spec's task (default: the task the supernet was trained on)."""
-    from hwnas.evaluators.accuracy import InheritedAccuracyEvaluator
-    from hwnas.training.tasks import space_and_task
-
     if spec.supernet is None:
         raise SpecError("supernet: metric 'accuracy' needs a trained supernet; train one with `hwnas train-supernet "
                         f"--space {space.name} --preset {space.preset} --task ... --epochs ... --out DIR` and set supernet: DIR")
@@ -79,8 +79,6 @@ def _accuracy(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> E
 
 def _hardware(spec: ExperimentSpec, space: SearchSpace, device: str | None, metric: str) -> Evaluator:
     """Co-design metrics of (arch, hardware) pairs: accelerator cost models or measured deployment knobs."""
-    from hwnas.codesign import make_evaluator
-
     hardware = spec.hardware
     return make_evaluator(metric, hardware.kind if hardware else None, hardware.options if hardware else {}, space, spec.supernet)
 
@@ -89,21 +87,25 @@ def _hardware_metric(metric: str) -> EvaluatorFactory:
     return lambda spec, space, device: _hardware(spec, space, device, metric)
 
 
-#: metric name -> its source. Latency and accuracy register themselves where they live.
-METRICS: dict[str, MetricSource] = {
-    "params_m": MetricSource("counts", False, _counts),
-    "flops_m": MetricSource("counts", False, _counts),
-    "naswot": MetricSource("naswot", False, _naswot),
-    "latency_ms": MetricSource("latency", True, _latency),
-    "accuracy": MetricSource("accuracy", False, _accuracy),
-    **{m: MetricSource("accelerator", False, _hardware_metric(m)) for m in ("energy_mj", "accel_latency_ms", "area_mm2")},
-    "deploy_latency_ms": MetricSource("deploy_latency", False, _hardware_metric("deploy_latency_ms")),
-    "deploy_accuracy": MetricSource("deploy_accuracy", False, _hardware_metric("deploy_accuracy")),
-}
+#: Metric name -> its source; `register_metric` adds one (a new objective is one evaluator plus this call).
+METRICS: Registry[MetricSource] = Registry("metric")
 
 
 def register_metric(name: str, source: str, needs_device: bool, factory: EvaluatorFactory) -> None:
-    METRICS[name] = MetricSource(source, needs_device, factory)
+    METRICS.register(name, MetricSource(source, needs_device, factory))
+
+
+for _name, _source, _needs_device, _factory in (
+    ("params_m", "counts", False, _counts),
+    ("flops_m", "counts", False, _counts),
+    ("naswot", "naswot", False, _naswot),
+    ("latency_ms", "latency", True, _latency),
+    ("accuracy", "accuracy", False, _accuracy),
+    *((m, "accelerator", False, _hardware_metric(m)) for m in ("energy_mj", "accel_latency_ms", "area_mm2")),
+    ("deploy_latency_ms", "deploy_latency", False, _hardware_metric("deploy_latency_ms")),
+    ("deploy_accuracy", "deploy_accuracy", False, _hardware_metric("deploy_accuracy")),
+):
+    register_metric(_name, _source, _needs_device, _factory)
 
 
 @dataclass
@@ -137,8 +139,8 @@ class ObjectiveSet:
 
     def _add(self, where: str, metric: str, device: str | None) -> None:
         if metric not in METRICS:
-            raise SpecError(f"{where}: unknown metric {metric!r}; choose one of: {', '.join(sorted(METRICS))}")
-        needs_device, factory = METRICS[metric].needs_device, METRICS[metric].factory
+            raise SpecError(f"{where}: unknown metric {metric!r}; choose one of: {', '.join(METRICS.names())}")
+        needs_device, factory = METRICS.get(metric).needs_device, METRICS.get(metric).factory
         if needs_device and not device:
             raise SpecError(f"{where}: metric {metric!r} needs a device (e.g. {metric}@pixel4 or device: pixel4)")
         if not needs_device and device:
@@ -146,7 +148,7 @@ class ObjectiveSet:
         key = f"{metric}@{device}" if device else metric
         if key in self._by_key:
             return
-        source = f"{METRICS[metric].source}@{device}" if needs_device else METRICS[metric].source
+        source = f"{METRICS.get(metric).source}@{device}" if needs_device else METRICS.get(metric).source
         try:
             evaluator = self.evaluators.get(source) or factory(self.spec, self.space, device)
         except SpecError:

@@ -19,17 +19,16 @@ import optuna
 
 from hwnas.codesign import InvalidHardwareError
 from hwnas.search import schema
+from hwnas.search.objectives import ObjectiveSet
 from hwnas.search.runner import Experiment
 from hwnas.search.spec import ExperimentSpec
+from hwnas.search_spaces import Arch, get_space
 
 _WORKER_OBJECTIVES: dict[str, Any] = {}  # per Ray worker process: spec JSON -> ObjectiveSet
 
 
 def _evaluate_on_worker(config: dict[str, Any], spec_json: str) -> dict[str, Any]:
     """Ray Tune trainable: one arch through the spec's objectives (cheap first)."""
-    from hwnas.search.objectives import ObjectiveSet
-    from hwnas.search_spaces import Arch, get_space
-
     if spec_json not in _WORKER_OBJECTIVES:
         spec = ExperimentSpec.model_validate_json(spec_json)
         space = get_space(spec.space.name, spec.space.preset, **spec.space.options)
@@ -57,7 +56,7 @@ class StudySearcher:
     """Adapts an `Experiment`'s study to Ray Tune's `Searcher` protocol (built lazily: ray is optional)."""
 
     def __new__(cls, experiment: Experiment):  # noqa: ANN204
-        from ray.tune.search import Searcher
+        from ray.tune.search import Searcher  # heavy (Ray, ~2 s): only searcher kind ray imports it
 
         class _Searcher(Searcher):
             def __init__(self) -> None:
@@ -92,7 +91,7 @@ class StudySearcher:
 
 def run_with_ray(experiment: Experiment, workers: int, address: str | None = None) -> None:
     """Evaluate the remaining budget's trials with Ray Tune on `workers` concurrent workers."""
-    import ray
+    import ray  # heavy (Ray, ~2 s): only searcher kind ray imports it
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
 

@@ -15,11 +15,11 @@ from optuna.trial import FrozenTrial, TrialState
 from hwnas.codesign import HardwareSpace, InvalidHardwareError, JointSpace, space_from_options
 from hwnas.errors import HwnasError
 from hwnas.registry import load_target
+from hwnas.search import schema
 from hwnas.search.objectives import ObjectiveSet
 from hwnas.search.pareto import TrialRow, hypervolume, pareto_front, running_reference, trial_rows
-from hwnas.search import schema
-from hwnas.search.searchers import SEARCHERS, make_sampler
 from hwnas.search.schema import TrialRecord
+from hwnas.search.searchers import SEARCHERS, make_sampler
 from hwnas.search.spec import ExperimentSpec, SpecError
 from hwnas.search.storage import fail_orphaned_trials, open_storage
 from hwnas.search_spaces import Arch, get_space

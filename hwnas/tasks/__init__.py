@@ -1,13 +1,24 @@
 """Tasks: data a subnet is scored on, generated or shipped by packages (no downloads at run time), or the
 user's own files (an image folder, `.npy` arrays, parallel text)."""
 
+from hwnas.tasks import arrays, builtin, images, sequences, text  # noqa: F401  (registers the tasks)
 from hwnas.tasks._task import (
-    BOS, EOS, FIRST_TOKEN, PAD, TASK_KINDS, UNK, Task, TaskDataError, get_task, list_tasks, register_task,
+    BOS,
+    EOS,
+    FIRST_TOKEN,
+    PAD,
+    TASK_KINDS,
+    TASKS,
+    UNK,
+    Task,
+    TaskDataError,
+    get_task,
+    list_tasks,
+    register_task,
     task_options,
 )
-from hwnas.tasks import arrays, builtin, images, sequences, text  # noqa: F401  (registers the tasks)
 
 __all__ = [
-    "BOS", "EOS", "FIRST_TOKEN", "PAD", "TASK_KINDS", "UNK", "Task", "TaskDataError", "get_task", "list_tasks",
+    "BOS", "EOS", "FIRST_TOKEN", "PAD", "TASK_KINDS", "TASKS", "UNK", "Task", "TaskDataError", "get_task", "list_tasks",
     "register_task", "task_options",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from hwnas.errors import TaskDataError, UnknownNameError
+from hwnas.errors import TaskDataError
+from hwnas.registry import Registry
 
 #: Special token ids of seq2seq tasks: padding, begin and end of sequence, unknown; content ids start at 4.
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -64,34 +64,28 @@ class Task:
 
 
 TaskFactory = Callable[..., Task]
-_TASKS: dict[str, TaskFactory] = {}
+#: Task name -> the factory building it from its options (`input_shape`, `seed`, files, ...).
+TASKS: Registry[TaskFactory] = Registry("task")
 
 
 def register_task(name: str) -> Callable[[TaskFactory], TaskFactory]:
-    def decorate(factory: TaskFactory) -> TaskFactory:
-        _TASKS[name] = factory
-        return factory
-
-    return decorate
+    """Decorator: `@register_task("digits")` makes a task factory reachable by name."""
+    return TASKS.register(name)
 
 
 def list_tasks(pattern: str = "*") -> list[str]:
-    return sorted(n for n in _TASKS if fnmatch.fnmatch(n, pattern))
+    return TASKS.names(pattern)
 
 
 def task_options(name: str) -> list[str]:
     """The options task `name` takes (e.g. `input_shape`, `vocab_size`), so callers can fit it to a space."""
-    if name not in _TASKS:
-        raise UnknownNameError("task", name, _TASKS)
-    parameters = inspect.signature(_TASKS[name]).parameters
+    parameters = inspect.signature(TASKS.get(name)).parameters
     return [p for p in parameters if parameters[p].kind is not inspect.Parameter.VAR_KEYWORD]
 
 
 def get_task(name: str, **options: object) -> Task:
     """The task `name` built with `options` (e.g. `input_shape`, `seed`); unknown names raise."""
-    if name not in _TASKS:
-        raise UnknownNameError("task", name, _TASKS)
-    factory = _TASKS[name]
+    factory = TASKS.get(name)
     signature = inspect.signature(factory)
     try:
         signature.bind(**options)

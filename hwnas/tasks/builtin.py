@@ -14,7 +14,7 @@ from hwnas.tasks._task import Task, TaskDataError, register_task
 @register_task("mnist1d")
 def mnist1d(num_samples: int = 4000, seed: int = 42, input_shape: Sequence[int] | None = None) -> Task:
     """MNIST-1D: 10 classes of length-40 signals, generated on the fly by the `mnist1d` package."""
-    from mnist1d.data import get_dataset_args, make_dataset
+    from mnist1d.data import get_dataset_args, make_dataset  # only this task's data needs it
 
     args = get_dataset_args()
     args.num_samples, args.seed = num_samples, seed
@@ -27,7 +27,7 @@ def mnist1d(num_samples: int = 4000, seed: int = 42, input_shape: Sequence[int] 
 @register_task("digits")
 def digits(input_shape: Sequence[int] = (3, 32, 32), seed: int = 0) -> Task:
     """scikit-learn's 8×8 digits, resized to `input_shape` (channels replicated); 80/20 split."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # heavy (scikit-learn, ~0.5 s): only this task's data needs it
 
     raw = load_digits()
     images = torch.as_tensor(raw.images, dtype=torch.float32).unsqueeze(1) / 16.0

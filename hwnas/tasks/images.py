@@ -27,7 +27,7 @@ def _classes(root: Path) -> list[str]:
 
 
 def _read(path: Path, shape: Sequence[int]) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # only image-folder tasks decode images
 
     channels, height, width = shape
     if channels not in (1, 3):

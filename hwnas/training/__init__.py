@@ -6,7 +6,12 @@ A trained supernet is a directory (`supernet.json` + `checkpoint.pt`, see `check
 
 from hwnas.training._loop import evaluate_accuracy
 from hwnas.training.checkpoint import (
-    CheckpointError, LoadedSupernet, build_meta, load_supernet, read_meta, save_supernet,
+    CheckpointError,
+    LoadedSupernet,
+    build_meta,
+    load_supernet,
+    read_meta,
+    save_supernet,
 )
 from hwnas.training.evaluation import subnet_accuracy
 from hwnas.training.subnet import train_subnet

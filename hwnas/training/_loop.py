@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hwnas.search_spaces.bn import BatchNorms
 from hwnas.tasks import Task
 
 PAD = 0
@@ -104,8 +105,6 @@ def evaluate_accuracy(model: nn.Module, task: Task, split: str = "val", batch_si
 
 
 def has_batchnorm(model: nn.Module) -> bool:
-    from hwnas.search_spaces.bn import BatchNorms
-
     return any(isinstance(m, BatchNorms) for m in model.modules())
 
 

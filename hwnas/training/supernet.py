@@ -26,7 +26,13 @@ from hwnas.training import _loop
 from hwnas.training._progress import TrainingProgress
 from hwnas.training._teacher import HiddenCapture, Teacher, load_teacher
 from hwnas.training.checkpoint import (
-    CHECKPOINT_FILE, META_FILE, CheckpointError, LoadedSupernet, build_meta, load_supernet, save_supernet,
+    CHECKPOINT_FILE,
+    META_FILE,
+    CheckpointError,
+    LoadedSupernet,
+    build_meta,
+    load_supernet,
+    save_supernet,
 )
 from hwnas.training.evaluation import subnet_accuracy
 

@@ -1,28 +1,15 @@
-"""`hwnas profile …` and `hwnas devices`: in-process through Typer's runner, and once as a real subprocess.
-
-cli.py registers `profile_app` and `devices_command`; these tests mount them the same way on their own
-Typer app so they do not depend on that registration.
-"""
+"""`hwnas profile …` and `hwnas devices`: in-process through Typer's runner, and once as a real subprocess."""
 
 import json
 import subprocess
 import sys
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from hwnas.cli_profiles import devices_command, profile_app
+from hwnas.cli import app as APP
 
-APP = typer.Typer()
-APP.add_typer(profile_app, name="profile")
-APP.command("devices")(devices_command)
-
-DRIVER = (
-    "import sys, typer; from hwnas.cli_profiles import profile_app, devices_command; "
-    "app = typer.Typer(); app.add_typer(profile_app, name='profile'); app.command('devices')(devices_command); "
-    "app(sys.argv[1:], prog_name='hwnas')"
-)
+DRIVER = "import sys; from hwnas.cli import main; sys.argv = ['hwnas', *sys.argv[1:]]; main()"
 
 
 class Result:
@@ -77,7 +64,7 @@ def test_predict_nnmeter_keys_with_a_shipped_profile(small_lut):
 
 @pytest.mark.parametrize("args,message", [
     (("profile", "calibrate", "--source", "hat-csv", "missing.csv", "--out", "{out}"), "missing.csv: file not found"),
-    (("profile", "calibrate", "--source", "csv", "x.csv", "--out", "{out}"), "unknown --source 'csv'; choose one of: hat-csv, nnmeter-lut"),
+    (("profile", "calibrate", "--source", "csv", "x.csv", "--out", "{out}"), "unknown calibration source 'csv'; choose one of: hat-csv, nnmeter-lut"),
     (("profile", "calibrate", "--source", "nnmeter-lut", "{bad}", "--out", "{out}"), "not valid JSON"),
     (("profile", "predict", "--profile", "pixel9", "--source", "hat-csv", "x.csv"), "unknown device profile"),
     (("profile", "measure", "--device", "local-gpu", "--space", "mixed-attention", "--out", "{out}"), "no CUDA GPU"),

@@ -1,0 +1,56 @@
+"""Blanket contract tests of the hardware-profile registries: every feature set prices archs, every
+calibration source fits a profile on its format and scores it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwnas.hw_profiles import get_profile, list_profiles, predict_archs_ms
+from hwnas.hw_profiles._measure import measure_profile
+from hwnas.hw_profiles._predict import FEATURE_SETS
+from hwnas.hw_profiles._sources import CALIBRATION_SOURCES
+from hwnas.hw_profiles._torch_features import FEATURE_SET as TORCH_CURRENT
+from hwnas.hw_profiles._torch_features import READABLE, ops_feature_rows
+from hwnas.search_spaces import get_space
+
+#: feature set -> (shipped profile, space, preset, options) it prices; measured sets use this machine instead.
+PRICES = {"hat-ops-v1": ("xeon", "mixed-attention", "hat-wmt14-en-de", {"attention": ["softmax"]}),
+          "nnmeter-block-v1": ("pixel4", "emov2", "imagenet", {})}
+
+
+def test_every_shipped_profile_has_a_registered_feature_set():
+    assert {p.domain.get("features") for p in list_profiles()} <= set(FEATURE_SETS.names())
+
+
+@pytest.mark.parametrize("features", FEATURE_SETS.names())
+def test_every_feature_set_prices_archs(features, tmp_path, monkeypatch):
+    if features in PRICES:
+        name, space_name, preset, options = PRICES[features]
+        profile, space = get_profile(name), get_space(space_name, preset, **options)
+        archs = [space.min_arch(), space.max_arch()]
+    elif features == TORCH_CURRENT:
+        monkeypatch.setenv("HWNAS_LOCK_DIR", str(tmp_path))
+        space = get_space("mixed-attention", "tiny")
+        profile, model = measure_profile(space, n=10, warmup=1, repeats=3, statistic="min", pause_s=0)
+        profile._model = model
+        archs = [space.min_arch(), space.max_arch()]
+    else:  # an earlier torch-ops layout: its rows stay readable (profiles written with it still load)
+        assert features in READABLE
+        rows = ops_feature_rows(get_space("mixed-attention", "tiny"), [get_space("mixed-attention", "tiny").max_arch()],
+                                {"features": features})
+        assert rows.shape[0] == 1 and np.all(np.isfinite(rows))
+        return
+    ms = predict_archs_ms(profile, space, archs)
+    assert ms.shape == (2,) and np.all(ms > 0) and ms[0] < ms[1]
+
+
+@pytest.mark.parametrize("source", CALIBRATION_SOURCES.names())
+def test_every_calibration_source_fits_and_scores(source, small_hat_csv, small_lut):
+    file = {"hat-csv": small_hat_csv, "nnmeter-lut": small_lut}[source]
+    entry = CALIBRATION_SOURCES.get(source)
+    profile, model = entry.calibrate(file, device=f"test-{source}")
+    profile._model = model
+    rows, predicted, measured = entry.score(profile, file)
+    assert len(rows) == len(predicted) == len(measured) > 0
+    assert np.mean(np.abs(predicted - measured) / measured) < 0.25
