@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from hwnas.errors import HwnasError, InvalidArchError
+from hwnas.artifacts import read_text_file
+from hwnas.errors import HwnasError, InvalidArchError, shown
 from hwnas.search_spaces import Arch, SearchSpace, get_space
 
 
@@ -25,11 +26,15 @@ def read_arch(space: SearchSpace, text: str) -> Arch:
         return space.named_arch(text)
     if not text.lstrip().startswith("{"):
         path = Path(text)
-        if not path.is_file():
-            raise InvalidArchError(f"--arch {text!r} is neither JSON, a file, 'min'/'max', nor a named arch "
+        if not path.exists():
+            raise InvalidArchError(f"--arch {shown(text)} is neither JSON, a file, 'min'/'max', nor a named arch "
                                    f"({', '.join(space.named_archs()) or 'none in this space'})")
-        text = path.read_text()
-    return space.validate(Arch.from_json(text))
+        text = read_text_file(path, "--arch")
+    try:
+        arch = Arch.from_json(text)
+    except RecursionError:
+        raise InvalidArchError("--arch: JSON nested too deeply; an arch is an object of choices") from None
+    return space.validate(arch)
 
 
 def read_input_shape(space: SearchSpace, text: Optional[str]) -> tuple[int, ...]:
@@ -39,7 +44,9 @@ def read_input_shape(space: SearchSpace, text: Optional[str]) -> tuple[int, ...]
     try:
         dims = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise HwnasError(f"--input {text!r} must be an int or comma-separated ints, e.g. 224 or 3,224,224") from None
+        raise HwnasError(f"--input {shown(text)} must be an int or comma-separated ints, e.g. 224 or 3,224,224") from None
+    if min(dims) < 1:
+        raise HwnasError(f"--input {text!r}: every size must be a positive int")
     if len(dims) == 1 and len(default) == 3:
         return (default[0], dims[0], dims[0])
     if len(dims) == 1:

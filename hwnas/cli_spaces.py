@@ -50,7 +50,7 @@ def register(app: typer.Typer, console: Console) -> None:
         space_name: str = typer.Argument(..., metavar="SPACE"),
         preset: Optional[str] = typer.Option(None, "--preset", "-p"),
         n: int = typer.Option(1, "-n", min=1, help="How many archs."),
-        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (same seed, same archs)."),
+        seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Random seed (same seed, same archs)."),
     ) -> None:
         """Print random archs of a space, one JSON object per line."""
         space, rng = read_space(space_name, preset), as_rng(seed)
@@ -64,7 +64,7 @@ def register(app: typer.Typer, console: Console) -> None:
         arch: str = typer.Option(..., "--arch", help="Arch JSON, a JSON file, min, max, or a named arch."),
         preset: Optional[str] = typer.Option(None, "--preset", "-p"),
         input_shape: Optional[str] = typer.Option(None, "--input", help="Input size: 224 or 3,224,224 (default: the preset's)."),
-        num_classes: Optional[int] = typer.Option(None, "--num-classes", help="Classifier outputs, where the space has a head."),
+        num_classes: Optional[int] = typer.Option(None, "--num-classes", min=1, help="Classifier outputs, where the space has a head."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Params and MACs of one subnet (fvcore trace of the extracted module) and its op count."""

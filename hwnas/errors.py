@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """`repr(value)` for an error message, cut to `limit` characters (a 5 MB value is not echoed whole)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text):,} characters)"
+
+
 class HwnasError(Exception):
     """Base class of the errors a user can cause and fix (bad input, unknown names)."""
 
@@ -18,7 +24,7 @@ class UnknownNameError(HwnasError, KeyError):
 
     def __init__(self, what: str, name: str, allowed: Iterable[str]) -> None:
         self.what, self.name, self.allowed = what, name, sorted(allowed)
-        super().__init__(f"unknown {what} {name!r}; choose one of: {', '.join(self.allowed)}")
+        super().__init__(f"unknown {what} {shown(name)}; choose one of: {', '.join(self.allowed)}")
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])

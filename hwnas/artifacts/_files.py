@@ -50,3 +50,21 @@ def load_tensors(path: Path, error: type[HwnasError], what: str) -> Any:
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
         first_line = str(exc).splitlines()[0] if str(exc) else ""
         raise error(f"{path}: unreadable {what} ({type(exc).__name__}: {first_line})") from None
+
+
+#: An argument's JSON file larger than this is refused before it is read.
+MAX_JSON_BYTES = 10_000_000
+
+
+def read_text_file(path: Path, flag: str, what: str = "JSON", error: type[HwnasError] = HwnasError) -> str:
+    """A file a user names with `flag`, as UTF-8 text; refused in one line if missing, a directory, huge or binary."""
+    if path.is_dir():
+        raise error(f"{flag} {str(path)!r} is a directory, not a {what} file")
+    if not path.is_file():
+        raise error(f"{flag} {str(path)!r} not found")
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise error(f"{flag} {str(path)!r}: {path.stat().st_size:,} bytes; at most {MAX_JSON_BYTES:,}")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{flag} {str(path)!r}: not UTF-8 text (byte {exc.start}); expected {what}") from None

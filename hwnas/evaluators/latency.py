@@ -25,10 +25,11 @@ from hwnas.search_spaces import Arch, SearchSpace
 
 class LatencyEvaluator(Evaluator):
     """Latency of `space`'s archs on `device`: a profile (shipped name, directory or `Profile`), or
-    `"local-cpu"` with `measure=True` to time archs on this machine (warm-up, repeats, median, lock)."""
+    `"local-cpu"` with `measure=True` to time archs on this machine (warm-up, repeats, median, lock).
+    `name` names the metric (`latency_ms@<name>`; default: the profile's device)."""
 
     def __init__(self, space: SearchSpace, device: str | Path | Profile, measure: bool = False, warmup: int = 5,
-                 repeats: int = 30, threads: int = 1, statistic: str = "median") -> None:
+                 repeats: int = 30, threads: int = 1, statistic: str = "median", name: str | None = None) -> None:
         super().__init__()
         self.space, self.measure = space, measure
         self.warmup, self.repeats, self.threads, self.statistic = warmup, repeats, threads, statistic
@@ -41,7 +42,8 @@ class LatencyEvaluator(Evaluator):
         else:
             self.profile = device if isinstance(device, Profile) else get_profile(device)
             self.device = self.profile.device
-        self.metrics = (f"latency_ms@{self.device}",)
+        #: The metric is named as the spec names the device (a profile directory keeps its path).
+        self.metrics = (f"latency_ms@{name or self.device}",)
         self.cheap = not measure
 
     def evaluate(self, archs: Sequence[Arch | Any]) -> list[dict[str, float]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hwnas.artifacts import read_text_file
 from hwnas.errors import ExportError, InvalidArchError
 from hwnas.training import read_meta
 
@@ -34,16 +35,18 @@ class SubnetSource:
 
 def read_arch_text(text: str) -> tuple[Any, dict[str, Any]]:
     """`--arch` as JSON text, a JSON file, `min`/`max` or a named arch → (arch, origin description)."""
-    if text in ("min", "max") or not (text.lstrip().startswith("{") or Path(text).is_file()):
+    if text in ("min", "max") or not (text.lstrip().startswith("{") or Path(text).exists()):
         return text, {"arch": text}
     origin: dict[str, Any] = {"arch": "inline JSON"}
     if not text.lstrip().startswith("{"):
         origin = {"arch_file": str(Path(text).resolve())}
-        text = Path(text).read_text()
+        text = read_text_file(Path(text), "--arch", error=InvalidArchError)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidArchError(f"--arch: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InvalidArchError("--arch: JSON nested too deeply; an arch is an object of choices") from None
     if isinstance(data, dict) and isinstance(data.get("arch"), dict):  # an arch.json or a trial row
         data = data["arch"]
     if not isinstance(data, dict):

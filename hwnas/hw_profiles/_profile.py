@@ -163,10 +163,14 @@ def load_profile(directory: str | Path) -> Profile:
     directory = Path(directory)
     file = directory / PROFILE_FILE
     where = str(file)
+    if file.is_dir():
+        raise ProfileError(f"{where}: is a directory, not a profile file")
     try:
-        data = yaml.load(file.read_text(), Loader=_SAFE_LOADER)
+        data = yaml.load(file.read_bytes().decode("utf-8"), Loader=_SAFE_LOADER)
     except FileNotFoundError:
         raise ProfileError(f"{where}: profile file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{where}: not UTF-8 text (byte {exc.start}); a profile is a YAML file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

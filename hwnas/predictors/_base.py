@@ -119,12 +119,28 @@ def save_predictor(predictor: Predictor, path: str | Path) -> None:
     Path(path).write_text(json.dumps(predictor.to_dict(), separators=(",", ":")))
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _refuse_non_finite(token: str) -> float:
+    raise _NonFinite(token)
+
+
 def read_predictor_json(path: Path, named_by: str = "") -> Any:
-    """A predictor file's JSON; a missing or corrupt file raises `ProfileError` naming it (and the field naming it)."""
+    """A predictor file's JSON; a missing, unreadable or corrupt file, or one holding NaN or Infinity (a
+    predictor that would print NaN), raises `ProfileError` naming it (and the field naming it)."""
+    named = f" (named by {named_by})" if named_by else ""
+    if path.is_dir():
+        raise ProfileError(f"{path}: is a directory, not a predictor file{named}")
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_bytes().decode("utf-8"), parse_constant=_refuse_non_finite)
     except FileNotFoundError:
-        raise ProfileError(f"{path}: predictor file not found{f' (named by {named_by})' if named_by else ''}") from None
+        raise ProfileError(f"{path}: predictor file not found{named}") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(f"{path}: not UTF-8 text (byte {exc.start}); a predictor file is JSON") from None
+    except _NonFinite as exc:
+        raise ProfileError(f"{path}: holds {exc.args[0]}; a predictor's numbers must be finite") from None
     except json.JSONDecodeError as exc:
         raise ProfileError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
 

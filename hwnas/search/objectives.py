@@ -62,7 +62,7 @@ def _latency(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Ev
         return NnMeterLatencyEvaluator(space, device.removeprefix(NNMETER_PREFIX))
     if device in MEASURABLE:
         return LatencyEvaluator(space, device, measure=True)
-    return LatencyEvaluator(space, device)  # type: ignore[arg-type]
+    return LatencyEvaluator(space, device, name=device)  # type: ignore[arg-type]
 
 
 def _accuracy(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:

@@ -20,7 +20,7 @@ import optuna
 from hwnas.codesign import InvalidHardwareError
 from hwnas.search import schema
 from hwnas.search.objectives import ObjectiveSet
-from hwnas.search.runner import Experiment
+from hwnas.search.runner import Experiment, ProposalRefused
 from hwnas.search.spec import ExperimentSpec
 from hwnas.search_spaces import Arch, get_space
 
@@ -70,10 +70,15 @@ class StudySearcher:
                         trial = experiment.study.ask()
                     try:
                         arch, hardware = experiment.suggest(trial)
+                        experiment.claim(trial, arch, hardware)
                         break
                     except InvalidHardwareError as exc:
                         schema.mark_infeasible(trial, str(exc))
                         experiment.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                    except ProposalRefused:  # stored as FAIL (a duplicate, or the budget is spent)
+                        experiment.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                        if experiment.stopped_early or experiment.remaining() == 0:
+                            return None
                 self.pending[trial_id] = (trial, arch, hardware)
                 return {"arch": arch.to_dict(), "hardware": hardware.to_dict() if hardware is not None else None,
                         "trial_number": trial.number}

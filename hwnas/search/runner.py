@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import random
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -19,12 +22,35 @@ from hwnas.search import schema
 from hwnas.search.objectives import ObjectiveSet
 from hwnas.search.pareto import TrialRow, hypervolume, pareto_front, running_reference, trial_rows
 from hwnas.search.schema import TrialRecord
-from hwnas.search.searchers import SEARCHERS, make_sampler
+from hwnas.search.searchers import SEARCHERS, SessionSeededSampler, make_sampler, session_seed
 from hwnas.search.spec import ExperimentSpec, SpecError
 from hwnas.search.storage import fail_orphaned_trials, open_storage
 from hwnas.search_spaces import Arch, get_space
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+#: The search stops when this many proposals in a row were archs the study already has (the sampler converged).
+MAX_DUPLICATES_IN_A_ROW = 100
+#: Random draws for a point the study does not have, after a duplicate proposal.
+FRESH_POINT_TRIES = 50
+
+
+class ProposalRefused(Exception):  # noqa: N818 - control flow inside a trial, never reaches a user
+    """A trial that is not evaluated: its arch is already in the study, or the trial budget is spent.
+
+    The trial is stored as FAIL with the reason (`duplicate_of`), so it counts neither toward the budget
+    nor in any front; Optuna's warning for it is filtered (`_QuietRefusals`).
+    """
+
+
+class _QuietRefusals(logging.Filter):
+    """Drops Optuna's "Trial N failed" warnings for refused proposals (they are expected, and stored)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("ProposalRefused" in message or (message.startswith("Trial ") and "failed with value None" in message))
+
+
+logging.getLogger("optuna.study._optimize").addFilter(_QuietRefusals())
 
 
 @dataclass
@@ -72,6 +98,10 @@ class Experiment:
         #: What the samplers search: the arch space, or arch × hardware as one joint space.
         self.search_space = JointSpace(self.space, self.hardware_space) if self.hardware_space else self.space
         self.objectives = objectives or ObjectiveSet(spec, self.space)  # shared sets share their caches
+        self._claims_lock = threading.Lock()  # worker threads of this process claim points one at a time
+        self._local_claims: dict[tuple[str, str | None], int] = {}
+        self._duplicates_in_a_row = 0
+        self.stopped_early: str | None = None
         self.storage_url = storage_url or spec.storage_url(base_dir)
         self.storage = open_storage(self.storage_url, create_dirs=storage_url is None and spec.storage is None)
         self.study = self._open_study()
@@ -107,6 +137,61 @@ class Experiment:
         arch = self.space.suggest(trial)
         return arch, self.hardware_space.suggest(trial) if self.hardware_space else None
 
+    def claim(self, trial: optuna.Trial, arch: Arch, hardware: Arch | None) -> None:
+        """Record that `trial` evaluates (arch, hardware), unless the study already has that point or its
+        trial budget is spent: then raise `ProposalRefused` (the caller stores the trial as FAIL).
+
+        The budget buys new information: `budget.trials` counts distinct points, and a point that a
+        finished trial (or one running in another worker) already holds is never evaluated twice.
+        """
+        key = (arch.id, hardware.id if hardware is not None else None)
+        with self._claims_lock:
+            taken, claimed = self._taken_points(trial.number)
+            if key in taken:
+                self._duplicates_in_a_row += 1
+                trial.set_user_attr(schema.DUPLICATE_OF, taken[key])
+                if self._duplicates_in_a_row >= MAX_DUPLICATES_IN_A_ROW:
+                    self.stopped_early = f"{MAX_DUPLICATES_IN_A_ROW} proposals in a row were archs already evaluated"
+                    self.study.stop()
+                self._queue_fresh_point(trial.number, taken)
+                raise ProposalRefused(f"arch {arch.id} is trial {taken[key]}'s")
+            if self.spec.budget.trials is not None and claimed >= self.spec.budget.trials:
+                self.study.stop()
+                raise ProposalRefused("the trial budget is spent (other workers hold the last trials)")
+            self._duplicates_in_a_row = 0
+            trial.set_user_attr(schema.ARCH_ID, arch.id)  # a claim other workers see while this one runs
+            if hardware is not None:
+                trial.set_user_attr(schema.HARDWARE, {**hardware.to_dict(), "hw_id": hardware.id})
+            self._local_claims[key] = trial.number
+
+    def _queue_fresh_point(self, number: int, taken: dict[tuple[str, str | None], int]) -> None:
+        """After a duplicate, the sampler's next trial takes a random point the study does not have yet
+        (a greedy sampler such as TPE would otherwise propose the same arch again and again)."""
+        sampler = self.study.sampler
+        if not isinstance(sampler, SessionSeededSampler):
+            return  # evolution avoids evaluated archs itself
+        rng = random.Random(session_seed(self.spec.seed, number))
+        for _ in range(FRESH_POINT_TRIES):
+            point = self.search_space.sample(rng)
+            arch, hardware = self.search_space.split(point) if isinstance(self.search_space, JointSpace) else (point, None)
+            if (arch.id, hardware.id if hardware is not None else None) not in taken:
+                sampler.queue_params(self.search_space.to_params(point))
+                return
+
+    def _taken_points(self, number: int) -> tuple[dict[tuple[str, str | None], int], int]:
+        """(point -> trial number holding it, number of trials that count toward the budget) from storage."""
+        taken: dict[tuple[str, str | None], int] = dict(self._local_claims)
+        counted = 0
+        for other in self.study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)):
+            stored = TrialRecord.of(other.user_attrs)
+            if other.number == number or stored.duplicate_of is not None:
+                continue
+            if other.state in FINISHED or stored.has_arch:
+                counted += 1
+            if stored.has_arch:
+                taken.setdefault((stored.arch_id, stored.hw_id), other.number)
+        return taken, counted
+
     def objective(self, trial: optuna.Trial) -> tuple[float, ...]:
         arch = self.space.suggest(trial)
         try:
@@ -115,6 +200,7 @@ class Experiment:
             self._annotate(trial, arch, {}, [1.0] * len(self.spec.constraints))
             schema.mark_infeasible(trial, str(exc))
             raise optuna.TrialPruned(str(exc)) from None
+        self.claim(trial, arch, hardware)
         return self.evaluate_into(trial, arch, hardware)
 
     def evaluate_into(self, trial: optuna.Trial, arch: Arch, hardware: Arch | None = None) -> tuple[float, ...]:
@@ -167,7 +253,7 @@ class Experiment:
         if remaining == 0:
             return self.progress()
         callbacks = []
-        if self.spec.budget.trials is not None:
+        if self.spec.budget.trials is not None:  # counts stored trials of every worker; refused proposals are FAIL
             callbacks.append(optuna.study.MaxTrialsCallback(self.spec.budget.trials, states=FINISHED))
         if on_trial is not None:
             callbacks.append(lambda study, trial: on_trial() if lazy_progress else on_trial(self.progress()))
@@ -176,7 +262,7 @@ class Experiment:
             load_target(engine)(self, self.spec.searcher.workers, self.spec.searcher.ray_address)
             return self.progress()
         timeout = None if self.spec.budget.minutes is None else self.spec.budget.minutes * 60
-        self.study.optimize(self.objective, n_trials=remaining, timeout=timeout, callbacks=callbacks, catch=(),
+        self.study.optimize(self.objective, timeout=timeout, callbacks=callbacks, catch=(ProposalRefused,),
                             n_jobs=self.spec.searcher.workers)  # threads; torch and SQLite release the GIL
         return self.progress()
 

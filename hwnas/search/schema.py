@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 # -- trial attributes ---------------------------------------------------------------------------------
 ARCH, ARCH_ID, METRICS, HARDWARE = "arch", "arch_id", "metrics", "hardware"
 FEASIBLE, INFEASIBLE_REASON, CONSTRAINT_VALUES = "feasible", "infeasible_reason", "constraint_values"
-TRIAL_ATTRS = (ARCH, ARCH_ID, METRICS, HARDWARE, FEASIBLE, INFEASIBLE_REASON, CONSTRAINT_VALUES)
+#: On a trial that was not evaluated (stored as FAIL) because trial N of the study already holds its arch.
+DUPLICATE_OF = "duplicate_of"
+TRIAL_ATTRS = (ARCH, ARCH_ID, METRICS, HARDWARE, FEASIBLE, INFEASIBLE_REASON, CONSTRAINT_VALUES, DUPLICATE_OF)
 #: The attributes a trial row (pareto, dashboard, API) is built from.
 ROW_ATTRS = (ARCH, ARCH_ID, METRICS, FEASIBLE, HARDWARE)
 
@@ -39,12 +41,14 @@ class TrialRecord:
     feasible: bool = False
     infeasible_reason: str = ""
     constraint_values: list[float] = field(default_factory=list)
+    duplicate_of: int | None = None
 
     @classmethod
     def of(cls, user_attrs: Mapping[str, Any]) -> TrialRecord:
         return cls(dict(user_attrs.get(ARCH) or {}), str(user_attrs.get(ARCH_ID, "")), dict(user_attrs.get(METRICS) or {}),
                    dict(user_attrs.get(HARDWARE) or {}), bool(user_attrs.get(FEASIBLE, False)),
-                   str(user_attrs.get(INFEASIBLE_REASON, "")), list(user_attrs.get(CONSTRAINT_VALUES) or []))
+                   str(user_attrs.get(INFEASIBLE_REASON, "")), list(user_attrs.get(CONSTRAINT_VALUES) or []),
+                   user_attrs.get(DUPLICATE_OF))
 
     @property
     def has_arch(self) -> bool:

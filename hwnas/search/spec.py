@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from hwnas.errors import SpecError
+from hwnas.errors import SpecError, shown
 from hwnas.search.searchers import OPTUNA_SAMPLERS, SEARCHERS
 
 _CONSTRAINT = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.-]*(?:@[\w.:-]+)?)\s*(?P<op><=|>=)\s*(?P<bound>[-+0-9.eE]+)\s*$")
@@ -19,8 +19,23 @@ def _one_of(value: str, allowed: list[str] | tuple[str, ...]) -> str:
     """`value` if allowed, else the error pydantic gives a Literal (the registries decide what is allowed)."""
     if value not in allowed:
         names = [repr(a) for a in allowed]
-        raise ValueError(f"Input should be {', '.join(names[:-1])} or {names[-1]}, got {value!r}")
+        raise ValueError(f"Input should be {', '.join(names[:-1])} or {names[-1]}, got {shown(value)}")
     return value
+
+
+#: A spec file larger than this, or one whose YAML aliases expand to more values, is refused before parsing it.
+MAX_SPEC_BYTES = 1_000_000
+MAX_SPEC_VALUES = 100_000
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # YAML's true/false would otherwise pass as 1/0
+        raise ValueError(f"must be a number, got {str(value).lower()}")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool)]
 
 
 class _Strict(BaseModel):
@@ -85,7 +100,7 @@ class SearcherSpec(_Strict):
     kind: str = "optuna"
     sampler: str = "nsga2"
     options: dict[str, Any] = Field(default_factory=dict)
-    workers: int = Field(1, ge=1)
+    workers: Int = Field(1, ge=1)
     ray_address: str | None = None
 
     @field_validator("kind")
@@ -107,8 +122,8 @@ class HardwareSpec(_Strict):
 
 
 class BudgetSpec(_Strict):
-    trials: int | None = Field(None, gt=0)
-    minutes: float | None = Field(None, gt=0)
+    trials: Int | None = Field(None, gt=0)
+    minutes: Float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _some_budget(self) -> BudgetSpec:
@@ -125,7 +140,7 @@ class ExperimentSpec(_Strict):
     constraints: list[Constraint] = Field(default_factory=list)
     searcher: SearcherSpec = Field(default_factory=SearcherSpec)
     budget: BudgetSpec
-    seed: int = 0
+    seed: Int = Field(0, ge=0, lt=2**32)  # numpy's and Optuna's seeds are 32-bit
     storage: str | None = None
     hardware: HardwareSpec | None = None  # co-design: hardware choices searched in the same trials
     supernet: str | None = None  # a trained supernet's directory (`hwnas train-supernet --out`): accuracy and extract use its weights
@@ -148,28 +163,74 @@ def _format_error(exc: ValidationError, source: str) -> str:
     path = ".".join(str(p) for p in first["loc"]) or "(top level)"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "literal_error":
-        message = f"{message}, got {first.get('input')!r}"
+        message = f"{message}, got {shown(first.get('input'))}"
     return f"{source}: {path}: {message}"
+
+
+def _count_values(data: Any, limit: int) -> int:
+    """Values in `data` as YAML aliases expand them (shared nodes counted each time), stopping past `limit`."""
+    count, stack = 0, [data]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return count
 
 
 def parse_spec(data: Any, source: str = "spec") -> ExperimentSpec:
     if not isinstance(data, dict):
         raise SpecError(f"{source}: an experiment spec must be a YAML mapping, got {type(data).__name__}")
+    if _count_values(data, MAX_SPEC_VALUES) > MAX_SPEC_VALUES:
+        raise SpecError(f"{source}: the spec expands to more than {MAX_SPEC_VALUES:,} values (YAML aliases?); refusing it")
     try:
         return ExperimentSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(_format_error(exc, source)) from None
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no tags that build objects) that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {shown(key)}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_SpecLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _SpecLoader.construct_mapping)
+
+
+def read_spec_text(path: Path) -> str:
+    """The spec file's text: refused in one line when missing, a directory, too large or not UTF-8."""
+    if path.is_dir():
+        raise SpecError(f"experiment spec {str(path)!r} is a directory, not a YAML file")
+    if not path.is_file():
+        raise SpecError(f"experiment spec {str(path)!r} not found")
+    size = path.stat().st_size
+    if size > MAX_SPEC_BYTES:
+        raise SpecError(f"{path}: {size:,} bytes; an experiment spec is at most {MAX_SPEC_BYTES:,} bytes")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}); an experiment spec is a YAML file") from None
+
+
 def load_spec(path: str | Path) -> ExperimentSpec:
     """Read and validate a spec file; every problem is one `SpecError` line naming file and key path."""
     path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"experiment spec {str(path)!r} not found")
+    text = read_spec_text(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise SpecError(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise SpecError(f"{path}: malformed YAML{where}: {str(getattr(exc, 'problem', None) or exc)[:200]}") from None
     return parse_spec(data, str(path))

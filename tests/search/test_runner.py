@@ -135,3 +135,30 @@ def test_front_rows_print_an_extract_command_for_their_own_storage(make_spec, tm
     assert rows and all(r["extract"].startswith(f"hwnas extract --experiment tiny-search --trial {r['trial']} --storage {url} ")
                         for r in rows)
     assert "--storage" not in extract_command("quickstart", 3, DEFAULT_STORAGE)
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe", "nsga2", "nsga3", "qmc"])
+def test_resumed_runs_continue_instead_of_replaying(make_spec, tmp_path, sampler):
+    """Every process seeds its sampler by its first trial number: a resumed run proposes new archs, and a
+    proposal the study already has is stored as FAIL (`duplicate_of`), never evaluated or counted twice."""
+    options = {"population_size": 6} if sampler.startswith("nsga") else {}
+    objectives = [{"metric": "params_m", "direction": "minimize"}, {"metric": "flops_m", "direction": "minimize"}]
+    url = f"sqlite:///{tmp_path}/s.db"
+    for budget in (8, 16, 24):  # two resumes
+        make = make_spec(searcher={"kind": "optuna", "sampler": sampler, "options": options}, objectives=objectives,
+                         constraints=[], budget={"trials": budget})
+        experiment = Experiment(make, url)
+        experiment.run()
+    rows = experiment.rows()
+    assert len(rows) == 24 and len({r.arch_id for r in rows}) == 24
+    refused = [t for t in experiment.study.get_trials() if t.state.name == "FAIL"]
+    assert all(t.user_attrs["duplicate_of"] in {r.number for r in rows} for t in refused)
+
+
+def test_a_fresh_run_is_reproducible(make_spec, tmp_path):
+    spec = make_spec(searcher={"kind": "optuna", "sampler": "tpe"}, budget={"trials": 6}, constraints=[],
+                     objectives=[{"metric": "params_m", "direction": "minimize"}])
+    first, again = (Experiment(spec, f"sqlite:///{tmp_path}/{name}.db") for name in ("a", "b"))
+    first.run()
+    again.run()
+    assert [r.arch_id for r in first.rows()] == [r.arch_id for r in again.rows()]
