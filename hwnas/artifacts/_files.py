@@ -4,6 +4,8 @@ and a tensors-only torch file, each refused with one line naming the file and fi
 from __future__ import annotations
 
 import json
+import pickle
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,10 +48,15 @@ def load_tensors(path: Path, error: type[HwnasError], what: str) -> Any:
     if not path.is_file():
         raise error(f"{path}: missing {what}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns, and advises weights_only=False, which hwnas never does
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise error(f"{path}: unreadable {what}: not a tensors-only torch file (hwnas loads with weights_only=True "
+                    "and runs no pickled code)") from None
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
         first_line = str(exc).splitlines()[0] if str(exc) else ""
-        raise error(f"{path}: unreadable {what} ({type(exc).__name__}: {first_line})") from None
+        raise error(f"{path}: unreadable {what} ({type(exc).__name__}: {first_line[:200]})") from None
 
 
 #: An argument's JSON file larger than this is refused before it is read.

@@ -47,6 +47,9 @@ def prepare_out(out: Path, force: bool) -> None:
         raise fmt.ExportError(f"output {str(out)!r} exists and is not a directory")
     if out.exists() and not force:
         raise fmt.ExportError(f"output directory {str(out)!r} exists; pass --force to replace its subnet files")
+    blocking = next((parent for parent in out.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        raise fmt.ExportError(f"output {str(out)!r}: {str(blocking)!r} is a file, not a directory")
 
 
 def _space(source: SubnetSource) -> SearchSpace:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hwnas.codesign import make_evaluator
-from hwnas.errors import HwnasError, OutOfDomainError
+from hwnas.errors import HwnasError, OutOfDomainError, shown
 from hwnas.evaluators import CountEvaluator, Evaluator, NaswotEvaluator
 from hwnas.evaluators.accuracy import InheritedAccuracyEvaluator
 from hwnas.evaluators.latency import LatencyEvaluator, NnMeterLatencyEvaluator
@@ -49,6 +49,8 @@ def _counts(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Eva
 
 def _naswot(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
     batch = spec.task.options.get("proxy_batch", 32) if spec.task else 32
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise SpecError(f"task.options.proxy_batch: must be a positive integer, got {shown(batch)}")
     return NaswotEvaluator(space, proxy_inputs(spec, space, batch), seed=spec.seed)
 
 

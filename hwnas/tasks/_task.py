@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import inspect
+import sys
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated, Any
 
 import torch
+from pydantic import Field, TypeAdapter, ValidationError
 from torch.utils.data import DataLoader, TensorDataset
 
-from hwnas.errors import TaskDataError
+from hwnas.errors import TaskDataError, shown
 from hwnas.registry import Registry
+
+#: Option types task factories declare, so a bad value is one line naming the option (not a traceback).
+Count = Annotated[int, Field(ge=1)]
+Seed = Annotated[int, Field(ge=0, lt=2**32)]
+Fraction = Annotated[float, Field(gt=0, lt=1)]
 
 #: Special token ids of seq2seq tasks: padding, begin and end of sequence, unknown; content ids start at 4.
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
@@ -93,4 +102,19 @@ def get_task(name: str, **options: object) -> Task:
         known = [p for p in signature.parameters if signature.parameters[p].kind is not inspect.Parameter.VAR_KEYWORD]
         unknown = sorted(set(options) - set(known)) if known else sorted(options)
         raise TaskDataError(f"task {name!r}: unknown option(s) {', '.join(unknown)}; options: {', '.join(known)}") from None
+    _check_option_types(name, factory, options)
     return factory(**options)
+
+
+def _check_option_types(name: str, factory: TaskFactory, options: dict[str, Any]) -> None:
+    """Each option against its annotation in the factory (strict: `true` is no count, "abc" no seed)."""
+    target = inspect.unwrap(getattr(factory, "func", factory))  # a functools.partial's function
+    hints = typing.get_type_hints(target, globalns=vars(sys.modules[target.__module__]), include_extras=True)
+    for key, value in options.items():
+        if key not in hints or value is None:
+            continue
+        try:
+            TypeAdapter(hints[key]).validate_python(value, strict=True)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            raise TaskDataError(f"task {name!r}: option {key} = {shown(value)}: {error['msg'].lower()}") from None

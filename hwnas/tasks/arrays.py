@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from hwnas.tasks._files import existing, split_index
-from hwnas.tasks._task import FIRST_TOKEN, Task, TaskDataError, register_task
+from hwnas.tasks._task import FIRST_TOKEN, Count, Fraction, Seed, Task, TaskDataError, register_task
 
 NAME = "npy"
 
@@ -48,7 +48,7 @@ def _pair(x_path: Path, y_path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 @register_task(NAME)
-def npy(path: str | None = None, val_fraction: float = 0.2, seed: int = 0, num_classes: int | None = None) -> Task:
+def npy(path: str | None = None, val_fraction: Fraction = 0.2, seed: Seed = 0, num_classes: Count | None = None) -> Task:
     """Arrays from the folder `path`; validation from `x_val.npy`/`y_val.npy` there, or a seeded split.
 
     `num_classes` (classes, or the vocabulary of a seq2seq task) defaults to the largest id + 1.

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hwnas.tasks._task import Task, TaskDataError, register_task
+from hwnas.tasks._task import Count, Seed, Task, TaskDataError, register_task
 
 
 @register_task("mnist1d")
-def mnist1d(num_samples: int = 4000, seed: int = 42, input_shape: Sequence[int] | None = None) -> Task:
+def mnist1d(num_samples: Count = 4000, seed: Seed = 42, input_shape: Sequence[int] | None = None) -> Task:
     """MNIST-1D: 10 classes of length-40 signals, generated on the fly by the `mnist1d` package."""
     from mnist1d.data import get_dataset_args, make_dataset  # only this task's data needs it
 
@@ -25,7 +25,7 @@ def mnist1d(num_samples: int = 4000, seed: int = 42, input_shape: Sequence[int] 
 
 
 @register_task("digits")
-def digits(input_shape: Sequence[int] = (3, 32, 32), seed: int = 0) -> Task:
+def digits(input_shape: Sequence[int] = (3, 32, 32), seed: Seed = 0) -> Task:
     """scikit-learn's 8×8 digits, resized to `input_shape` (channels replicated); 80/20 split."""
     from sklearn.datasets import load_digits  # heavy (scikit-learn, ~0.5 s): only this task's data needs it
 
@@ -43,8 +43,8 @@ def digits(input_shape: Sequence[int] = (3, 32, 32), seed: int = 0) -> Task:
 
 
 @register_task("synthetic")
-def synthetic(input_shape: Sequence[int] = (40,), num_samples: int = 512, num_classes: int = 10, seed: int = 0,
-              vocab_size: int | None = None) -> Task:
+def synthetic(input_shape: Sequence[int] = (40,), num_samples: Count = 512, num_classes: Count = 10, seed: Seed = 0,
+              vocab_size: Count | None = None) -> Task:
     """Random inputs of any shape (tokens when `vocab_size` is given) with random labels.
 
     Only for signals that ignore labels (zero-cost proxies, latency); never for accuracy.

@@ -6,6 +6,7 @@ standard deviation, as the `digits` task is, so a subnet searched on digits can 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from hwnas.tasks._files import existing, split_index
-from hwnas.tasks._task import Task, TaskDataError, register_task
+from hwnas.tasks._task import Fraction, Seed, Task, TaskDataError, register_task
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 NAME = "image-folder"
@@ -33,11 +34,16 @@ def _read(path: Path, shape: Sequence[int]) -> np.ndarray:
     if channels not in (1, 3):
         raise TaskDataError(f"{NAME}: input_shape must have 1 or 3 channels, got {list(shape)}")
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over Pillow's limit: refuse, don't warn
+            image_file = Image.open(path)
+        with image_file as image:
             image = image.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BILINEAR)
             pixels = np.asarray(image, dtype=np.float32) / 255.0
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # Pillow's limit against images that decode to gigabytes
+        raise TaskDataError(f"{NAME}: image {str(path)!r} is too large to decode safely ({str(exc).split('.')[0]})") from None
     except (UnidentifiedImageError, OSError) as exc:
-        raise TaskDataError(f"{NAME}: cannot read image {str(path)!r}: {exc}") from None
+        raise TaskDataError(f"{NAME}: cannot read image {str(path)!r}: {str(exc)[:200]}") from None
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 
@@ -57,7 +63,7 @@ def _load(root: Path, classes: list[str], shape: Sequence[int]) -> tuple[torch.T
 
 @register_task(NAME)
 def image_folder(path: str | None = None, input_shape: Sequence[int] = (3, 32, 32), val_path: str | None = None,
-                 val_fraction: float = 0.2, seed: int = 0) -> Task:
+                 val_fraction: Fraction = 0.2, seed: Seed = 0) -> Task:
     """Images under `path/<class>/`; validation from `val_path` (same classes) or a seeded split."""
     root = existing(path, "image folder (path)", NAME, directory=True)
     if len(tuple(input_shape)) != 3:

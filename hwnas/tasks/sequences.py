@@ -11,7 +11,7 @@ from functools import partial
 
 import torch
 
-from hwnas.tasks._task import BOS, EOS, FIRST_TOKEN, PAD, Task, TaskDataError, register_task
+from hwnas.tasks._task import BOS, EOS, FIRST_TOKEN, PAD, Count, Fraction, Seed, Task, TaskDataError, register_task
 
 OPS = ("reverse", "sort")
 
@@ -21,8 +21,8 @@ def _transform(tokens: torch.Tensor, op: str) -> torch.Tensor:
 
 
 @register_task("seq2seq")
-def seq2seq(op: str = "reverse", num_samples: int = 2000, length: int = 8, min_length: int | None = None,
-            vocab_size: int = 16, seed: int = 0, val_fraction: float = 0.2) -> Task:
+def seq2seq(op: str = "reverse", num_samples: Count = 2000, length: Count = 8, min_length: Count | None = None,
+            vocab_size: Count = 16, seed: Seed = 0, val_fraction: Fraction = 0.2) -> Task:
     """`num_samples` random sequences of `min_length`..`length` content tokens and their `op` (reverse|sort)."""
     if op not in OPS:
         raise TaskDataError(f"seq2seq: op {op!r} must be one of {', '.join(OPS)}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from hwnas.tasks._files import existing, split_index
-from hwnas.tasks._task import BOS, EOS, PAD, UNK, Task, TaskDataError, register_task
+from hwnas.tasks._task import BOS, EOS, PAD, UNK, Count, Fraction, Seed, Task, TaskDataError, register_task
 
 NAME = "parallel-text"
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
@@ -64,8 +64,8 @@ def _encode(pairs: list[tuple[list[str], list[str]]], ids: dict[str, int], src_l
 
 @register_task(NAME)
 def parallel_text(source: str | None = None, target: str | None = None, source_val: str | None = None,
-                  target_val: str | None = None, val_fraction: float = 0.1, max_length: int | None = None,
-                  min_count: int = 1, seed: int = 0) -> Task:
+                  target_val: str | None = None, val_fraction: Fraction = 0.1, max_length: Count | None = None,
+                  min_count: Count = 1, seed: Seed = 0) -> Task:
     """Pairs from `source`/`target`; validation from `source_val`/`target_val` or a seeded split."""
     pairs = _pairs(existing(source, "source file (source)", NAME), existing(target, "target file (target)", NAME))
     if (source_val is None) != (target_val is None):

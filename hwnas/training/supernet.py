@@ -10,6 +10,7 @@ exactly: same weights, optimizer, RNG and arch-sampler state, batches shuffled b
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -57,10 +58,17 @@ class TrainSettings:
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise TrainingError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("lr", "weight_decay", "grad_clip", "teacher_weight", "hidden_weight"):
+            if not math.isfinite(getattr(self, name)):
+                raise TrainingError(f"{name} must be a finite number, got {getattr(self, name)}")
         if self.lr <= 0:
             raise TrainingError(f"lr must be positive, got {self.lr}")
-        if self.num_random < 0:
-            raise TrainingError(f"num_random must be >= 0, got {self.num_random}")
+        if self.weight_decay < 0 or self.grad_clip <= 0:
+            raise TrainingError(f"weight_decay must be >= 0 and grad_clip > 0, got {self.weight_decay} and {self.grad_clip}")
+        if self.num_random < 0 or self.warmup_steps < 0:
+            raise TrainingError(f"num_random and warmup_steps must be >= 0, got {self.num_random} and {self.warmup_steps}")
+        if not 0 <= self.seed < 2**32:
+            raise TrainingError(f"seed must be in [0, 2**32), got {self.seed}")
 
 
 def _sampler_state(rng: random.Random) -> list[Any]:
