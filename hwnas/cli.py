@@ -7,9 +7,12 @@ without importing any (so no torch), and `hwnas devices` imports only what listi
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 import typer
+from typer._click import exceptions as click_exceptions  # typer's own click, whose errors its commands raise
 from typer.core import TyperCommand, TyperGroup
 
 from hwnas._cli_common import console
@@ -84,8 +87,28 @@ def __getattr__(name: str) -> Any:  # `from hwnas.cli import app` builds the ful
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def run(args: Sequence[str] | None = None) -> int:
+    """`hwnas ARGS` and its exit code. A usage error (unknown option, value out of range) is one line on
+    stderr and exit code 2, like every user error; `hwnas` alone prints the help."""
+    args = sys.argv[1:] if args is None else list(args)
+    try:
+        code = lazy_cli().main(args=args or ["--help"], prog_name="hwnas", standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError as exc:  # a group run without its subcommand
+        print(exc.format_message())
+        return 0
+    except click_exceptions.ClickException as exc:
+        where = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else "hwnas"
+        message = " ".join(exc.format_message().split())
+        print(f"hwnas: error: {where}: {message}", file=sys.stderr)
+        return exc.exit_code
+    except click_exceptions.Abort:
+        print("hwnas: aborted", file=sys.stderr)
+        return 1
+    return code if isinstance(code, int) else 0
+
+
 def main() -> None:
-    lazy_cli()(prog_name="hwnas")
+    sys.exit(run())
 
 
 if __name__ == "__main__":
