@@ -107,8 +107,8 @@ def predictor_from_dict(data: dict[str, Any], where: str = "predictor") -> Predi
                            f"{PREDICTOR_FORMAT_VERSION} and older (upgrade hwnas to read newer ones)")
     try:
         return PREDICTORS.get(kind)._from_state(data)
-    except ProfileError:
-        raise
+    except ProfileError as exc:  # a nested predictor's error: say where (the file) it sits
+        raise ProfileError(f"{where}: {exc}") from None
     except KeyError as exc:
         raise ProfileError(f"{where}: {kind} predictor lacks field {exc.args[0]!r}") from None
     except (TypeError, ValueError) as exc:
