@@ -70,7 +70,7 @@ def register(app: typer.Typer, console: Console) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """List the experiments in a storage."""
-        rows = [s.to_dict() for s in list_experiments(open_storage(storage))]
+        rows = [s.to_dict() for s in list_experiments(open_storage(storage, read_only=True))]
         if as_json:
             print(json.dumps(rows, indent=2))
             return

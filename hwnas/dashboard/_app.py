@@ -8,7 +8,10 @@ import threading
 from pathlib import Path
 
 from dash import Dash
+from dash.exceptions import DependencyException
+from flask import Flask, request
 from sqlalchemy.engine import make_url
+from werkzeug.exceptions import NotFound
 
 from hwnas.dashboard._api import register_api
 from hwnas.dashboard._callbacks import register
@@ -17,6 +20,8 @@ from hwnas.dashboard._layout import REFRESH_MS, shell
 from hwnas.errors import DashboardError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
+#: Where Dash serves its (and Plotly's) scripts; an unknown file there is a 404, not a 500 with a traceback.
+SUITES = "/_dash-component-suites/"
 
 
 def storage_label(url: str) -> str:
@@ -39,8 +44,28 @@ def create_app(storage_url: str, refresh_ms: int = REFRESH_MS) -> Dash:
     app.layout = shell(storage_label(storage_url))
     register(app, store, refresh_ms)
     register_api(app.server, store, storage_url)
+    _unknown_suites_are_404(app.server)
     app.server.config["HWNAS_STORE"] = store
     return app
+
+
+def _unknown_suites_are_404(server: Flask) -> None:
+    """Dash raises `DependencyException` for a file it does not ship (Flask logs it and answers 500), and
+    a path without package and file falls through to the page; both become a plain 404."""
+
+    def not_found() -> NotFound:
+        return NotFound(f"no component file {request.path}")
+
+    @server.before_request
+    def suite_without_file() -> NotFound | None:
+        rule = request.url_rule.rule if request.url_rule is not None else ""
+        if request.path.startswith(SUITES) and not rule.startswith(SUITES):
+            return not_found()
+        return None
+
+    @server.errorhandler(DependencyException)
+    def unknown_suite_file(_exc: DependencyException) -> NotFound:
+        return not_found()
 
 
 def warm(app: Dash) -> None:

@@ -140,7 +140,7 @@ class TrialStore:
     """
 
     def __init__(self, storage: str | BaseStorage, min_check_s: float = 1.0) -> None:
-        self.storage = open_storage(storage) if isinstance(storage, str) else storage
+        self.storage = open_storage(storage, read_only=True) if isinstance(storage, str) else storage
         self.url = storage if isinstance(storage, str) else None
         self.min_check_s = min_check_s
         self._entries: dict[str, _Entry] = {}

@@ -54,27 +54,51 @@ def trial_rows(study: optuna.Study) -> list[TrialRow]:
     return [TrialRow.from_trial(t) for t in trials]
 
 
-_CLAUSE = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.-]*(?:@[\w.:-]+)?)\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>[-+0-9.eE]+)\s*$")
+#: One clause with its blanks already collapsed to single spaces: no run of blanks for the regex to backtrack over.
+_CLAUSE = re.compile(r"(?P<key>[A-Za-z_][\w.-]*(?:@[\w.:-]+)?) ?(?P<op><=|>=|==|!=|<|>) ?(?P<value>[-+0-9.eE]+)")
 _OPS = {"<=": np.less_equal, ">=": np.greater_equal, "<": np.less, ">": np.greater, "==": np.equal, "!=": np.not_equal}
+#: The longest filter accepted (`--where`, `?where=`); far above any real one, and it bounds a request's work.
+MAX_WHERE_CHARS = 4096
 
 
 def parse_where(expr: str | None, known: Sequence[str]) -> list[tuple[str, str, float]]:
-    """`"latency_ms@pixel4 <= 20 and params_m < 1"` → clauses; never evaluated as code."""
+    """`"latency_ms@pixel4 <= 20 and params_m < 1"` → clauses; never evaluated as code.
+
+    Linear in the filter's length: it is split into blank-separated words once, and clauses are the words
+    between `and`s. Raises `QueryError` for a filter over `MAX_WHERE_CHARS`, an empty or malformed clause,
+    an unknown metric or a value that is not a number.
+    """
+    if expr is not None and len(expr) > MAX_WHERE_CHARS:
+        raise QueryError(f"filter is {len(expr):,} characters long; the limit is {MAX_WHERE_CHARS:,}")
     if not expr or not expr.strip():
         return []
+    parts: list[list[str]] = [[]]
+    for word in expr.split():
+        if word == "and":
+            parts.append([])
+        else:
+            parts[-1].append(word)
     clauses = []
-    for part in re.split(r"\s+and\s+", expr.strip()):
-        match = _CLAUSE.match(part)
+    for words in parts:
+        if not words:
+            raise QueryError("filter has an empty clause: 'and' needs a clause on each side (e.g. 'params_m < 1 and flops_m < 5')")
+        part = " ".join(words)
+        match = _CLAUSE.fullmatch(part)
         if not match:
-            raise QueryError(f"filter clause {part!r} must look like 'latency_ms@pixel4 <= 20' (clauses joined by 'and')")
+            raise QueryError(f"filter clause {_shown(part)} must look like 'latency_ms@pixel4 <= 20' (clauses joined by 'and')")
         if match["key"] not in known:
-            raise QueryError(f"filter names unknown metric {match['key']!r}; known: {', '.join(known)}")
+            raise QueryError(f"filter names unknown metric {_shown(match['key'])}; known: {', '.join(known)}")
         try:
             value = float(match["value"])
         except ValueError:
-            raise QueryError(f"filter value {match['value']!r} is not a number") from None
+            raise QueryError(f"filter value {_shown(match['value'])} is not a number") from None
         clauses.append((match["key"], match["op"], value))
     return clauses
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """`text` quoted for an error line, cut to about `limit` characters."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"… ({len(text):,} characters)"
 
 
 def _matches(row: TrialRow, clauses: list[tuple[str, str, float]]) -> bool:

@@ -11,7 +11,7 @@ from hwnas.search.storage import load_study, open_storage
 def front_rows(storage_url: str, experiment: str, objectives: str | list[str] | None = None,
                where: str | None = None) -> list[dict[str, Any]]:
     """Non-dominated feasible trials as JSON-ready rows (with their `hwnas extract` command)."""
-    study = load_study(open_storage(storage_url), experiment)
+    study = load_study(open_storage(storage_url, read_only=True), experiment)
     names = [o.strip() for o in objectives.split(",") if o.strip()] if isinstance(objectives, str) else objectives
     keys, directions = resolve_objectives(study, names)
     front = pareto_front(trial_rows(study), keys, directions, where)
@@ -21,5 +21,5 @@ def front_rows(storage_url: str, experiment: str, objectives: str | list[str] | 
 
 
 def all_rows(storage_url: str, experiment: str) -> list[dict[str, Any]]:
-    study = load_study(open_storage(storage_url), experiment)
+    study = load_study(open_storage(storage_url, read_only=True), experiment)
     return [row.to_dict(experiment, storage_url) for row in trial_rows(study)]

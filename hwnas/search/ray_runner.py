@@ -77,8 +77,8 @@ class StudySearcher:
                         experiment.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                     except ProposalRefused:  # stored as FAIL (a duplicate, or the budget is spent)
                         experiment.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                        if experiment.stopped_early or experiment.remaining() == 0:
-                            return None
+                        if experiment.stopped_early:
+                            return Searcher.FINISHED
                 self.pending[trial_id] = (trial, arch, hardware)
                 return {"arch": arch.to_dict(), "hardware": hardware.to_dict() if hardware is not None else None,
                         "trial_number": trial.number}

@@ -101,6 +101,7 @@ class Experiment:
         self._claims_lock = threading.Lock()  # worker threads of this process claim points one at a time
         self._local_claims: dict[tuple[str, str | None], int] = {}
         self._duplicates_in_a_row = 0
+        #: Why this process stops before its budget: the sampler converged, or other workers took the last trials.
         self.stopped_early: str | None = None
         self.storage_url = storage_url or spec.storage_url(base_dir)
         self.storage = open_storage(self.storage_url, create_dirs=storage_url is None and spec.storage is None)
@@ -114,6 +115,15 @@ class Experiment:
             stored = TrialRecord.of(trial.user_attrs)
             if stored.has_arch:
                 self.objectives.prime(stored.arch_id, stored.metrics, stored.hw_id)
+
+    def __getstate__(self) -> dict[str, object]:  # Ray Tune pickles its searcher, which holds the experiment
+        state = dict(self.__dict__)
+        del state["_claims_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._claims_lock = threading.Lock()
 
     def _open_study(self) -> optuna.Study:
         """Create the study, or load it (many workers may race here; both outcomes are the same)."""
@@ -152,12 +162,11 @@ class Experiment:
                 trial.set_user_attr(schema.DUPLICATE_OF, taken[key])
                 if self._duplicates_in_a_row >= MAX_DUPLICATES_IN_A_ROW:
                     self.stopped_early = f"{MAX_DUPLICATES_IN_A_ROW} proposals in a row were archs already evaluated"
-                    self.study.stop()
                 self._queue_fresh_point(trial.number, taken)
                 raise ProposalRefused(f"arch {arch.id} is trial {taken[key]}'s")
             if self.spec.budget.trials is not None and claimed >= self.spec.budget.trials:
-                self.study.stop()
-                raise ProposalRefused("the trial budget is spent (other workers hold the last trials)")
+                self.stopped_early = "the trial budget is spent (other workers hold the last trials)"
+                raise ProposalRefused(self.stopped_early)
             self._duplicates_in_a_row = 0
             trial.set_user_attr(schema.ARCH_ID, arch.id)  # a claim other workers see while this one runs
             if hardware is not None:
@@ -200,7 +209,12 @@ class Experiment:
             self._annotate(trial, arch, {}, [1.0] * len(self.spec.constraints))
             schema.mark_infeasible(trial, str(exc))
             raise optuna.TrialPruned(str(exc)) from None
-        self.claim(trial, arch, hardware)
+        try:
+            self.claim(trial, arch, hardware)
+        except ProposalRefused:
+            if self.stopped_early:
+                self.study.stop()  # this worker's loop ends after this trial; the others end on their own claims
+            raise
         return self.evaluate_into(trial, arch, hardware)
 
     def evaluate_into(self, trial: optuna.Trial, arch: Arch, hardware: Arch | None = None) -> tuple[float, ...]:

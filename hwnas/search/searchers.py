@@ -136,6 +136,15 @@ class SessionSeededSampler(optuna.samplers.BaseSampler):
         self._queued: list[dict[str, Any]] = []  # params the next trials take instead of the sampler's
         self._overrides: dict[int, dict[str, Any]] = {}  # trial number -> its params
 
+    def __getstate__(self) -> dict[str, Any]:  # pickled with the study (Ray Tune's searcher holds it)
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def queue_params(self, params: dict[str, Any]) -> None:
         """The next trial of this process takes `params` (e.g. a fresh arch after a duplicate proposal)."""
         with self._lock:

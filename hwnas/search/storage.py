@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 import warnings
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import optuna
@@ -20,32 +24,54 @@ from hwnas.search import schema
 #: A trial whose process died is failed after this long without a heartbeat, then retried once more.
 HEARTBEAT_S, GRACE_S = 2, 8
 
+#: What makes an SQLite file an Optuna storage: Optuna's own tables and its schema stamp.
+OPTUNA_TABLES = frozenset({"studies", "trials", "version_info", "alembic_version"})
 
-def open_storage(url: str, create_dirs: bool = False) -> BaseStorage:
+
+def open_storage(url: str, create_dirs: bool = False, *, read_only: bool = False) -> BaseStorage:
     """`sqlite:///file.db`, any SQLAlchemy URL (PostgreSQL for clusters), `journal:///file.log`, or
     `:memory:` (nothing kept; for benchmarks and throwaway runs).
 
     SQLite waits up to 60 s for a lock instead of failing with "database is locked"; RDB storages
     record heartbeats so trials of a killed process are failed and retried.
+
+    `read_only=True` is for commands that only read (`experiments`, `pareto`, `trials`, `dashboard`,
+    `extract --experiment`): the file must exist and hold Optuna's tables (a journal: Optuna's log), it is
+    opened read-only and nothing is created, stamped or migrated; other SQLAlchemy URLs skip table creation.
+
+    Raises `StorageError` (one line naming the URL) for a URL without a file (`sqlite:///`), a folder that
+    does not exist, a driver error, and, when reading, a missing file or one that is not an hwnas storage.
     """
     if url == ":memory:":
         return optuna.storages.InMemoryStorage()
     try:
         if url.startswith("journal:///"):
-            return JournalStorage(JournalFileBackend(str(_file_path(url, "journal:///", create_dirs))))
-        if url.startswith("sqlite:///"):
-            _file_path(url, "sqlite:///", create_dirs)
-        return _rdb_storage(url)
+            path = _file_path(url, "journal:///", create_dirs and not read_only)
+            if read_only:
+                _check_journal(url, path)
+            return JournalStorage(JournalFileBackend(str(path)))
+        if url.startswith("sqlite:"):
+            path = _file_path(url, "sqlite:///", create_dirs and not read_only)
+            if read_only:
+                return _rdb_storage(url, read_only_file=_check_sqlite(url, path))
+        return _rdb_storage(url, skip_table_creation=read_only)
     except StorageError:
         raise
-    except Exception as exc:  # SQLAlchemy / driver errors: one line naming the URL
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy / driver errors: one line naming the URL
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StorageError(f"storage {url!r} cannot be opened: {reason}") from None
 
 
 def _file_path(url: str, prefix: str, create_dirs: bool) -> Path:
-    """The file of a file-backed storage URL; its folder must exist (or is made, for hwnas's default)."""
-    path = Path(url.removeprefix(prefix))
+    """The file of a file-backed storage URL; its folder must exist (or is made, for hwnas's default).
+
+    `sqlite:///` and `journal:///` without a file (and SQLite's in-memory `sqlite://`) are refused: a search
+    would run and keep nothing.
+    """
+    name = url.removeprefix(prefix).split("?", 1)[0] if url.startswith(prefix) else ""
+    if name in ("", ":memory:"):
+        raise StorageError(f"storage {url!r} names no file; write {prefix}FILE (or :memory: for a run that keeps nothing)")
+    path = Path(name)
     if create_dirs:
         path.parent.mkdir(parents=True, exist_ok=True)
     if not path.parent.is_dir():
@@ -53,16 +79,64 @@ def _file_path(url: str, prefix: str, create_dirs: bool) -> Path:
     return path
 
 
-def _rdb_storage(url: str, attempts: int = 5) -> RDBStorage:
-    """RDB storage with heartbeats; retried when another worker is creating the same fresh schema."""
+def _check_exists(url: str, path: Path) -> None:
+    if not path.exists():
+        raise StorageError(f"{url}: not found (no file {str(path)!r}; `hwnas run SPEC --storage {url}` makes one)")
+    if not path.is_file():
+        raise StorageError(f"{url}: not an hwnas storage ({str(path)!r} is not a file)")
+
+
+def _check_sqlite(url: str, path: Path) -> str:
+    """The read-only SQLite URI of an existing file holding Optuna's tables, checked without writing."""
+    _check_exists(url, path)
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        with closing(sqlite3.connect(uri, uri=True, timeout=60)) as conn:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"{url}: not an hwnas storage ({exc})") from None
+    missing = OPTUNA_TABLES - tables
+    if missing == OPTUNA_TABLES:
+        raise StorageError(f"{url}: not an hwnas storage (no Optuna tables)")
+    if missing:
+        raise StorageError(f"{url}: not an hwnas storage (Optuna tables missing: {', '.join(sorted(missing))})")
+    return uri
+
+
+def _check_journal(url: str, path: Path) -> None:
+    """An existing file whose first line is an Optuna journal operation (an empty file is an empty journal)."""
+    _check_exists(url, path)
+    with path.open("rb") as f:
+        first = f.readline(1 << 20)
+    if not first:
+        return
+    try:
+        operation = json.loads(first)
+    except ValueError:
+        operation = None
+    if not isinstance(operation, dict) or "op_code" not in operation:
+        raise StorageError(f"{url}: not an hwnas storage (not an Optuna journal)")
+
+
+def _rdb_storage(url: str, attempts: int = 5, read_only_file: str | None = None,
+                 skip_table_creation: bool = False) -> RDBStorage:
+    """RDB storage with heartbeats; retried when another worker is creating the same fresh schema.
+
+    With `read_only_file` (a `file:…?mode=ro` URI) SQLite connections are read-only: Optuna can neither
+    create nor stamp anything, and no heartbeats are recorded.
+    """
+    if read_only_file is not None:
+        connect = partial(sqlite3.connect, read_only_file, uri=True, timeout=60, check_same_thread=False)
+        return RDBStorage(url, engine_kwargs={"creator": connect}, skip_table_creation=True)
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for attempt in range(attempts):
         try:
             with warnings.catch_warnings():  # heartbeats are marked experimental in Optuna; they are what resume needs
                 warnings.simplefilter("ignore", ExperimentalWarning)
                 return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3))
-        except Exception as exc:  # noqa: BLE001 - only the schema race is retried
+                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
+                                  skip_table_creation=skip_table_creation)
+        except Exception as exc:  # only the schema race is retried
             if not _lost_schema_race(exc) or attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))
@@ -93,7 +167,10 @@ def fail_orphaned_trials(study: optuna.Study) -> int:
         with_heartbeat = {row.trial_id for row in session.query(TrialHeartbeatModel.trial_id).all()}
     finally:
         session.close()
-    now, retry, failed = datetime.now(), RetryHeartbeatStaleTrialCallback(max_retry=3), 0
+    with warnings.catch_warnings():  # experimental in Optuna, as above
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=3)
+    now, failed = datetime.now(), 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         started = trial.datetime_start
         if trial._trial_id in with_heartbeat or started is None or (now - started).total_seconds() <= GRACE_S:

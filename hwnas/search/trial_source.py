@@ -12,7 +12,7 @@ from hwnas.search.storage import load_study, open_storage
 def trial_source(storage_url: str, experiment: str, trial_number: int) -> SubnetSource:
     """Trial `trial_number` of `experiment` in the storage; raises `UnknownNameError` for an unknown
     experiment and `ExportError` for a trial that is not in it or recorded no architecture."""
-    study = load_study(open_storage(storage_url), experiment)
+    study = load_study(open_storage(storage_url, read_only=True), experiment)
     if schema.SPEC not in study.user_attrs:
         raise ExportError(f"experiment {experiment!r} in {storage_url} was not made by `hwnas run` (no {schema.SPEC})")
     spec = schema.study_spec(study.user_attrs)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from hwnas.dashboard import TrialStore
 from hwnas.dashboard._analysis import bounds_where, front, hypervolume_history, metric_range, where_mask
-from hwnas.search.pareto import QueryError, parse_where
+from hwnas.search.pareto import MAX_WHERE_CHARS, QueryError, parse_where
 from hwnas.search.queries import front_rows
 
 
@@ -72,3 +74,25 @@ def test_hypervolume_history_ends_at_the_experiment_hypervolume(data) -> None:
     assert np.all(np.diff(values) >= -1e-9)  # one reference point: never decreases
     assert np.all(np.diff(numbers) > 0)
     assert values[-1] == pytest.approx(data.hypervolume, rel=1e-9)
+
+
+def test_filters_are_capped_and_blank_runs_are_cheap(data) -> None:
+    """The page's filter goes through the same parser: over the cap is one error; long blank runs parse as one space."""
+    with pytest.raises(QueryError, match=f"the limit is {MAX_WHERE_CHARS:,}$"):
+        where_mask(data, "params_m" + " " * 65536 + "<= 1")
+    spaced = "  params_m" + " " * 2000 + "<=\t\n 0.05" + " " * 1000 + "and" + " " * 1000 + "naswot >= 150 "
+    assert parse_where(spaced, data.metric_keys) == [("params_m", "<=", 0.05), ("naswot", ">=", 150.0)]
+    assert parse_where(" " * MAX_WHERE_CHARS, data.metric_keys) == []
+
+
+@pytest.mark.parametrize("where, message", [
+    ("params_m <= 1 and", "empty clause"),
+    ("and params_m <= 1", "empty clause"),
+    ("params_m <= 1 and  and naswot > 1", "empty clause"),
+    ("params_m" + "x" * 3000 + " <= 1", "filter names unknown metric 'params_mxxx"),
+    ("params_m < = 1", "filter clause 'params_m < = 1' must look like"),
+])
+def test_malformed_filters_are_one_line(data, where: str, message: str) -> None:
+    with pytest.raises(QueryError, match=re.escape(message)) as info:
+        parse_where(where, data.metric_keys)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 400 + len(", ".join(data.metric_keys))

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+import sqlite3
 import subprocess
 import sys
 
 import pytest
 
 from hwnas.dashboard import create_app
+from hwnas.errors import StorageError
 from hwnas.search import list_experiments, open_storage
+from hwnas.search.pareto import MAX_WHERE_CHARS
 from hwnas.search.queries import all_rows, front_rows
 
 
@@ -116,3 +121,58 @@ def test_serve_names_a_busy_port(storage_url: str) -> None:
         port = busy.getsockname()[1]
         with pytest.raises(DashboardError, match=f"cannot listen on 127.0.0.1:{port}: .*choose another --port"):
             serve(storage_url, port=port)
+
+
+@pytest.mark.parametrize("path", [
+    "/_dash-component-suites/nope/x.js",  # not a registered library
+    "/_dash-component-suites/dash/nope.js",  # a library, not one of its files
+    "/_dash-component-suites/dash/../x.js",
+    "/_dash-component-suites/plotly/package_data/plotly.v1_0_0m1.min.css",
+    "/_dash-component-suites/dash",  # no file at all: not the page either
+    "/_dash-component-suites/",
+])
+def test_unknown_component_files_are_404(client, caplog, path: str) -> None:
+    with caplog.at_level(logging.ERROR):
+        response = client.get(path)
+    assert response.status_code == 404 and b"hwnas dashboard" not in response.data
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # no traceback in the log
+
+
+def test_the_page_component_files_are_served(client) -> None:
+    page = client.get("/").get_data(as_text=True)
+    scripts = sorted(set(re.findall(r'"(/_dash-component-suites/[^"]+)"', page)))
+    assert len(scripts) > 5 and any("plotly" in s for s in scripts)
+    for script in scripts:
+        response = client.get(script)
+        assert response.status_code == 200 and response.data, script
+        response.close()
+
+
+@pytest.mark.parametrize("where", [" " * 65536, "params_m" + " " * 65536 + "<= 1", "x" * 65536 + " <= 1"])
+def test_long_filters_are_refused_at_the_cap(client, where: str) -> None:
+    """A 64 KB filter (used to cost seconds of CPU per request in blank runs) is refused at once, naming the limit."""
+    response = client.get("/api/pareto", query_string={"experiment": "synthetic", "where": where})
+    assert response.status_code == 400
+    assert response.get_json()["error"] == f"filter is {len(where):,} characters long; the limit is {MAX_WHERE_CHARS:,}"
+
+
+def test_filters_up_to_the_cap_are_answered(client) -> None:
+    where = "params_m" + " " * (MAX_WHERE_CHARS - 40) + "<= 0.05 and naswot >= 0"
+    response = client.get("/api/pareto", query_string={"experiment": "synthetic", "where": where})
+    assert response.status_code == 200
+    assert response.get_json() == client.get("/api/pareto", query_string={
+        "experiment": "synthetic", "where": "params_m <= 0.05 and naswot >= 0"}).get_json()
+
+
+def test_a_foreign_sqlite_file_is_refused_and_untouched(tmp_path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.close()
+    before = path.read_bytes(), path.stat().st_mtime_ns
+    with pytest.raises(StorageError, match="not an hwnas storage \\(no Optuna tables\\)"):
+        create_app(f"sqlite:///{path}")
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    with pytest.raises(StorageError, match="not found"):
+        create_app(f"sqlite:///{tmp_path / 'typo.db'}")
+    assert [p.name for p in tmp_path.iterdir()] == ["other.db"]
