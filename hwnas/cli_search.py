@@ -60,6 +60,8 @@ def register(app: typer.Typer, console: Console) -> None:
             experiment.run(on_trial=on_trial, lazy_progress=True)
             update(experiment.progress())
         done = experiment.progress()
+        if experiment.stopped_early and (done.budget is None or done.done < done.budget):
+            console.print(f"[yellow]stopped before the budget[/]: {experiment.stopped_early}")
         console.print(f"{spec.name}: {done.done} trials in {experiment.storage_url}, {done.feasible} feasible, "
                       f"front of {done.front_size}.  Next: hwnas pareto --experiment {spec.name} --storage {experiment.storage_url}")
 
@@ -101,6 +103,7 @@ def register(app: typer.Typer, console: Console) -> None:
         port: int = typer.Option(8050, "--port", min=1, max=65535),
     ) -> None:
         """Pareto-front dashboard and JSON API (/api/experiments, /api/pareto) over a storage."""
+        open_storage(storage, read_only=True)  # a bad storage is refused before Dash loads (seconds)
         from hwnas.dashboard import serve  # heavy (Dash, Flask, Plotly): only this command serves pages
 
         serve(storage, host=host, port=port)
