@@ -57,7 +57,7 @@ SEARCHERS.register("evolution", Searcher(sampler="evolution"), summary="evolutio
 SEARCHERS.register("ray", Searcher(engine="hwnas.search.ray_runner:run_with_ray"),
                    summary="an Optuna sampler in the driver, trials on Ray Tune workers (locally or on a cluster)")
 
-_HIDDEN_OPTIONS = ("space", "seed", "constraints_func")
+_HIDDEN_OPTIONS = ("space", "seed", "constraints_func", "independent_sampler")
 #: Samplers whose every decision is seeded by (seed, trial number) already: a resumed or parallel run
 #: continues them exactly, so they need no session seed.
 TRIAL_SEEDED = frozenset({"evolution"})
@@ -93,7 +93,7 @@ def make_sampler(spec: ExperimentSpec, space: Any) -> optuna.samplers.BaseSample
     factory = SAMPLERS.get(name)
     options: dict[str, Any] = dict(spec.searcher.options)
     accepted = inspect.signature(factory).parameters
-    unknown = sorted(set(options) - set(accepted))
+    unknown = sorted(set(options) - (set(accepted) - set(_HIDDEN_OPTIONS)))  # seed comes from the spec, objects from code
     if unknown:
         allowed = ", ".join(p for p in accepted if p not in _HIDDEN_OPTIONS)
         raise SpecError(f"searcher.options: {name} sampler has no option {unknown[0]!r}; options: {allowed}")
