@@ -10,21 +10,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hwnas.codesign._space import PREFIX, HardwareSpace
+from hwnas.codesign._space import PREFIX, HardwareConfig, HardwareSpace
 from hwnas.search_spaces import Arch, SearchSpace
-from hwnas.search_spaces._space import RngLike, as_rng
+from hwnas.search_spaces._choice_space import RngLike, as_rng
 
 
 class JointSpace:
+    """The choice algebra over (arch, hardware) pairs, each part delegated to its own space."""
+
     def __init__(self, space: SearchSpace, hardware: HardwareSpace) -> None:
         self.space, self.hardware = space, hardware
         self.name, self.preset = space.name, space.preset
 
     @staticmethod
-    def merge(arch: Arch, config: Arch) -> Arch:
+    def merge(arch: Arch, config: HardwareConfig) -> Arch:
         return Arch({**arch, **{PREFIX + k: v for k, v in config.items()}})
 
-    def split(self, point: Arch) -> tuple[Arch, Arch]:
+    def split(self, point: Arch) -> tuple[Arch, HardwareConfig]:
         arch = {k: v for k, v in point.items() if not k.startswith(PREFIX)}
         config = {k[len(PREFIX):]: v for k, v in point.items() if k.startswith(PREFIX)}
         return self.space.validate(arch), self.hardware.validate(config)

@@ -1,7 +1,7 @@
 """The two hardware spaces: accelerator parameters and deployment knobs, with their defaults.
 
-`hardware_space(kind, choices)` builds either; `choices` narrows or replaces the values of named
-choices (a single value pins it, which is how a fixed-accelerator search is written).
+`choices` narrows or replaces the values of named choices (a single value pins it, which is how a
+fixed-accelerator search is written). Both are entries of `HARDWARE_KINDS` (see `_factory`).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hwnas.codesign._accelerator import DATAFLOWS, Accelerator
+from hwnas.codesign._space import HardwareConfig, HardwareSpace
 from hwnas.errors import InvalidHardwareError
-from hwnas.codesign._space import HardwareSpace
-from hwnas.search_spaces import Arch, Choice
+from hwnas.search_spaces import Choice
 
 ACCELERATOR_CHOICES: dict[str, list[Any]] = {
     "pe_rows": [8, 16, 32],
@@ -28,7 +28,6 @@ DEPLOYMENT_CHOICES: dict[str, list[Any]] = {
     "runtime": ["torch", "onnxruntime"],
     "precision": ["fp32", "int8"],
 }
-KINDS = ("accelerator", "deployment")
 
 
 def _declaration(kind: str, defaults: Mapping[str, list[Any]], choices: Mapping[str, Any] | None) -> list[Choice]:
@@ -46,11 +45,11 @@ def _declaration(kind: str, defaults: Mapping[str, list[Any]], choices: Mapping[
     return out
 
 
-def _check_accelerator(config: Arch) -> Accelerator:
+def _check_accelerator(config: HardwareConfig) -> Accelerator:
     return Accelerator.from_config(config)
 
 
-def _check_deployment(config: Arch) -> None:
+def _check_deployment(config: HardwareConfig) -> None:
     for name, allowed in (("runtime", DEPLOYMENT_CHOICES["runtime"]), ("precision", DEPLOYMENT_CHOICES["precision"])):
         if config[name] not in allowed:
             raise InvalidHardwareError(f"hardware field {name!r} = {config[name]!r} is not one of {allowed}")
@@ -67,11 +66,3 @@ def accelerator_space(choices: Mapping[str, Sequence[Any]] | None = None) -> Har
 def deployment_space(choices: Mapping[str, Sequence[Any]] | None = None) -> HardwareSpace:
     """Threads, runtime (torch eager / ONNX Runtime) and precision (fp32 / int8 dynamic quantization) on this CPU."""
     return HardwareSpace("deployment", _declaration("deployment", DEPLOYMENT_CHOICES, choices), _check_deployment)
-
-
-def hardware_space(kind: str, choices: Mapping[str, Sequence[Any]] | None = None) -> HardwareSpace:
-    if kind == "accelerator":
-        return accelerator_space(choices)
-    if kind == "deployment":
-        return deployment_space(choices)
-    raise InvalidHardwareError(f"hardware kind {kind!r} is not one of {list(KINDS)}")

@@ -13,10 +13,11 @@ import torch
 from hwnas.errors import HwnasError
 from hwnas.search_spaces import SearchSpace
 from hwnas.tasks import Task, get_task
+from hwnas.training.tasks import implied_task_options
 
 
 def is_seq2seq(space: SearchSpace) -> bool:
-    return space.config.get("network") == "seq2seq"
+    return space.io.is_seq2seq
 
 
 def task_inputs(space: SearchSpace, task: Task, batch: int, split: str = "val") -> tuple[torch.Tensor, ...]:
@@ -29,7 +30,6 @@ def check_inputs(space: SearchSpace, task: dict[str, Any] | None, batch: int) ->
     """(inputs, what they are) for an export check: the task's validation samples when they fit the space."""
     if task is None or task["name"] == "synthetic":
         return space.example_input(batch), "example_input (seeded random)"
-    from hwnas.training.tasks import implied_task_options
 
     options = {**implied_task_options(space, task["name"]), **task.get("options", {})}
     try:

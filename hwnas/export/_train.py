@@ -16,22 +16,22 @@ import torch
 from torch import nn
 
 from hwnas.artifacts import subnet_dir as fmt
-from hwnas.export._inputs import is_seq2seq, task_inputs
 from hwnas.artifacts.subnet_load import build_module, load_subnet, subnet_space
+from hwnas.export._inputs import is_seq2seq, task_inputs
 from hwnas.export._onnx import export_onnx
 from hwnas.export._readme import readme_text
 from hwnas.search_spaces import SearchSpace
 from hwnas.tasks import Task, get_task
+from hwnas.training import evaluate_accuracy, train_subnet
+from hwnas.training.tasks import TaskMismatchError, implied_task_options
 
 
 def _outputs(space: SearchSpace) -> int:
-    return int(space.config["vocab_size"] if is_seq2seq(space) else space.config["num_classes"])
+    return int(space.io.outputs)  # type: ignore[arg-type]
 
 
 def fitting_task(space: SearchSpace, module: nn.Module, name: str, options: dict[str, Any]) -> tuple[Task, dict[str, Any]]:
     """The task `name` built to fit the subnet (image size, vocabulary), or an error saying what does not fit."""
-    from hwnas.training.tasks import TaskMismatchError, implied_task_options
-
     options = {**implied_task_options(space, name), **options}
     task = get_task(name, **options)
     want = "seq2seq" if is_seq2seq(space) else "classification"
@@ -58,8 +58,6 @@ def train_extracted(directory: str | Path, task_name: str, epochs: int, task_opt
     Raises `ExportError` for a missing or corrupt directory, `UnknownNameError`/`TaskDataError` for a bad
     task, `TaskMismatchError` for a task that does not fit the subnet.
     """
-    from hwnas.training import evaluate_accuracy, train_subnet
-
     if epochs < 1:
         raise fmt.ExportError(f"--epochs must be at least 1, got {epochs}")
     if not lr > 0:

@@ -25,12 +25,16 @@ the profile (`_predict.price_block_parts`), which also enforces the measured ran
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from hwnas.errors import OutOfDomainError
 from hwnas.hw_profiles._nnmeter import PHYSICAL_NAMES
-from hwnas.search_spaces import _ops as ops
+from hwnas.search_spaces.specs import (
+    BlockSpec, ClassifierHeadSpec, ConvSpec, EMOv2StemSpec, FusedIBNSpec, I2RMBSpec, IBNSpec, MobileLayerSpec,
+    SSDLiteHeadSpec, TuckerSpec,
+)
 
 ACT = "hard_swish"  # the only activation nn-Meter's tables measured
 
@@ -79,79 +83,91 @@ def _square(space_name: str, shape: Sequence[int]) -> int:
     return int(shape[1])
 
 
-def emov2_parts(space, arch, input_shape: Sequence[int]) -> list[BlockPart]:  # noqa: ANN001
-    """EMOv2 subnet → nn-Meter parts (see the module table)."""
-    from hwnas.search_spaces.emov2 import STAGES, block_shapes
-    from hwnas.search_spaces.elastic.conv_blocks import SpanningWindowAttention
-
-    hw = _square("emov2", input_shape)
-    stem = int(arch["s1_width"]) // 2
-    parts = [BlockPart("stem.conv", "firstconv", f"firstconv_{hw}_{input_shape[0]}_{stem}_2_3")]
-    hw = ops.conv_out_len(hw, 3, 2, 1)
-    parts.append(BlockPart("stem.dw_pw", "conv", f"conv_{hw}_{stem}_{stem}_1_1_{ACT}_3_nose"))
-    window = int(space.config["window"])
-    for stage, blocks in zip(STAGES, block_shapes(arch)):
-        for i, b in enumerate(blocks):
-            name = f"{stage}.{i}" + (" (attention)" if b.attention else "")
-            if b.attention is None:
-                parts += _mbconv_parts(name, hw, b.cin, b.cout, b.mid, b.stride, b.kernel, False)
-            else:
-                heads, head_dim = b.attention
-                (ph, pw), windows, tokens = SpanningWindowAttention.layout((hw, hw), window)
-                side = int(round(math.sqrt(tokens)))
-                exp = b.mid / b.cin
-                low, high = math.floor(exp), math.ceil(exp)
-                shares = [(low, 1.0)] if low == high else [(low, 1 - (exp - low)), (high, exp - low)]
-                parts += [BlockPart(name, "transattn", f"transattn_{side}_{b.cin}_{ACT}_{v}_ln", windows * share)
-                          for v, share in shares]
-                qk = heads * head_dim
-                parts.append(BlockPart(f"{name} second window branch", "transattn", physical=_row(
-                    "transattn", qk_macs=windows * tokens * tokens * qk, av_macs=windows * tokens * tokens * b.mid,
-                    softmax_elems=windows * tokens * tokens * heads)))
-                parts.append(BlockPart(f"{name} depthwise", "conv", physical=_row(
-                    "conv", depthwise_macs=hw * hw * b.mid * b.kernel**2, expanded_act=ph * pw * b.mid,
-                    depthwise_out_act=hw * hw * b.mid, weights=b.mid * b.kernel**2)))
-            hw = ops.conv_out_len(hw, b.kernel, b.stride, b.kernel // 2)
-    parts.append(_head_part("head", hw, int(arch["s4_width"]), int(space.config["num_classes"])))
+def _stem_parts(name: str, spec: ConvSpec | EMOv2StemSpec) -> list[BlockPart]:
+    hw = spec.hw[0]
+    width = spec.cout if isinstance(spec, ConvSpec) else spec.width
+    parts = [BlockPart(f"{name}.conv", "firstconv", f"firstconv_{hw}_{spec.cin}_{width}_2_3")]
+    if isinstance(spec, EMOv2StemSpec):  # its depthwise 3×3 + 1×1
+        parts.append(BlockPart(f"{name}.dw_pw", "conv", f"conv_{spec.out_hw[0]}_{width}_{width}_1_1_{ACT}_3_nose"))
     return parts
 
 
-def mobiledets_parts(space, arch, input_shape: Sequence[int]) -> list[BlockPart]:  # noqa: ANN001
-    """MobileDets subnet → nn-Meter parts; fused IBN, Tucker and the SSDLite head raise `OutOfDomainError`."""
-    from hwnas.search_spaces.mobiledets import STAGES, _layer_specs
-
-    hw = _square("mobiledets", input_shape)
-    stem = int(arch["stem_width"])
-    parts = [BlockPart("stem.conv", "firstconv", f"firstconv_{hw}_{input_shape[0]}_{stem}_2_3")]
-    hw = ops.conv_out_len(hw, 3, 2, 1)
-    se = float(arch["se_ratio"]) > 0  # type: ignore[arg-type]
-    for (stage, _, _), layers in zip(STAGES, _layer_specs(arch)):
-        for i, (op, cin, cout, stride, _) in enumerate(layers):
-            name = f"{stage}.{i} ({op.kind}_k{op.kernel})"
-            if op.kind != "ibn":
-                what = "a full k×k expansion conv" if op.kind == "fused" else "a full k×k conv between 1×1 compressions"
-                raise OutOfDomainError(f"block {name}: {what} has no nn-Meter block kind (the phone tables measure "
-                                       "depthwise MBConvs, attention and FFN blocks); outside the nnmeter-block-v1 domain")
-            parts += _mbconv_parts(name, hw, cin, cout, cin * op.expansion, stride, op.kernel, se)
-            hw = ops.conv_out_len(hw, op.kernel, stride, op.kernel // 2)
-    if space.is_detector:
-        raise OutOfDomainError("block head (SSDLite): the detection head has no nn-Meter block kind; outside the "
-                               "nnmeter-block-v1 domain (use the classifier preset `tiny` or a measured profile)")
-    parts.append(_head_part("head", hw, int(arch["s7_width"]), int(space.config["num_classes"])))
+def _i2rmb_parts(name: str, b: I2RMBSpec) -> list[BlockPart]:
+    hw = b.hw[0]
+    if b.attention is None:
+        return _mbconv_parts(name, hw, b.cin, b.cout, b.mid, b.stride, b.kernel, False)
+    name += " (attention)"
+    heads, head_dim = b.attention
+    (ph, pw), windows, tokens = b.windows
+    side = int(round(math.sqrt(tokens)))
+    exp = b.mid / b.cin
+    low, high = math.floor(exp), math.ceil(exp)
+    shares = [(low, 1.0)] if low == high else [(low, 1 - (exp - low)), (high, exp - low)]
+    parts = [BlockPart(name, "transattn", f"transattn_{side}_{b.cin}_{ACT}_{v}_ln", windows * share) for v, share in shares]
+    qk = heads * head_dim
+    parts.append(BlockPart(f"{name} second window branch", "transattn", physical=_row(
+        "transattn", qk_macs=windows * tokens * tokens * qk, av_macs=windows * tokens * tokens * b.mid,
+        softmax_elems=windows * tokens * tokens * heads)))
+    parts.append(BlockPart(f"{name} depthwise", "conv", physical=_row(
+        "conv", depthwise_macs=hw * hw * b.mid * b.kernel**2, expanded_act=ph * pw * b.mid,
+        depthwise_out_act=hw * hw * b.mid, weights=b.mid * b.kernel**2)))
     return parts
 
 
-_DECOMPOSERS = {"emov2": emov2_parts, "mobiledets": mobiledets_parts}
+def _ibn_parts(name: str, spec: IBNSpec) -> list[BlockPart]:
+    return _mbconv_parts(f"{name} (ibn_k{spec.kernel})", spec.hw[0], spec.cin, spec.cout, spec.cin * spec.expansion,
+                         spec.stride, spec.kernel, spec.se_ratio > 0)
+
+
+def _unmeasured_conv(what: str) -> Callable[[str, MobileLayerSpec], list[BlockPart]]:
+    def refuse(name: str, spec: MobileLayerSpec) -> list[BlockPart]:
+        raise OutOfDomainError(f"block {name} ({spec.option}_k{spec.kernel}): {what} has no nn-Meter block kind (the phone "
+                               "tables measure depthwise MBConvs, attention and FFN blocks); outside the nnmeter-block-v1 domain")
+    return refuse
+
+
+def _classifier_parts(name: str, spec: ClassifierHeadSpec) -> list[BlockPart]:
+    return [_head_part(name, spec.hw[0], spec.channels, spec.num_classes)]
+
+
+def _ssdlite_parts(name: str, spec: SSDLiteHeadSpec) -> list[BlockPart]:
+    raise OutOfDomainError(f"block {name} (SSDLite): the detection head has no nn-Meter block kind; outside the "
+                           "nnmeter-block-v1 domain (use the classifier preset `tiny` or a measured profile)")
+
+
+#: Block spec type → its nn-Meter parts (given the block's name); a type not here has no counterpart.
+PARTS: dict[type, Callable[[str, Any], list[BlockPart]]] = {
+    ConvSpec: _stem_parts, EMOv2StemSpec: _stem_parts, I2RMBSpec: _i2rmb_parts, IBNSpec: _ibn_parts,
+    FusedIBNSpec: _unmeasured_conv("a full k×k expansion conv"),
+    TuckerSpec: _unmeasured_conv("a full k×k conv between 1×1 compressions"),
+    ClassifierHeadSpec: _classifier_parts, SSDLiteHeadSpec: _ssdlite_parts,
+}
+
+
+def _block_parts(specs: Sequence[BlockSpec]) -> Iterator[BlockPart]:
+    """Each spec's parts in order; stage layers are named `s<stage>.<index in stage>` as in the module table."""
+    counts: dict[int, int] = {}
+    for i, spec in enumerate(specs):
+        parts = PARTS.get(type(spec))
+        if parts is None:
+            raise OutOfDomainError(f"block {type(spec).__name__} has no nn-Meter block kind; outside the nnmeter-block-v1 domain")
+        stage = getattr(spec, "stage", None)
+        if stage is not None:
+            counts[stage] = counts.get(stage, -1) + 1
+        name = "stem" if i == 0 else "head" if i == len(specs) - 1 else f"s{stage + 1}.{counts[stage]}"
+        yield from parts(name, spec)
 
 
 def nnmeter_block_parts(space, arch, input_shape: Sequence[int] | None = None) -> list[BlockPart]:  # noqa: ANN001
-    """The nn-Meter parts of `arch` of `space` at `input_shape` (default: the preset's); raises
-    `OutOfDomainError` for spaces or blocks with no nn-Meter counterpart."""
-    if space.name not in _DECOMPOSERS:
-        raise OutOfDomainError(f"space {space.name} has no nn-Meter block decomposition (only {', '.join(sorted(_DECOMPOSERS))}); "
-                               "its blocks are outside the nnmeter-block-v1 domain")
-    arch = space.validate(arch)
-    return _DECOMPOSERS[space.name](space, arch, tuple(input_shape or space.default_input_shape))
+    """The nn-Meter parts of `arch` of `space` at `input_shape` (default: the preset's), from the space's
+    block specs; raises `OutOfDomainError` for spaces or blocks with no nn-Meter counterpart."""
+    shape = tuple(input_shape or space.default_input_shape)
+    first = space.blocks(arch)[0]
+    if not isinstance(first, (ConvSpec, EMOv2StemSpec)):
+        raise OutOfDomainError(f"space {space.name} has no nn-Meter block decomposition (its first block is "
+                               f"{type(first).__name__}, not a conv stem); its blocks are outside the nnmeter-block-v1 domain")
+    _square(space.name, shape)
+    return list(_block_parts(space.blocks(arch, shape)))
 
 
 def nnmeter_block_keys(space, arch, input_shape: Sequence[int] | None = None) -> list[str]:  # noqa: ANN001

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import warnings
@@ -49,17 +50,30 @@ def open_storage(url: str, create_dirs: bool = False, *, read_only: bool = False
             path = _file_path(url, "journal:///", create_dirs and not read_only)
             if read_only:
                 _check_journal(url, path)
+            else:
+                _check_writable(url, path)
             return JournalStorage(JournalFileBackend(str(path)))
         if url.startswith("sqlite:"):
             path = _file_path(url, "sqlite:///", create_dirs and not read_only)
             if read_only:
                 return _rdb_storage(url, read_only_file=_check_sqlite(url, path))
+            _check_writable(url, path)
         return _rdb_storage(url, skip_table_creation=read_only)
     except StorageError:
         raise
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy / driver errors: one line naming the URL
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StorageError(f"storage {url!r} cannot be opened: {reason}") from None
+
+
+def _check_writable(url: str, path: Path) -> None:
+    """A search writes its trials (and SQLite its journal beside the file): say so before Optuna fails deep inside."""
+    if path.is_dir():
+        raise StorageError(f"storage {url!r}: {str(path)!r} is a directory, not a storage file")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StorageError(f"storage {url!r}: {str(path)!r} is read-only; a search writes its trials there")
+    if not os.access(path.parent, os.W_OK):
+        raise StorageError(f"storage {url!r}: folder {str(path.parent)!r} is read-only; a search writes its trials there")
 
 
 def _file_path(url: str, prefix: str, create_dirs: bool) -> Path:

@@ -71,7 +71,8 @@ class Arch(Mapping[str, ChoiceValue]):
         return hashlib.sha256(self._canonical.encode()).hexdigest()[:16]
 
     def replace(self, **changes: Any) -> Arch:
-        return Arch({**self._choices, **changes})
+        """A copy (of the same type) with `changes` applied."""
+        return type(self)({**self._choices, **changes})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (tuples as lists)."""

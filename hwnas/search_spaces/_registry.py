@@ -1,38 +1,39 @@
-"""One registry of search spaces, so tools and blanket tests can run over every space and preset."""
+"""The registry of search spaces (`SPACES`), so tools and blanket tests can run over every space and preset."""
 
 from __future__ import annotations
 
-import fnmatch
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from hwnas.errors import UnknownNameError
+from hwnas.registry import Registry
 from hwnas.search_spaces._space import SearchSpace
 
-_SPACES: dict[str, type[SearchSpace]] = {}
+SPACES: Registry[type[SearchSpace]] = Registry("search space")
 S = TypeVar("S", bound=type[SearchSpace])
 
 
-def register_space(name: str):  # noqa: ANN201 - decorator
-    """Class decorator: `@register_space("mobiledets")` makes the space reachable by name."""
+def register_space(name: str) -> Callable[[S], S]:
+    """Class decorator: `@register_space("mobiledets")` makes the space reachable by name.
+
+    Raises `ValueError` when another class already holds `name`.
+    """
 
     def decorate(cls: S) -> S:
-        if name in _SPACES and _SPACES[name] is not cls:
-            raise ValueError(f"search space {name!r} is already registered by {_SPACES[name].__name__}")
+        SPACES.register(name, cls)
         cls.name = name
-        _SPACES[name] = cls
         return cls
 
     return decorate
 
 
 def list_spaces(pattern: str = "*") -> list[str]:
-    return sorted(name for name in _SPACES if fnmatch.fnmatch(name, pattern))
+    return SPACES.names(pattern)
 
 
 def space_class(name: str) -> type[SearchSpace]:
-    if name not in _SPACES:
-        raise UnknownNameError("search space", name, _SPACES)
-    return _SPACES[name]
+    """The class registered as `name`; raises `UnknownNameError` listing the known spaces."""
+    return SPACES.get(name)
 
 
 def list_presets(name: str) -> list[str]:

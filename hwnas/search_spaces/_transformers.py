@@ -1,66 +1,64 @@
-"""Transformer networks assembled from elastic blocks, and their operator descriptions.
+"""Transformer networks assembled from block specs: a patch classifier and an encoder-decoder translator.
 
-Three shapes cover the transformer spaces: a patch classifier (ViT over images or 1-D signals), an
-encoder-decoder translator (HAT's SuperTransformer) and a waveform encoder (HuBERT-style CNN front end).
-Their forward passes only call children, so extracted subnets reuse these classes unchanged.
+A network's block list is `[front, layer, ..., head]` (the translator: source embedding, encoder layers,
+target embedding, decoder layers, tied output). `from_blocks` builds the supernet from the largest
+arch's list and `configure` walks any arch's list onto it; the front and head specs describe the
+network's own parts. Forward passes only call children, so extracted subnets reuse these classes.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from hwnas.search_spaces import _ops as ops
+from hwnas.search_spaces._block import BlockSpec
 from hwnas.search_spaces._ops import OpSpec
-from hwnas.search_spaces.elastic.blocks import TransformerLayer
+from hwnas.search_spaces._supernet import Network
+from hwnas.search_spaces.elastic._base import ElasticLayers
+from hwnas.search_spaces.elastic.blocks import TransformerLayerSpec
+from hwnas.search_spaces.elastic.linear import ElasticConv, ElasticEmbedding, ElasticLinear, ElasticTensor
+from hwnas.search_spaces.elastic.norm import ElasticLayerNorm
 
 
 @dataclass(frozen=True)
-class LayerShape:
-    """The active sizes of one transformer layer, as `layer_ops` needs them."""
+class PatchEmbedSpec(BlockSpec):
+    """Patches of a (C, H, W) image or an (L,) signal, a class token and learned positions (`max_tokens` rows)."""
 
+    shape: tuple[int, ...]
+    patch: int
     embed: int
-    heads: int
-    head_dim: int
-    ffn: int
-    kind: str = "softmax"
-    rel_range: int = 0
-    causal: bool = False
+    max_tokens: int
+
+    @property
+    def tokens(self) -> int:
+        spatial = self.shape[1:] if len(self.shape) == 3 else self.shape
+        return math.prod(s // self.patch for s in spatial) + 1
+
+    def ops(self) -> list[OpSpec]:
+        e, p, shape = self.embed, self.patch, self.shape
+        conv = (ops.conv2d(shape[0], e, p, p, (shape[1], shape[2])) if len(shape) == 3 else ops.conv1d(1, e, p, p, shape[0]))
+        return [conv, ops.param(e, "cls_token"), ops.param(self.max_tokens * e, "pos_embed"), ops.add(self.tokens * e)]
 
 
-def attention_ops(n_q: int, n_kv: int, q_embed: int, kv_embed: int, shape: LayerShape, kind: str, causal: bool) -> list[OpSpec]:
-    qkv = shape.heads * shape.head_dim
-    return [
-        ops.linear(n_q, q_embed, qkv),
-        ops.linear(n_kv, kv_embed, qkv),
-        ops.linear(n_kv, kv_embed, qkv),
-        ops.attention(kind, n_q, n_kv, shape.heads, shape.head_dim, causal, shape.rel_range),
-        ops.linear(n_q, qkv, q_embed),
-        ops.add(n_q * q_embed),
-        ops.layernorm(n_q, q_embed),
-    ]
+@dataclass(frozen=True)
+class TokenClassifierSpec(BlockSpec):
+    """Final LayerNorm, mean over the patch tokens (not the class token), linear classifier."""
+
+    n: int
+    embed: int
+    num_classes: int
+
+    def ops(self) -> list[OpSpec]:
+        n, e = self.n, self.embed
+        return [ops.layernorm(n, e), ops.pool("mean", (n - 1) * e, e), ops.linear(1, e, self.num_classes)]
 
 
-def layer_ops(n: int, shape: LayerShape, activation: str, cross: tuple[int, int, LayerShape] | None = None) -> list[OpSpec]:
-    """Ops of one layer over `n` tokens; `cross` = (memory tokens, memory width, cross-attention shape)."""
-    result = attention_ops(n, n, shape.embed, shape.embed, shape, shape.kind, shape.causal)
-    if cross is not None:
-        n_mem, mem_embed, cross_shape = cross
-        result += attention_ops(n, n_mem, shape.embed, mem_embed, cross_shape, cross_shape.kind, False)
-    return result + [
-        ops.linear(n, shape.embed, shape.ffn),
-        ops.act(activation, n * shape.ffn),
-        ops.linear(n, shape.ffn, shape.embed),
-        ops.add(n * shape.embed),
-        ops.layernorm(n, shape.embed),
-    ]
-
-
-class PatchClassifier(nn.Module):
+class PatchClassifier(Network):
     """ViT: patches (conv, 1-D or 2-D) + class token + learned positions → layers → norm → mean → head.
 
     As in mixFormer's CIFAR model, tokens are scaled by √width, the class token is kept in the sequence,
@@ -72,6 +70,28 @@ class PatchClassifier(nn.Module):
         super().__init__()
         self.patch_embed, self.cls_token, self.pos_embed = patch_embed, cls_token, pos_embed
         self.layers, self.final_norm, self.head = layers, final_norm, head
+
+    @classmethod
+    def from_blocks(cls, blocks: Sequence[BlockSpec]) -> PatchClassifier:
+        front, *layers, head = blocks
+        e, dims = front.embed, 2 if len(front.shape) == 3 else 1  # type: ignore[attr-defined]
+        return cls(
+            patch_embed=ElasticConv(dims, front.shape[0] if dims == 2 else 1, e, front.patch, front.patch),  # type: ignore[attr-defined]
+            cls_token=ElasticTensor(torch.zeros(1, 1, e)),
+            pos_embed=ElasticTensor(torch.nn.init.trunc_normal_(torch.empty(1, front.max_tokens, e), std=0.02)),  # type: ignore[attr-defined]
+            layers=ElasticLayers([layer.build() for layer in layers]),  # type: ignore[attr-defined]
+            final_norm=ElasticLayerNorm(e),
+            head=ElasticLinear(e, head.num_classes),  # type: ignore[attr-defined]
+        )
+
+    def configure(self, blocks: Sequence[BlockSpec]) -> None:
+        front, *layers, head = blocks
+        self.patch_embed.active_out = front.embed  # type: ignore[attr-defined]
+        self.cls_token.active_dim = self.pos_embed.active_dim = front.embed  # type: ignore[attr-defined]
+        for layer, spec in zip(self.layers.configure(len(layers)), layers):  # type: ignore[operator]
+            layer.configure(spec)
+        self.final_norm.active_dim = head.embed  # type: ignore[attr-defined]
+        self.head.configure(head.embed, head.num_classes)  # type: ignore[attr-defined,operator]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:  # (B, L) signals: one input channel
@@ -93,7 +113,39 @@ def sinusoidal_positions(n: int, table_dim: int, width: int, device: torch.devic
     return torch.cat([angles.sin(), angles.cos()], dim=1)[:, :width]
 
 
-class EncoderDecoder(nn.Module):
+@dataclass(frozen=True)
+class TokenEmbeddingSpec(BlockSpec):
+    """`n` tokens looked up in the shared table (plus sinusoidal positions); `shared`: counted elsewhere."""
+
+    n: int
+    vocab: int
+    dim: int
+    shared: bool
+    padding_idx: int
+
+    def ops(self) -> list[OpSpec]:
+        return [ops.embedding(self.n, self.vocab, self.dim, shared=self.shared), ops.add(self.n * self.dim)]
+
+
+@dataclass(frozen=True)
+class TiedOutputSpec(BlockSpec):
+    """Token logits through the shared embedding table."""
+
+    n: int
+    dim: int
+    vocab: int
+
+    def ops(self) -> list[OpSpec]:
+        return [ops.linear(self.n, self.dim, self.vocab, bias=False, tied=True)]
+
+
+def _translator_parts(blocks: Sequence[BlockSpec]) -> tuple[TokenEmbeddingSpec, list, TokenEmbeddingSpec, list]:
+    """(source embedding, encoder layers, target embedding, decoder layers) of a translator's block list."""
+    target = next(i for i, block in enumerate(blocks) if i > 0 and isinstance(block, TokenEmbeddingSpec))
+    return blocks[0], list(blocks[1:target]), blocks[target], list(blocks[target + 1 : -1])  # type: ignore[return-value]
+
+
+class EncoderDecoder(Network):
     """HAT's SuperTransformer: shared token table, sinusoidal positions, post-norm layers, tied output.
 
     Decoder layer i cross-attends to the concatenation (along time) of the last `memory_layers`
@@ -106,6 +158,27 @@ class EncoderDecoder(nn.Module):
         self.src_embed, self.tgt_embed = src_embed, tgt_embed
         self.encoder, self.decoder = encoder, decoder
         self.position_table_dim = position_table_dim
+
+    @classmethod
+    def from_blocks(cls, blocks: Sequence[BlockSpec]) -> EncoderDecoder:
+        src, encoder, tgt, decoder = _translator_parts(blocks)
+        src_embed = ElasticEmbedding(src.vocab, src.dim, padding_idx=src.padding_idx)
+        tgt_embed = ElasticEmbedding(tgt.vocab, tgt.dim, padding_idx=tgt.padding_idx)
+        tgt_embed.weight = src_embed.weight  # share-all-embeddings: one table for source, target and output
+        return cls(src_embed, tgt_embed, ElasticLayers([layer.build() for layer in encoder]),
+                   ElasticLayers([layer.build() for layer in decoder]), position_table_dim=src.dim)
+
+    def configure(self, blocks: Sequence[BlockSpec]) -> None:
+        src, encoder, tgt, decoder = _translator_parts(blocks)
+        self.src_embed.active_dim, self.tgt_embed.active_dim = src.dim, tgt.dim
+        for stack, specs in ((self.encoder, encoder), (self.decoder, decoder)):
+            for layer, spec in zip(stack.configure(len(specs)), specs):  # type: ignore[operator]
+                layer.configure(spec)
+
+    def finish_export(self, module: nn.Module, blocks: Sequence[BlockSpec]) -> None:
+        src, _, tgt, _ = _translator_parts(blocks)
+        if src.dim == tgt.dim:
+            module.tgt_embed = module.src_embed  # one shared table, as in the supernet
 
     def _embed(self, table: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
         x = table(tokens)
@@ -125,70 +198,7 @@ class EncoderDecoder(nn.Module):
         return self.tgt_embed.project(y)
 
 
-class ConvFeatureExtractor(nn.Sequential):
-    """wav2vec 2.0 / HuBERT waveform front end: bias-free convs + GELU, GroupNorm after the first."""
-
-    def __init__(self, layers: list[tuple[int, int, int]]) -> None:
-        modules: list[nn.Module] = []
-        cin = 1
-        for i, (cout, kernel, stride) in enumerate(layers):
-            modules.append(nn.Conv1d(cin, cout, kernel, stride=stride, bias=False))
-            if i == 0:
-                modules.append(nn.GroupNorm(cout, cout))
-            modules.append(nn.GELU())
-            cin = cout
-        super().__init__(*modules)
-        self.conv_layers = tuple(layers)
-
-    def frames(self, samples: int) -> int:
-        for _, kernel, stride in self.conv_layers:
-            samples = ops.conv_out_len(samples, kernel, stride, 0)
-        return samples
-
-    def describe(self, samples: int) -> list[OpSpec]:
-        result: list[OpSpec] = []
-        cin, length = 1, samples
-        for i, (cout, kernel, stride) in enumerate(self.conv_layers):
-            result.append(ops.conv1d(cin, cout, kernel, stride, length, bias=False))
-            length = ops.conv_out_len(length, kernel, stride, 0)
-            if i == 0:
-                result.append(ops.groupnorm(cout, cout, length))
-            result.append(ops.act("gelu", cout * length))
-            cin = cout
-        return result
-
-
-class WaveformEncoder(nn.Module):
-    """HuBERT-style encoder: CNN features → LN → projection → (+ conv positions) → LN → post-norm layers.
-
-    With a `head`, the mean of the last hidden states is classified; without one, hidden states are returned.
-    `mask` (B, T) replaces masked frames by the learned mask embedding, as in masked-prediction pre-training.
-    """
-
-    def __init__(self, features: ConvFeatureExtractor, feature_norm: nn.Module, projection: nn.Module,
-                 mask_embedding: nn.Module, pos_conv: nn.Module, encoder_norm: nn.Module, layers: nn.Module,
-                 head: nn.Module | None) -> None:
-        super().__init__()
-        self.features, self.feature_norm, self.projection = features, feature_norm, projection
-        self.mask_embedding, self.pos_conv, self.encoder_norm = mask_embedding, pos_conv, encoder_norm
-        self.layers, self.head = layers, head
-
-    def forward(self, waveform: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.projection(self.feature_norm(self.features(waveform.unsqueeze(1)).transpose(1, 2)))
-        if mask is not None:
-            x = torch.where(mask.unsqueeze(-1), self.mask_embedding().to(x.dtype), x)
-        positions = self.pos_conv(x.transpose(1, 2))[..., :-1]  # even kernel: drop the extra frame
-        x = self.encoder_norm(x + F.gelu(positions).transpose(1, 2))
-        for layer in self.layers:
-            x = layer(x)
-        return x if self.head is None else self.head(x.mean(dim=1))
-
-
-def configure_layer(layer: TransformerLayer, shape: LayerShape, cross: tuple[int, int, str] | None = None) -> None:
-    """Set a supernet layer to `shape`; `cross` = (cross heads, memory width, cross kind) for decoders."""
-    layer.self_attn.configure(shape.kind, shape.heads, shape.embed, rel_range=shape.rel_range)
-    if cross is not None:
-        heads, mem_embed, kind = cross
-        layer.cross_attn.configure(kind, heads, shape.embed, kv_embed=mem_embed)
-    layer.ffn.configure(shape.embed, shape.ffn)
-    layer.configure_norms(shape.embed)
+__all__ = [
+    "EncoderDecoder", "PatchClassifier", "PatchEmbedSpec", "TiedOutputSpec", "TokenClassifierSpec", "TokenEmbeddingSpec",
+    "TransformerLayerSpec", "sinusoidal_positions",
+]

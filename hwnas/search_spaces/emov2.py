@@ -19,30 +19,22 @@ Presets: `imagenet` (224×224, 1,000 classes, window 7; named archs `emov2-1m/2m
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
-from torch import nn
-
-from hwnas.search_spaces import _ops as ops
 from hwnas.search_spaces._arch import Arch
+from hwnas.search_spaces._block import BuildableSpec
 from hwnas.search_spaces._choices import Choice, Depth, PerLayer
-from hwnas.search_spaces._conv_nets import ClassifierHead, StagedNet
+from hwnas.search_spaces._conv_nets import ClassifierHeadSpec, StagedNet
+from hwnas.search_spaces._io import SpaceIO
 from hwnas.search_spaces._registry import register_space
 from hwnas.search_spaces._space import SearchSpace
 from hwnas.search_spaces._supernet import Supernet
-from hwnas.search_spaces.elastic._base import ElasticLayers
-from hwnas.search_spaces.elastic.conv import (
-    ChannelsLast, ElasticActivation, ElasticBatchNorm2d, ElasticChoice, ElasticConv2d, ElasticLayerScale,
-)
-from hwnas.search_spaces.elastic.conv_blocks import I2RMB, ConvNormAct, SpanningWindowAttention, conv_ops, dw_bn_act
-from hwnas.search_spaces.elastic.norm import ElasticLayerNorm
+from hwnas.search_spaces.elastic.emo_blocks import EPS, EMOv2StemSpec, I2RMBSpec
 
 STAGES = ("s1", "s2", "s3", "s4")
 ATTENTION_STAGES = ("s3", "s4")
 NORMS = {"s1": "bn", "s2": "bn", "s3": "ln", "s4": "ln"}
 ACTS = {"s1": "silu", "s2": "silu", "s3": "gelu", "s4": "gelu"}
-EPS = 1e-6  # the official norms' epsilon
-LAYER_SCALE_INIT = 1e-6  # the official ls_value
 
 PRESETS: dict[str, dict[str, Any]] = {
     "imagenet": dict(
@@ -59,18 +51,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         exp=[2.0, 3.0], down_exp=[4.0, 6.0], heads=dict(s3=[0, 2, 4], s4=[0, 2, 4]), head_dim=[8, 16],
     ),
 }
-
-
-class BlockShape(NamedTuple):
-    """The active sizes of one i2RMB; `attention` = (heads, head_dim) or None for the conv expansion."""
-
-    cin: int
-    cout: int
-    mid: int
-    kernel: int
-    stride: int
-    skip: bool
-    attention: tuple[int, int] | None
 
 
 def _official(depths: list[int], widths: list[int], exps: list[float], head_dims: list[int]) -> dict[str, Any]:
@@ -94,30 +74,14 @@ NAMED_ARCHS = {
 }
 
 
-def block_shapes(arch: Arch) -> list[list[BlockShape]]:
-    """Per stage, the downsampling block then the residual blocks."""
-    cin, result = int(arch["s1_width"]) // 2, []
-    for stage in STAGES:
-        width = int(arch[f"{stage}_width"])
-        blocks = [BlockShape(cin, width, int(cin * float(arch[f"{stage}_down_exp"])), int(arch[f"{stage}_down_kernel"]),
-                             2, False, None)]
-        heads = arch[f"{stage}_heads"] if stage in ATTENTION_STAGES else [0] * int(arch[f"{stage}_blocks"])
-        for exp, kernel, h in zip(arch[f"{stage}_exp"], arch[f"{stage}_kernel"], heads):  # type: ignore[arg-type]
-            attention = (int(h), int(arch[f"{stage}_head_dim"])) if h else None
-            blocks.append(BlockShape(width, width, int(width * float(exp)), int(kernel), 1, True, attention))
-        result.append(blocks)
-        cin = width
-    return result
-
-
 @register_space("emov2")
 class EMOv2Space(SearchSpace):
     presets = PRESETS
     default_preset = "imagenet"
 
     def __init__(self, preset: str = "imagenet", num_classes: int | None = None) -> None:
-        self.config = self.preset_config(preset, num_classes)
-        c = self.config
+        self.config = c = self.preset_config(preset, num_classes)
+        self.io = SpaceIO("classification", tuple(c["input_shape"]), c["num_classes"])
         declaration: list = []
         for stage in STAGES:
             declaration += [
@@ -133,63 +97,25 @@ class EMOv2Space(SearchSpace):
                                 Choice(f"{stage}_head_dim", c["head_dim"])]
         super().__init__(preset, declaration, named_archs=NAMED_ARCHS if preset == "imagenet" else None)
 
-    def ops(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[ops.OpSpec]:
-        arch = self.validate(arch)
-        shape = tuple(input_shape or self.default_input_shape)
-        stem = int(arch["s1_width"]) // 2
-        result, hw = conv_ops(shape[0], stem, 3, 2, (shape[1], shape[2]), "silu", bias=True)
-        result += conv_ops(stem, stem, 3, 1, hw, "silu", groups=stem)[0] + [ops.conv2d(stem, stem, 1, 1, hw, bias=False)]
-        for stage, blocks in zip(STAGES, block_shapes(arch)):
-            for b in blocks:
-                attention = None if b.attention is None else (*b.attention, self.config["window"])
-                block_ops, hw = I2RMB.ops(b.cin, b.cout, b.mid, b.kernel, b.stride, hw, NORMS[stage], ACTS[stage],
-                                          b.skip, attention)
-                result += block_ops
-        return result + ClassifierHead.ops(int(arch["s4_width"]), hw, self.config["num_classes"], layer_norm=True)
+    def blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BuildableSpec]:
+        """Stem, then per stage the downsampling block and the residual blocks, then the classifier."""
+        arch, shape, c = self.validate(arch), self._shape(input_shape), self.config
+        stem = EMOv2StemSpec(shape[0], int(arch["s1_width"]) // 2, (shape[1], shape[2]))
+        result: list[BuildableSpec] = [stem]
+        cin, hw, kernels = stem.width, stem.out_hw, tuple(c["kernels"])
+        for index, stage in enumerate(STAGES):
+            width, norm, act = int(arch[f"{stage}_width"]), NORMS[stage], ACTS[stage]
+            heads = arch[f"{stage}_heads"] if stage in ATTENTION_STAGES else [0] * int(arch[f"{stage}_blocks"])  # type: ignore[arg-type]
+            shapes = [(cin, float(arch[f"{stage}_down_exp"]), arch[f"{stage}_down_kernel"], 2, False, None)]  # type: ignore[arg-type]
+            for exp, kernel, h in zip(arch[f"{stage}_exp"], arch[f"{stage}_kernel"], heads):  # type: ignore[arg-type]
+                shapes.append((width, float(exp), kernel, 1, True, (int(h), int(arch[f"{stage}_head_dim"])) if h else None))  # type: ignore[arg-type]
+            for block_in, exp, kernel, stride, skip, attention in shapes:
+                block = I2RMBSpec(block_in, width, int(block_in * exp), int(kernel), stride, skip, norm, act, attention,  # type: ignore[arg-type]
+                                  c["window"], hw, kernels, index)
+                result.append(block)
+                hw = block.out_hw
+            cin = width
+        return result + [ClassifierHeadSpec(cin, hw, self.io.num_classes, EPS, (len(STAGES) - 1,))]  # type: ignore[arg-type]
 
     def build_supernet(self) -> Supernet:
-        c = self.config
-        stem = max(c["widths"]["s1"]) // 2
-        stages, cin = [], stem
-        for stage in STAGES:
-            width = max(c["widths"][stage])
-            blocks = [_block(stage, cin, width, int(cin * max(c["down_exp"])), c["kernels"], 2, False, None)]
-            attention = (max(c["heads"][stage]), max(c["head_dim"]), c["window"]) if stage in ATTENTION_STAGES else None
-            blocks += [_block(stage, width, width, int(width * max(c["exp"])), c["kernels"], 1, True, attention)
-                       for _ in range(max(c["blocks"][stage]))]
-            stages.append(ElasticLayers(blocks))
-            cin = width
-        stem_net = nn.Sequential(
-            ConvNormAct(ElasticConv2d(c["input_shape"][0], stem, 3, 2, bias=True), ElasticBatchNorm2d(stem, EPS),
-                        ElasticActivation("silu")),
-            dw_bn_act(stem, 3, 1, "silu", EPS),
-            ElasticConv2d(stem, stem, 1),
-        )
-        head = ClassifierHead(cin, c["num_classes"], layer_norm_eps=EPS)
-        return _EMOv2Supernet(self, StagedNet(stem_net, stages, (len(STAGES) - 1,), head))
-
-
-def _block(stage: str, max_in: int, max_out: int, max_mid: int, kernels: Sequence[int], stride: int, skip: bool,
-           attention: tuple[int, int, int] | None) -> I2RMB:
-    """A supernet i2RMB at its largest sizes; `attention` = (max heads, max head_dim, window) adds that option."""
-    act = ACTS[stage]
-    norm = ElasticBatchNorm2d(max_in, EPS) if NORMS[stage] == "bn" else ChannelsLast(ElasticLayerNorm(max_in, EPS))
-    mixer: nn.Module = ConvNormAct(ElasticConv2d(max_in, max_mid, 1, bias=True), None, ElasticActivation(act))
-    if attention is not None:
-        heads, head_dim, window = attention
-        mixer = ElasticChoice({"conv": mixer, "attn": SpanningWindowAttention(max_in, max_mid, heads, head_dim, window, act)})
-    return I2RMB(norm, mixer, dw_bn_act(max_mid, kernels, stride, "silu", EPS), ElasticConv2d(max_mid, max_out, 1),
-                 ElasticLayerScale(max_out, LAYER_SCALE_INIT), skip)
-
-
-class _EMOv2Supernet(Supernet):
-    def _configure(self, arch: Arch) -> None:
-        net: StagedNet = self.net  # type: ignore[assignment]
-        stem = int(arch["s1_width"]) // 2
-        net.stem[0].configure(net.stem[0].conv.max_in, stem)  # type: ignore[index,union-attr,operator]
-        net.stem[1].configure(stem, stem)  # type: ignore[index,operator]
-        net.stem[2].configure(stem, stem)  # type: ignore[index,operator]
-        for stage, shapes in zip(net.stages, block_shapes(arch)):
-            for block, b in zip(stage.configure(len(shapes)), shapes):  # type: ignore[operator]
-                block.configure(b.cin, b.cout, b.mid, b.kernel, b.attention)
-        net.head.configure(int(arch["s4_width"]))  # type: ignore[operator]
+        return Supernet(self, StagedNet.from_blocks(self.blocks(self.max_arch()), order=("stages", "stem", "head")))

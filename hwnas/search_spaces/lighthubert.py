@@ -15,23 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-from torch import nn
-
-from hwnas.search_spaces import _ops as ops
 from hwnas.search_spaces._arch import Arch
+from hwnas.search_spaces._block import BlockSpec
 from hwnas.search_spaces._choices import Choice, Depth, PerLayer
+from hwnas.search_spaces._io import SpaceIO
 from hwnas.search_spaces._registry import register_space
 from hwnas.search_spaces._space import SearchSpace
 from hwnas.search_spaces._supernet import Supernet
-from hwnas.search_spaces._transformers import (
-    ConvFeatureExtractor, LayerShape, WaveformEncoder, configure_layer, layer_ops,
-)
-from hwnas.search_spaces.elastic._base import ElasticLayers
-from hwnas.search_spaces.elastic.attention import MixedAttention
-from hwnas.search_spaces.elastic.blocks import FeedForward, TransformerLayer
-from hwnas.search_spaces.elastic.linear import ElasticGroupedConv1d, ElasticLinear, ElasticTensor
-from hwnas.search_spaces.elastic.norm import ElasticLayerNorm
+from hwnas.search_spaces._waveform import MeanClassifierSpec, WaveformEncoder, WaveformFrontSpec
+from hwnas.search_spaces.elastic.blocks import TransformerLayerSpec
 
 HUBERT_CONV = [(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512, 2, 2)] * 2
 # The official depth_maps: which of the 12 layers run at a smaller depth.
@@ -55,7 +47,8 @@ class LightHuBERTSpace(SearchSpace):
     default_preset = "tiny"
 
     def __init__(self, preset: str = "tiny", num_classes: int | None = None) -> None:
-        self.config = self.preset_config(preset, num_classes)
+        self.config = c = self.preset_config(preset, num_classes)
+        self.io = SpaceIO("classification", tuple(c["input_shape"]), c["num_classes"])
         super().__init__(preset, [
             Choice("embed_dim", self.config["embed_dim"]),
             Depth("layers", self.config["layers"]),
@@ -63,68 +56,16 @@ class LightHuBERTSpace(SearchSpace):
             PerLayer("ffn_ratio", self.config["ffn_ratio"], depth="layers"),
         ])
 
-    def layer_shapes(self, arch: Arch) -> list[LayerShape]:
-        arch = self.validate(arch)
-        embed = arch["embed_dim"]
-        return [LayerShape(embed, h, self.config["head_dim"], int(r * embed)) for h, r in zip(arch["heads"], arch["ffn_ratio"])]
+    def blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BlockSpec]:
+        arch, c = self.validate(arch), self.config
+        embed, (kernel, groups) = int(arch["embed_dim"]), c["pos_conv"]  # type: ignore[arg-type]
+        front = WaveformFrontSpec(self._shape(input_shape)[-1], tuple(c["conv_layers"]), embed, kernel, groups,
+                                  tuple(sorted(c["depth_layout"].items())))
+        t = front.frames
+        layers = [TransformerLayerSpec(t, embed, h, c["head_dim"], int(r * embed), "softmax", "gelu", False, ("softmax",))
+                  for h, r in zip(arch["heads"], arch["ffn_ratio"])]  # type: ignore[arg-type]
+        head = [] if self.io.num_classes is None else [MeanClassifierSpec(t, embed, self.io.num_classes)]
+        return [front, *layers, *head]
 
     def build_supernet(self) -> Supernet:
-        c = self.config
-        e_max, h_max = max(c["embed_dim"]), max(c["heads"])
-        f_max = int(max(c["ffn_ratio"]) * e_max)
-        kernel, groups = c["pos_conv"]
-        features = ConvFeatureExtractor(c["conv_layers"])
-        feature_dim = c["conv_layers"][-1][0]
-
-        def layer() -> TransformerLayer:
-            attn = MixedAttention(("softmax",), e_max, h_max, head_dim=c["head_dim"])
-            return TransformerLayer(attn, FeedForward(e_max, f_max, "gelu"), e_max, norm_first=False)
-
-        net = WaveformEncoder(
-            features=features,
-            feature_norm=nn.LayerNorm(feature_dim),
-            projection=ElasticLinear(feature_dim, e_max),
-            mask_embedding=ElasticTensor(torch.empty(e_max).uniform_()),
-            pos_conv=ElasticGroupedConv1d(e_max, kernel, groups, padding=kernel // 2),
-            encoder_norm=ElasticLayerNorm(e_max),
-            layers=ElasticLayers([layer() for _ in range(max(c["layers"]))], c["depth_layout"]),
-            head=None if c["num_classes"] is None else ElasticLinear(e_max, c["num_classes"]),
-        )
-        return _LightHuBERTSupernet(self, net)
-
-    def ops(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[ops.OpSpec]:
-        c = self.config
-        samples = tuple(input_shape or self.default_input_shape)[-1]
-        embed = self.validate(arch)["embed_dim"]
-        features = ConvFeatureExtractor(c["conv_layers"])
-        t, feature_dim = features.frames(samples), c["conv_layers"][-1][0]
-        kernel, groups = c["pos_conv"]
-        result = features.describe(samples) + [
-            ops.layernorm(t, feature_dim),
-            ops.linear(t, feature_dim, embed),
-            ops.param(embed, "mask_embedding"),
-            ops.conv1d(embed, embed, kernel, 1, t, groups=groups, padding=kernel // 2),
-            ops.act("gelu", t * embed),
-            ops.add(t * embed),
-            ops.layernorm(t, embed),
-        ]
-        for layer in self.layer_shapes(arch):
-            result += layer_ops(t, layer, "gelu")
-        if c["num_classes"] is not None:
-            result += [ops.pool("mean", t * embed, embed), ops.linear(1, embed, c["num_classes"])]
-        return result
-
-
-class _LightHuBERTSupernet(Supernet):
-    def _configure(self, arch: Arch) -> None:
-        space: LightHuBERTSpace = self.space  # type: ignore[assignment]
-        net: WaveformEncoder = self.net  # type: ignore[assignment]
-        embed = arch["embed_dim"]
-        net.projection.configure(net.projection.max_in, embed)
-        net.mask_embedding.active_dim = embed
-        net.pos_conv.active_channels = embed
-        net.encoder_norm.active_dim = embed
-        for layer, shape in zip(net.layers.configure(arch["layers"]), space.layer_shapes(arch)):
-            configure_layer(layer, shape)
-        if net.head is not None:
-            net.head.configure(embed, space.config["num_classes"])
+        return Supernet(self, WaveformEncoder.from_blocks(self.blocks(self.max_arch())))

@@ -21,22 +21,19 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-
-from hwnas.search_spaces import _ops as ops
 from hwnas.errors import InvalidArchError
 from hwnas.search_spaces._arch import Arch
+from hwnas.search_spaces._block import BlockSpec
 from hwnas.search_spaces._choices import Choice, Depth, PerLayer
 from hwnas.search_spaces._hat_named import hat_named_archs
+from hwnas.search_spaces._io import SpaceIO
 from hwnas.search_spaces._registry import register_space
 from hwnas.search_spaces._space import SearchSpace
 from hwnas.search_spaces._supernet import Supernet
-from hwnas.search_spaces._transformers import EncoderDecoder, LayerShape, PatchClassifier, configure_layer, layer_ops
-from hwnas.search_spaces.elastic._base import ElasticLayers
-from hwnas.search_spaces.elastic.attention import MixedAttention
-from hwnas.search_spaces.elastic.blocks import FeedForward, TransformerLayer
-from hwnas.search_spaces.elastic.linear import ElasticConv, ElasticEmbedding, ElasticLinear, ElasticTensor
-from hwnas.search_spaces.elastic.norm import ElasticLayerNorm
+from hwnas.search_spaces._transformers import (
+    EncoderDecoder, PatchClassifier, PatchEmbedSpec, TiedOutputSpec, TokenClassifierSpec, TokenEmbeddingSpec,
+)
+from hwnas.search_spaces.elastic.blocks import CrossAttention, TransformerLayerSpec
 
 KINDS = ("cosformer", "softmax", "relative")
 
@@ -111,75 +108,49 @@ class MixedAttentionSpace(SearchSpace):
             if unknown or not attention:
                 raise InvalidArchError(f"attention kinds {list(attention)} must be a non-empty subset of {self.config['attn']}")
             self.config["attn"] = [k for k in self.config["attn"] if k in attention]
-        seq2seq = self.config["network"] == "seq2seq"
-        declaration = _seq2seq_declaration(self.config) if seq2seq else _classifier_declaration(self.config)
+        c = self.config
+        if c["network"] == "seq2seq":  # fairseq's vocabulary (HAT) pads with 1
+            self.io = SpaceIO("seq2seq", tuple(c["input_shape"]), vocab_size=c["vocab_size"], padding_idx=c.get("padding_idx", 1))
+        else:
+            self.io = SpaceIO("classification", tuple(c["input_shape"]), c["num_classes"])
+        declaration = _seq2seq_declaration(c) if self.io.is_seq2seq else _classifier_declaration(c)
         super().__init__(preset, declaration, named_archs=hat_named_archs() if preset == "hat-wmt14-en-de" else None)
 
-    @property
-    def is_seq2seq(self) -> bool:
-        return self.config["network"] == "seq2seq"
+    # -- the one structure ------------------------------------------------------------------------
+    def blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BlockSpec]:
+        arch, shape = self.validate(arch), self._shape(input_shape)
+        return self._seq2seq_blocks(arch, shape) if self.io.is_seq2seq else self._classifier_blocks(arch, shape)
 
-    def example_input(self, batch: int = 1, input_shape: Sequence[int] | None = None) -> tuple[torch.Tensor, ...]:
-        shape = tuple(input_shape or self.default_input_shape)
-        generator = torch.Generator().manual_seed(0)
-        if self.is_seq2seq:
-            src_len, tgt_len = shape
-            vocab = self.config["vocab_size"]
-            return (torch.randint(4, vocab, (batch, src_len), generator=generator),
-                    torch.randint(4, vocab, (batch, tgt_len), generator=generator))
-        return (torch.randn(batch, *shape, generator=generator),)
-
-    # -- supernet -------------------------------------------------------------------------------
     def build_supernet(self) -> Supernet:
-        return (_build_seq2seq if self.is_seq2seq else _build_classifier)(self)
+        network = EncoderDecoder if self.io.is_seq2seq else PatchClassifier
+        return Supernet(self, network.from_blocks(self.blocks(self.max_arch())))
 
-    def layer_shapes(self, arch: Arch, prefix: str = "") -> list[LayerShape]:
-        """Per-layer sizes of the classifier (prefix '') or of a seq2seq stack ('encoder_'/'decoder_')."""
-        arch = self.validate(arch)
-        c = self.config
-        if self.is_seq2seq:
-            embed = arch[f"{prefix}embed_dim"]
-            return [LayerShape(embed, h, c["qkv_dim"] // h, f, kind, causal=prefix == "decoder_")
-                    for h, f, kind in zip(arch[f"{prefix}heads"], arch[f"{prefix}ffn_dim"], arch[f"{prefix}attn"])]
-        return [LayerShape(arch["embed_dim"], h, c["head_dim"], f, kind, arch["rel_range"] if kind == "relative" else 0)
-                for h, f, kind in zip(arch["heads"], arch["ffn_dim"], arch["attn"])]
+    def _classifier_blocks(self, arch: Arch, shape: tuple[int, ...]) -> list[BlockSpec]:
+        c, embed = self.config, int(arch["embed_dim"])  # type: ignore[arg-type]
+        default = self.default_input_shape
+        max_tokens = math.prod(s // c["patch"] for s in (default[1:] if len(default) == 3 else default)) + 1
+        front = PatchEmbedSpec(shape, c["patch"], embed, max_tokens)
+        layers = [TransformerLayerSpec(front.tokens, embed, h, c["head_dim"], f, kind, c["activation"], True, tuple(c["attn"]),
+                                       rel_range=int(arch["rel_range"]))  # type: ignore[arg-type]
+                  for h, f, kind in zip(arch["heads"], arch["ffn_dim"], arch["attn"])]  # type: ignore[arg-type]
+        return [front, *layers, TokenClassifierSpec(front.tokens, embed, c["num_classes"])]
 
-    # -- operators ------------------------------------------------------------------------------
-    def ops(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[ops.OpSpec]:
-        shape = tuple(input_shape or self.default_input_shape)
-        return self._seq2seq_ops(arch, shape) if self.is_seq2seq else self._classifier_ops(arch, shape)
+    def _seq2seq_blocks(self, arch: Arch, shape: tuple[int, ...]) -> list[BlockSpec]:
+        c, (src_len, tgt_len), qkv = self.config, shape, self.config["qkv_dim"]
+        enc, dec = int(arch["encoder_embed_dim"]), int(arch["decoder_embed_dim"])  # type: ignore[arg-type]
+        vocab, pad = self.io.vocab_size, self.io.padding_idx
 
-    def _patch_grid(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        spatial = shape[1:] if len(shape) == 3 else shape  # (C, H, W) images or (L,) signals
-        return tuple(s // self.config["patch"] for s in spatial)
+        def layers(prefix: str, n: int, embed: int, cross: list[CrossAttention | None]) -> list[BlockSpec]:
+            return [TransformerLayerSpec(n, embed, h, qkv // h, f, kind, c["activation"], False, tuple(c["attn"]),
+                                         causal=prefix == "decoder", qkv_dim=qkv, cross=x)
+                    for h, f, kind, x in zip(arch[f"{prefix}_heads"], arch[f"{prefix}_ffn_dim"], arch[f"{prefix}_attn"], cross)]  # type: ignore[arg-type]
 
-    def _max_tokens(self) -> int:
-        return math.prod(self._patch_grid(self.default_input_shape)) + 1
-
-    def _classifier_ops(self, arch: Arch, shape: tuple[int, ...]) -> list[ops.OpSpec]:
-        c, embed = self.config, self.validate(arch)["embed_dim"]
-        n = math.prod(self._patch_grid(shape)) + 1
-        if len(shape) == 3:
-            result = [ops.conv2d(shape[0], embed, c["patch"], c["patch"], (shape[1], shape[2]))]
-        else:
-            result = [ops.conv1d(1, embed, c["patch"], c["patch"], shape[0])]
-        result += [ops.param(embed, "cls_token"), ops.param(self._max_tokens() * embed, "pos_embed"), ops.add(n * embed)]
-        for layer in self.layer_shapes(arch):
-            result += layer_ops(n, layer, c["activation"])
-        return result + [ops.layernorm(n, embed), ops.pool("mean", (n - 1) * embed, embed), ops.linear(1, embed, c["num_classes"])]
-
-    def _seq2seq_ops(self, arch: Arch, shape: tuple[int, ...]) -> list[ops.OpSpec]:
-        arch, c = self.validate(arch), self.config
-        src_len, tgt_len = shape
-        enc, dec = arch["encoder_embed_dim"], arch["decoder_embed_dim"]
-        result = [ops.embedding(src_len, c["vocab_size"], enc), ops.add(src_len * enc)]
-        for layer in self.layer_shapes(arch, "encoder_"):
-            result += layer_ops(src_len, layer, c["activation"])
-        result += [ops.embedding(tgt_len, c["vocab_size"], dec, shared=dec == enc), ops.add(tgt_len * dec)]
-        for layer, ende_heads, ende_attn in zip(self.layer_shapes(arch, "decoder_"), arch["decoder_ende_heads"], arch["decoder_ende_attn"]):
-            cross = LayerShape(dec, ende_heads, c["qkv_dim"] // ende_heads, 0, "softmax")
-            result += layer_ops(tgt_len, layer, c["activation"], cross=(src_len * ende_memory_layers(ende_attn), enc, cross))
-        return result + [ops.linear(tgt_len, dec, c["vocab_size"], bias=False, tied=True)]
+        cross = [CrossAttention(src_len * ende_memory_layers(a), enc, h, qkv // h, ende_memory_layers(a))
+                 for h, a in zip(arch["decoder_ende_heads"], arch["decoder_ende_attn"])]  # type: ignore[arg-type]
+        no_cross: list[CrossAttention | None] = [None] * int(arch["encoder_layers"])  # type: ignore[arg-type]
+        return [TokenEmbeddingSpec(src_len, vocab, enc, False, pad), *layers("encoder", src_len, enc, no_cross),  # type: ignore[arg-type]
+                TokenEmbeddingSpec(tgt_len, vocab, dec, dec == enc, pad), *layers("decoder", tgt_len, dec, cross),  # type: ignore[arg-type]
+                TiedOutputSpec(tgt_len, dec, vocab)]  # type: ignore[arg-type]
 
 
 def hat_latency_features(arch: Arch) -> dict[str, float]:
@@ -201,79 +172,3 @@ def hat_latency_features(arch: Arch) -> dict[str, float]:
         "decoder_ende_attention_heads_avg": mean(arch["decoder_ende_heads"]),
         "decoder_arbitrary_ende_attn_avg": mean([ende_memory_layers(v) for v in arch["decoder_ende_attn"]]),
     }
-
-
-# -- builders -----------------------------------------------------------------------------------------
-class _ClassifierSupernet(Supernet):
-    def _configure(self, arch: Arch) -> None:
-        space: MixedAttentionSpace = self.space  # type: ignore[assignment]
-        net: PatchClassifier = self.net  # type: ignore[assignment]
-        embed = arch["embed_dim"]
-        net.patch_embed.active_out = embed
-        net.cls_token.active_dim = embed
-        net.pos_embed.active_dim = embed
-        for layer, shape in zip(net.layers.configure(arch["layers"]), space.layer_shapes(arch)):
-            configure_layer(layer, shape)
-        net.final_norm.active_dim = embed
-        net.head.configure(embed, space.config["num_classes"])
-
-
-def _build_classifier(space: MixedAttentionSpace) -> Supernet:
-    c = space.config
-    e_max, h_max, depth_max = max(c["embed_dim"]), max(c["heads"]), max(c["layers"])
-    dims = len(c["input_shape"]) - 1 or 1
-    cin = c["input_shape"][0] if dims == 2 else 1
-
-    def layer() -> TransformerLayer:
-        attn = MixedAttention(tuple(c["attn"]), e_max, h_max, head_dim=c["head_dim"], max_rel_range=max(c["rel_range"]))
-        return TransformerLayer(attn, FeedForward(e_max, max(c["ffn_dim"]), c["activation"]), e_max, norm_first=True)
-
-    net = PatchClassifier(
-        patch_embed=ElasticConv(dims, cin, e_max, c["patch"], c["patch"]),
-        cls_token=ElasticTensor(torch.zeros(1, 1, e_max)),
-        pos_embed=ElasticTensor(torch.nn.init.trunc_normal_(torch.empty(1, space._max_tokens(), e_max), std=0.02)),
-        layers=ElasticLayers([layer() for _ in range(depth_max)]),
-        final_norm=ElasticLayerNorm(e_max),
-        head=ElasticLinear(e_max, c["num_classes"]),
-    )
-    return _ClassifierSupernet(space, net)
-
-
-class _Seq2SeqSupernet(Supernet):
-    def _configure(self, arch: Arch) -> None:
-        space: MixedAttentionSpace = self.space  # type: ignore[assignment]
-        net: EncoderDecoder = self.net  # type: ignore[assignment]
-        enc, dec = arch["encoder_embed_dim"], arch["decoder_embed_dim"]
-        net.src_embed.active_dim, net.tgt_embed.active_dim = enc, dec
-        for layer, shape in zip(net.encoder.configure(arch["encoder_layers"]), space.layer_shapes(arch, "encoder_")):
-            configure_layer(layer, shape)
-        decoder_layers = net.decoder.configure(arch["decoder_layers"])
-        for i, (layer, shape) in enumerate(zip(decoder_layers, space.layer_shapes(arch, "decoder_"))):
-            configure_layer(layer, shape, cross=(arch["decoder_ende_heads"][i], enc, "softmax"))
-            layer.memory_layers = ende_memory_layers(arch["decoder_ende_attn"][i])
-
-    def _finish_export(self, module: torch.nn.Module) -> None:
-        if self.active_arch["encoder_embed_dim"] == self.active_arch["decoder_embed_dim"]:
-            module.tgt_embed = module.src_embed  # one shared table, as in the supernet
-
-
-def _build_seq2seq(space: MixedAttentionSpace) -> Supernet:
-    c = space.config
-    e_max, h_max, f_max, qkv = max(c["embed_dim"]), max(c["heads"]), max(c["ffn_dim"]), c["qkv_dim"]
-
-    def layer(decoder: bool) -> TransformerLayer:
-        attn = MixedAttention(tuple(c["attn"]), e_max, h_max, qkv_dim=qkv, causal=decoder)
-        cross = MixedAttention(("softmax",), e_max, h_max, qkv_dim=qkv, max_kv_embed=e_max) if decoder else None
-        return TransformerLayer(attn, FeedForward(e_max, f_max, c["activation"]), e_max, norm_first=False, cross_attn=cross)
-
-    pad = c.get("padding_idx", 1)  # fairseq's vocabulary (HAT) pads with 1
-    src_embed = ElasticEmbedding(c["vocab_size"], e_max, padding_idx=pad)
-    tgt_embed = ElasticEmbedding(c["vocab_size"], e_max, padding_idx=pad)
-    tgt_embed.weight = src_embed.weight  # share-all-embeddings: one table for source, target and output
-    net = EncoderDecoder(
-        src_embed, tgt_embed,
-        encoder=ElasticLayers([layer(False) for _ in range(max(c["encoder_layers"]))]),
-        decoder=ElasticLayers([layer(True) for _ in range(max(c["decoder_layers"]))]),
-        position_table_dim=e_max,
-    )
-    return _Seq2SeqSupernet(space, net)

@@ -20,25 +20,21 @@ output (batch, anchors, 4 + 91)), `tiny` (32×32 classification, for tests and t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import torch
-
-from hwnas.search_spaces import _ops as ops
 from hwnas.search_spaces._arch import Arch
+from hwnas.search_spaces._block import BuildableSpec
 from hwnas.search_spaces._choices import Choice, Depth, PerLayer
-from hwnas.search_spaces._conv_nets import ClassifierHead, SSDLiteHead, StagedNet
+from hwnas.search_spaces._conv_nets import ClassifierHeadSpec, SSDLiteHeadSpec, StagedNet
+from hwnas.search_spaces._io import SpaceIO
 from hwnas.search_spaces._registry import register_space
 from hwnas.search_spaces._space import SearchSpace
 from hwnas.search_spaces._supernet import Supernet
-from hwnas.search_spaces.elastic._base import ElasticLayers
-from hwnas.search_spaces.elastic.conv import ElasticChoice
-from hwnas.search_spaces.elastic.conv_blocks import (
-    HW, FusedInvertedBottleneck, InvertedBottleneck, TuckerBlock, conv_bn_act, conv_ops,
-)
+from hwnas.search_spaces.elastic.conv_blocks import ConvSpec, LayerOp
 
-KERNELS, EXPANSIONS, RATIOS = (3, 5), (4, 8), (0.25, 0.75)
+__all__ = ["LayerOp", "MobileDetsSpace", "detector_anchors"]
+
+KERNELS, EXPANSIONS, RATIOS = (3, 5), (4, 8), (0.25, 0.75)  # cheapest first
 TUCKER_OPS = [f"tucker_k{k}_i{i}_o{o}" for i in RATIOS for o in RATIOS for k in KERNELS]
 IBN_OPS = [f"ibn_k{k}_e{e}" for e in EXPANSIONS for k in KERNELS]
 FUSED_OPS = [f"fused_k{k}_e{e}" for e in EXPANSIONS for k in KERNELS]
@@ -66,39 +62,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass(frozen=True)
-class LayerOp:
-    """A parsed layer op string such as `ibn_k5_e8` or `tucker_k3_i0.25_o0.75`."""
-
-    kind: str
-    kernel: int
-    expansion: int = 1
-    in_ratio: float = 0.0
-    out_ratio: float = 0.0
-
-    @classmethod
-    def parse(cls, text: str) -> LayerOp:
-        kind, *fields = text.split("_")
-        values = {f[0]: f[1:] for f in fields}
-        if kind == "tucker":
-            return cls(kind, int(values["k"]), in_ratio=float(values["i"]), out_ratio=float(values["o"]))
-        return cls(kind, int(values["k"]), expansion=int(values["e"]))
-
-
 def _stage_ops(stage: str) -> list[str]:
     return FIRST_STAGE_OPS if stage == "s1" else LAYER_OPS
-
-
-def _layer_specs(arch: Arch) -> list[list[tuple[LayerOp, int, int, int, bool]]]:
-    """Per stage, per active layer: (op, cin, cout, stride, residual)."""
-    cin, result = int(arch["stem_width"]), []
-    for stage, stride, _ in STAGES:
-        cout, layers = int(arch[f"{stage}_width"]), []
-        for j, text in enumerate(arch[f"{stage}_ops"]):  # type: ignore[arg-type]
-            layers.append((LayerOp.parse(text), cin if j == 0 else cout, cout, stride if j == 0 else 1, j > 0))
-        result.append(layers)
-        cin = cout
-    return result
 
 
 def _named(act: str, se: float, stem: int, stages: dict[str, tuple[int, list[str]]]) -> dict[str, Any]:
@@ -141,8 +106,8 @@ class MobileDetsSpace(SearchSpace):
     default_preset = "ssdlite-coco"
 
     def __init__(self, preset: str = "ssdlite-coco", num_classes: int | None = None) -> None:
-        self.config = self.preset_config(preset, num_classes)
-        c = self.config
+        self.config = c = self.preset_config(preset, num_classes)
+        self.io = SpaceIO(c["task"], tuple(c["input_shape"]), c["num_classes"])
         declaration: list = [Choice("activation", c["activation"]), Choice("se_ratio", c["se_ratio"]),
                              Choice("stem_width", c["widths"]["stem"])]
         for stage, _, most in STAGES:
@@ -152,86 +117,34 @@ class MobileDetsSpace(SearchSpace):
             declaration.append(PerLayer(f"{stage}_ops", _stage_ops(stage), depth=f"{stage}_depth" if most > 1 else most))
         super().__init__(preset, declaration, named_archs=NAMED_ARCHS if preset == "ssdlite-coco" else None)
 
-    @property
-    def is_detector(self) -> bool:
-        return self.config["task"] == "detection"
-
-    def ops(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[ops.OpSpec]:
-        arch = self.validate(arch)
-        shape = tuple(input_shape or self.default_input_shape)
+    def blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BuildableSpec]:
+        arch, shape = self.validate(arch), self._shape(input_shape)
         act, se = str(arch["activation"]), float(arch["se_ratio"])  # type: ignore[arg-type]
-        result, hw = conv_ops(shape[0], int(arch["stem_width"]), 3, 2, (shape[1], shape[2]), act)
-        taps: list[tuple[int, HW]] = []
-        for layers in _layer_specs(arch):
-            for op, cin, cout, stride, residual in layers:
-                if op.kind == "tucker":
-                    layer_ops, hw = TuckerBlock.ops(cin, cout, op.kernel, op.in_ratio, op.out_ratio, stride, hw, residual, act)
-                else:
-                    block = InvertedBottleneck if op.kind == "ibn" else FusedInvertedBottleneck
-                    layer_ops, hw = block.ops(cin, cout, op.kernel, op.expansion, stride, hw, residual, se, act)
-                result += layer_ops
-            taps.append((layers[-1][2], hw))
-        if self.is_detector:
+        result: list[BuildableSpec] = [ConvSpec(shape[0], int(arch["stem_width"]), 3, 2, act, (shape[1], shape[2]))]
+        cin, hw, taps = int(arch["stem_width"]), result[0].out_hw, []  # type: ignore[attr-defined]
+        for index, (stage, stride, _) in enumerate(STAGES):
+            cout = int(arch[f"{stage}_width"])
+            for j, text in enumerate(arch[f"{stage}_ops"]):  # type: ignore[arg-type]
+                layer = LayerOp.parse(text).spec(cin if j == 0 else cout, cout, stride if j == 0 else 1, j > 0, act, se, hw,
+                                                 _stage_ops(stage), index)
+                result.append(layer)
+                hw = layer.out_hw
+            taps.append((cout, hw))
+            cin = cout
+        if self.io.is_detection:
             (c4, hw4), (c5, hw5) = taps[C4_STAGE], taps[C5_STAGE]
-            return result + SSDLiteHead.ops(c4, hw4, c5, hw5, SSD_EXTRA_DEPTHS, SSD_ANCHORS, self.config["num_classes"] + 1)
+            return result + [SSDLiteHeadSpec(c4, hw4, c5, hw5, SSD_EXTRA_DEPTHS, SSD_ANCHORS, self.io.num_classes + 1,  # type: ignore[operator]
+                                             (C4_STAGE, C5_STAGE))]
         c5, hw5 = taps[C5_STAGE]
-        return result + ClassifierHead.ops(c5, hw5, self.config["num_classes"], layer_norm=False)
+        return result + [ClassifierHeadSpec(c5, hw5, self.io.num_classes, None, (C5_STAGE,))]  # type: ignore[arg-type]
 
     def build_supernet(self) -> Supernet:
-        c = self.config
-        widths, acts = c["widths"], c["activation"]
-        se = any(c["se_ratio"])
-        stages, cin_max = [], max(widths["stem"])
-        for stage, stride, most in STAGES:
-            vocab = [LayerOp.parse(text) for text in _stage_ops(stage)]
-            kinds = sorted({op.kind for op in vocab})
-            expansions = sorted({op.expansion for op in vocab if op.kind != "tucker"})
-            cout_max, layers = max(widths[stage]), []
-            for j in range(min(most, max(c["depths"])) if most > 1 else most):
-                cin, s, residual = (cin_max, stride, False) if j == 0 else (cout_max, 1, True)
-                options = {
-                    "tucker": TuckerBlock(cin, cout_max, KERNELS, s, RATIOS, residual, acts[0]),
-                    "ibn": InvertedBottleneck(cin, cout_max, KERNELS, s, expansions, residual, se, acts[0]),
-                    "fused": FusedInvertedBottleneck(cin, cout_max, KERNELS, s, expansions, residual, se, acts[0]),
-                }
-                layers.append(ElasticChoice({kind: options[kind] for kind in kinds}))
-            stages.append(ElasticLayers(layers))
-            cin_max = cout_max
-        if self.is_detector:
-            head: torch.nn.Module = SSDLiteHead(max(widths["s5"]), max(widths["s7"]), SSD_EXTRA_DEPTHS, SSD_ANCHORS,
-                                                c["num_classes"] + 1)
-        else:
-            head = ClassifierHead(max(widths["s7"]), c["num_classes"])
-        stem = conv_bn_act(c["input_shape"][0], max(widths["stem"]), 3, 2, acts[0])
-        taps = (C4_STAGE, C5_STAGE) if self.is_detector else (C5_STAGE,)
-        return _MobileDetsSupernet(self, StagedNet(stem, stages, taps, head))
-
-
-class _MobileDetsSupernet(Supernet):
-    def _configure(self, arch: Arch) -> None:
-        net: StagedNet = self.net  # type: ignore[assignment]
-        act, se = str(arch["activation"]), float(arch["se_ratio"])  # type: ignore[arg-type]
-        net.stem.configure(net.stem.conv.max_in, int(arch["stem_width"]), act=act)  # type: ignore[union-attr,operator]
-        specs = _layer_specs(arch)
-        for stage, layers in zip(net.stages, specs):
-            for layer, (op, cin, cout, _, _) in zip(stage.configure(len(layers)), layers):  # type: ignore[operator]
-                block = layer.configure(op.kind)
-                if op.kind == "tucker":
-                    block.configure(cin, cout, op.kernel, op.in_ratio, op.out_ratio, act)
-                else:
-                    block.configure(cin, cout, op.kernel, op.expansion, se, act)
-        c5 = specs[C5_STAGE][-1][2]
-        if isinstance(net.head, SSDLiteHead):
-            net.head.configure(specs[C4_STAGE][-1][2], c5)
-        else:
-            net.head.configure(c5)  # type: ignore[operator]
+        return Supernet(self, StagedNet.from_blocks(self.blocks(self.max_arch()), order=("stages", "head", "stem")))
 
 
 def detector_anchors(space: MobileDetsSpace, input_shape: Sequence[int] | None = None) -> int:
     """Number of anchors (rows of the detector output) at `input_shape`: 2034 at 320×320."""
-    shape = tuple(input_shape or space.default_input_shape)
-    hw: HW = (shape[1], shape[2])
-    for _ in range(4):  # strides 2 (stem, s2, s3, s4) down to C4
-        hw = (ops.conv_out_len(hw[0], 3, 2, 1), ops.conv_out_len(hw[1], 3, 2, 1))
-    hw5 = (ops.conv_out_len(hw[0], 3, 2, 1), ops.conv_out_len(hw[1], 3, 2, 1))
-    return SSDLiteHead.num_anchors(hw, hw5, len(SSD_EXTRA_DEPTHS), SSD_ANCHORS)
+    head = space.blocks(space.min_arch(), input_shape)[-1]
+    if not isinstance(head, SSDLiteHeadSpec):
+        raise ValueError(f"{space.label} is not a detector")
+    return head.num_anchors

@@ -49,11 +49,7 @@ class LoadedSupernet:
 
 def space_options(space: SearchSpace) -> dict[str, Any]:
     """The options a space was built with that change its weights' shapes (stored to rebuild it)."""
-    options: dict[str, Any] = {}
-    for key in ("num_classes", "vocab_size"):
-        if space.config.get(key) is not None:
-            options[key] = space.config[key]
-    return options
+    return space.io.shape_options()
 
 
 def build_meta(space: SearchSpace, task_name: str, task_options: dict[str, Any], settings: dict[str, Any],

@@ -14,7 +14,7 @@ def _accepts(task_name: str, option: str) -> bool:
 
 
 def is_seq2seq_space(space: SearchSpace) -> bool:
-    return space.config.get("network") == "seq2seq"
+    return space.io.is_seq2seq
 
 
 def implied_task_options(space: SearchSpace, task_name: str) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def implied_task_options(space: SearchSpace, task_name: str) -> dict[str, Any]:
     if is_seq2seq_space(space):
         src_len, _ = space.default_input_shape
         if _accepts(task_name, "vocab_size"):
-            options["vocab_size"] = int(space.config["vocab_size"])
+            options["vocab_size"] = int(space.io.vocab_size)  # type: ignore[arg-type]
         if _accepts(task_name, "length"):
             options["length"] = int(src_len)
     elif _accepts(task_name, "input_shape"):
@@ -46,7 +46,7 @@ def space_and_task(space_name: str, preset: str | None, task_name: str,
         want = "seq2seq" if is_seq2seq_space(base) else "classification"
         raise TaskMismatchError(f"task {task_name!r} is a {kind} task but {space_name}/{base.preset} needs a {want} task")
     if kind == "seq2seq":
-        vocab = int(base.config["vocab_size"])
+        vocab = int(base.io.vocab_size)  # type: ignore[arg-type]
         if task.num_classes > vocab:
             raise TaskMismatchError(f"task {task_name!r} has a vocabulary of {task.num_classes} tokens; "
                                     f"{space_name}/{base.preset} has {vocab}")
@@ -54,7 +54,7 @@ def space_and_task(space_name: str, preset: str | None, task_name: str,
     if tuple(task.input_shape) != tuple(base.default_input_shape):
         raise TaskMismatchError(f"task {task_name!r} gives inputs of shape {tuple(task.input_shape)}; "
                                 f"{space_name}/{base.preset} takes {tuple(base.default_input_shape)}")
-    if "num_classes" not in base.config or base.config["num_classes"] is None:
+    if base.io.num_classes is None:
         raise TaskMismatchError(f"{space_name}/{base.preset} has no classifier head; use a preset with num_classes")
-    space = base if base.config["num_classes"] == task.num_classes else get_space(space_name, base.preset, num_classes=task.num_classes)
+    space = base if base.io.num_classes == task.num_classes else get_space(space_name, base.preset, num_classes=task.num_classes)
     return space, task, options

@@ -43,7 +43,7 @@ def test_cost_matches_the_cost_model_and_sums_its_breakdown(runner):
 @pytest.mark.parametrize(("args", "message"), [
     (["hardware", "cost", "--space", "emov2", "--accelerator", json.dumps({**ACC, "sram_kb": 0})], "'sram_kb' must be a positive integer"),
     (["hardware", "cost", "--space", "emov2", "--accelerator", "nope.json"], "neither a JSON object nor a JSON file"),
-    (["hardware", "sample", "fpga"], "hardware kind 'fpga' is not one of"),
+    (["hardware", "sample", "fpga"], "unknown hardware kind 'fpga'; choose one of: accelerator, deployment"),
     (["hardware", "sample", "accelerator", "--choice", "dataflow"], "must look like KEY=V1,V2"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(runner, args, message):

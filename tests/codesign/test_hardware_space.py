@@ -1,4 +1,5 @@
-"""The `HardwareSpace` contract, run over both hardware spaces: the `SearchSpace` API on hardware choices."""
+"""The `HardwareSpace` contract, run over both hardware spaces: the choice algebra on hardware choices, and the
+registry of hardware kinds."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import numpy as np
 import optuna
 import pytest
 
-from hwnas.codesign import PREFIX, Accelerator, HardwareSpace, InvalidHardwareError, accelerator_space, deployment_space, hardware_space
-from hwnas.search_spaces import Arch
+from hwnas.codesign import (
+    HARDWARE_KINDS, METRIC_KIND, PREFIX, Accelerator, HardwareConfig, HardwareKind, HardwareSpace, InvalidHardwareError,
+    accelerator_space, deployment_space, hardware_space, make_evaluator, space_from_options,
+)
+from hwnas.search_spaces import Arch, ChoiceSpace, SearchSpace
 
 SPACES = {"accelerator": accelerator_space, "deployment": deployment_space}
 
@@ -99,3 +103,30 @@ def test_an_invalid_combination_is_refused_by_suggest_and_never_sampled():
     with pytest.raises(InvalidHardwareError, match="'sram_kb' = 1 is smaller than one tile"):
         space.suggest(study.ask())
     assert not space.is_valid(Arch({**space.sample(0), "pe_rows": 32}))
+
+
+def test_hardware_spaces_are_choice_spaces_without_a_supernet(space):
+    assert isinstance(space, ChoiceSpace) and not isinstance(space, SearchSpace)
+    for name in ("build_supernet", "ops", "blocks", "io", "example_input"):
+        assert not hasattr(space, name), name
+    config = space.sample(0)
+    assert isinstance(config, HardwareConfig) and isinstance(space.validate(dict(config)), HardwareConfig)
+    plain = Arch(dict(config))  # hw_id and JSON are those of an Arch with the same choices
+    assert config.id == plain.id and config.to_json() == plain.to_json() and config == plain
+    assert isinstance(config.replace(), HardwareConfig)
+    assert space.validate({**config, "hw_id": config.id}) == config  # stored rows carry their id
+
+
+def test_hardware_kinds_registry_knows_spaces_options_and_metrics():
+    assert HARDWARE_KINDS.names() == ["accelerator", "deployment"]
+    for name, kind in HARDWARE_KINDS.items():
+        assert isinstance(kind, HardwareKind) and kind.space(None).kind == name and "choices" in kind.options
+        assert all(METRIC_KIND[m] == name for m in kind.metrics)
+        assert hardware_space(name).choices == kind.space(None).choices
+    assert set(METRIC_KIND) == {"energy_mj", "accel_latency_ms", "area_mm2", "deploy_latency_ms", "deploy_accuracy"}
+    with pytest.raises(InvalidHardwareError, match="unknown hardware kind 'fpga'; choose one of: accelerator, deployment"):
+        space_from_options("fpga", {})
+    with pytest.raises(InvalidHardwareError, match="accelerator hardware has no option 'repeats'; options: choices"):
+        space_from_options("accelerator", {"repeats": 3})
+    with pytest.raises(InvalidHardwareError, match="needs `hardware: {kind: deployment}`"):
+        make_evaluator("deploy_latency_ms", "accelerator", {}, None)  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from hwnas.hw_profiles import get_profile, parse_block_key, predict_archs_ms
 from hwnas.hw_profiles._blocks import nnmeter_block_keys, nnmeter_block_parts
 from hwnas.hw_profiles._predict import EXTRAPOLATION, TIERS, phone_block_report
 from hwnas.search_spaces import Arch, get_space
-from hwnas.search_spaces.emov2 import block_shapes
+from hwnas.search_spaces.specs import I2RMBSpec
 
 NAMED = ("emov2-1m", "emov2-2m", "emov2-5m", "emov2-20m")
 
@@ -54,7 +54,7 @@ def test_emov2_every_block_is_priced_and_keys_parse(emov2, name):
     arch = emov2.named_arch(name)
     parts = nnmeter_block_parts(emov2, arch)
     blocks = {p.block.split(" ")[0] for p in parts}
-    n_blocks = sum(len(stage) for stage in block_shapes(arch))
+    n_blocks = sum(isinstance(b, I2RMBSpec) for b in emov2.blocks(arch))
     assert len(blocks) == 2 + n_blocks + 1  # stem conv, stem dw+pw, every i2RMB, head: none dropped
     for key in nnmeter_block_keys(emov2, arch):
         block = parse_block_key(key)

@@ -14,8 +14,7 @@ from hwnas.errors import InvalidArchError
 from hwnas.search_spaces import Arch, get_space
 from hwnas.search_spaces._ops import total_macs, total_params
 from hwnas.search_spaces.elastic.conv import ElasticLayerScale
-from hwnas.search_spaces.elastic.conv_blocks import I2RMB
-from hwnas.search_spaces.emov2 import block_shapes
+from hwnas.search_spaces.specs import I2RMBSpec
 
 # ImageNet-1K at 224×224, 1,000 classes: (params, FLOPs = fvcore MACs). 1M/2M/5M: the README table of
 # zhangzjn/EMOv2 ("1.4M 285M", "2.3M 487M", "5.1M 1035M"); 20M: Table XIX of arXiv:2412.06674 (20.1M, 4.0G).
@@ -42,13 +41,12 @@ def test_named_models_match_published_params_and_flops():
 def test_blocks_match_the_official_fvcore_table():
     """EMOv2-5M rows of the official log: (params, FLOPs) of stage1.0, stage3.1 and stage4.2."""
     space = get_space("emov2")
-    shapes = block_shapes(space.named_arch("emov2-5m"))
+    blocks = [b for b in space.blocks(space.named_arch("emov2-5m")) if isinstance(b, I2RMBSpec)]
     rows = {(0, 0, (112, 112)): (9_696, 52.083e6), (2, 1, (14, 14)): (0.275e6, 69.086e6), (3, 2, (7, 7)): (0.863e6, 49.152e6)}
     for (stage, index, hw), (params, flops) in rows.items():
-        b = shapes[stage][index]
-        attention = None if b.attention is None else (*b.attention, 7)
-        ops, _ = I2RMB.ops(b.cin, b.cout, b.mid, b.kernel, b.stride, hw, "bn" if stage < 2 else "ln",
-                           "silu" if stage < 2 else "gelu", b.skip, attention)
+        b = [b for b in blocks if b.stage == stage][index]
+        assert b.hw == hw and b.window == 7 and b.norm == ("bn" if stage < 2 else "ln")
+        ops = b.ops()
         assert abs(total_params(ops) - params) <= 0.0005e6 and abs(total_macs(ops) - flops) <= 0.0005e6, (stage, index)
 
 

@@ -1,26 +1,35 @@
-"""Convolutional blocks shared by the conv spaces: MobileDets' IBN / fused IBN / Tucker and EMOv2's i2RMB.
+"""Mobile conv blocks (MobileDets' IBN / fused IBN / Tucker, a conv stem) and the specs that describe them.
 
 Blocks are containers of elastic leaves: `forward` only calls children (plus residual arithmetic), so an
-extracted subnet reuses the same class with plain children. `configure(...)` runs on the supernet side
-only. Each block also has a static `ops(...)` that describes one sample's operators at given sizes, kept
-beside the forward it describes so the two stay in step (the tests check them against fvcore).
+extracted subnet reuses the same class with plain children. Each block has a frozen spec beside it: the
+spec builds the supernet block (`build()`), describes one sample's operators (`ops()`), and the block's
+`configure(spec)` activates it, so the three can only change together (the tests check ops against fvcore).
+
+Layers are named by block strings, decoded once (`LayerOp.parse`): `ibn_k5_e8`, `fused_k3_e4`,
+`tucker_k3_i0.25_o0.75` (input/output compression ratios).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from hwnas.search_spaces import _ops as ops
+from hwnas.search_spaces._block import HW, BuildableSpec
 from hwnas.search_spaces._ops import OpSpec
 from hwnas.search_spaces.elastic.conv import (
-    ChannelsLast, ElasticActivation, ElasticBatchNorm2d, ElasticChoice, ElasticConv2d, ElasticDepthwiseConv2d,
-    ElasticLayerScale,
+    ElasticActivation, ElasticBatchNorm2d, ElasticChoice, ElasticConv2d, ElasticDepthwiseConv2d,
 )
 
-HW = tuple[int, int]
+__all__ = [
+    "HW", "ConvNormAct", "ConvSpec", "FusedInvertedBottleneck", "FusedIBNSpec", "IBNSpec", "InvertedBottleneck",
+    "LayerOp", "MobileLayerSpec", "SqueezeExcite", "TuckerBlock", "TuckerSpec", "conv_bn_act", "conv_ops", "conv_out",
+    "dw_bn_act", "make_divisible", "se_ops",
+]
 
 
 def make_divisible(filters: float, ratio: float = 1.0, base: int = 8) -> int:
@@ -56,7 +65,8 @@ class ConvNormAct(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.norm(self.conv(x)))
 
-    def configure(self, cin: int, cout: int, kernel: int | None = None, act: str | None = None) -> None:
+    def resize(self, cin: int, cout: int, kernel: int | None = None, act: str | None = None) -> None:
+        """Set the active sizes when this is a part of a block (the block owns the spec)."""
         if isinstance(self.conv, ElasticDepthwiseConv2d):
             if cin != cout:
                 raise ValueError(f"a depthwise conv keeps its width; got {cin}→{cout}")
@@ -68,6 +78,10 @@ class ConvNormAct(nn.Module):
         if act is not None:
             self.act.configure(act)
 
+    def configure(self, spec: ConvSpec) -> None:
+        """Activate `spec` when this is a block of its own (a stem)."""
+        self.resize(spec.cin, spec.cout, act=spec.act)
+
 
 def conv_bn_act(max_in: int, max_out: int, kernels: int | Sequence[int] = 1, stride: int = 1, act: str = "relu6",
                 eps: float = 1e-3, bias: bool = False, norm: bool = True) -> ConvNormAct:
@@ -78,6 +92,28 @@ def conv_bn_act(max_in: int, max_out: int, kernels: int | Sequence[int] = 1, str
 def dw_bn_act(max_channels: int, kernels: int | Sequence[int], stride: int, act: str, eps: float = 1e-3) -> ConvNormAct:
     return ConvNormAct(ElasticDepthwiseConv2d(max_channels, kernels, stride), ElasticBatchNorm2d(max_channels, eps),
                        ElasticActivation(act))
+
+
+@dataclass(frozen=True)
+class ConvSpec(BuildableSpec):
+    """A k×k conv → BatchNorm → activation block (MobileDets' stem) with elastic output width."""
+
+    cin: int
+    cout: int
+    kernel: int
+    stride: int
+    act: str
+    hw: HW
+
+    @property
+    def out_hw(self) -> HW:
+        return conv_out(self.hw, self.kernel, self.stride)
+
+    def ops(self) -> list[OpSpec]:
+        return conv_ops(self.cin, self.cout, self.kernel, self.stride, self.hw, self.act)[0]
+
+    def build(self) -> ConvNormAct:
+        return conv_bn_act(self.cin, self.cout, self.kernel, self.stride, self.act)
 
 
 class SqueezeExcite(nn.Module):
@@ -98,11 +134,14 @@ class SqueezeExcite(nn.Module):
         squeezed = x.mean(dim=(2, 3), keepdim=True)
         return x * torch.sigmoid(self.expand(self.act(self.reduce(squeezed))))
 
-    @staticmethod
-    def ops(channels: int, hidden: int, hw: HW, act: str) -> list[OpSpec]:
-        numel = channels * hw[0] * hw[1]
-        return [ops.pool("mean", numel, channels), ops.conv2d(channels, hidden, 1, 1, (1, 1)), ops.act(act, hidden),
-                ops.conv2d(hidden, channels, 1, 1, (1, 1)), ops.act("sigmoid", channels), ops.mul(numel)]
+
+def se_ops(channels: int, ratio: float, hw: HW, act: str) -> list[OpSpec]:
+    """Ops of squeeze-excite at `ratio` of `channels` (none when the ratio is 0)."""
+    if not ratio:
+        return []
+    hidden, numel = make_divisible(channels, ratio), channels * hw[0] * hw[1]
+    return [ops.pool("mean", numel, channels), ops.conv2d(channels, hidden, 1, 1, (1, 1)), ops.act(act, hidden),
+            ops.conv2d(hidden, channels, 1, 1, (1, 1)), ops.act("sigmoid", channels), ops.mul(numel)]
 
 
 def _optional_se(max_channels: int, act: str, se: bool) -> nn.Module:
@@ -121,10 +160,6 @@ def _configure_se(se: nn.Module, channels: int, ratio: float, act: str) -> None:
         se.configure("on").configure(channels, make_divisible(channels, ratio), act)
     else:
         se.configure("off")
-
-
-def _se_ops(channels: int, ratio: float, hw: HW, act: str) -> list[OpSpec]:
-    return SqueezeExcite.ops(channels, make_divisible(channels, ratio), hw, act) if ratio else []
 
 
 class _ResidualBody(nn.Module):
@@ -155,25 +190,15 @@ class InvertedBottleneck(_ResidualBody):
         self.project = conv_bn_act(mid, max_out, 1, 1, "identity", eps)
         self.residual = residual
 
-    def configure(self, cin: int, cout: int, kernel: int, expansion: int, se_ratio: float, act: str) -> None:
-        mid = cin * expansion
+    def configure(self, spec: IBNSpec) -> None:
+        mid = spec.cin * spec.expansion
         if isinstance(self.expand, ConvNormAct):
-            self.expand.configure(cin, mid, act=act)
-        elif expansion != 1:
-            raise ValueError(f"expansion {expansion} asked of an inverted bottleneck built without expansion")
-        self.depthwise.configure(mid, mid, kernel, act)
-        _configure_se(self.se, mid, se_ratio, act)
-        self.project.configure(mid, cout)
-
-    @staticmethod
-    def ops(cin: int, cout: int, kernel: int, expansion: int, stride: int, hw: HW, residual: bool, se_ratio: float,
-            act: str) -> tuple[list[OpSpec], HW]:
-        mid, result = cin * expansion, []
-        if expansion > 1:
-            result += conv_ops(cin, mid, 1, 1, hw, act)[0]
-        dw, out = conv_ops(mid, mid, kernel, stride, hw, act, groups=mid)
-        result += dw + _se_ops(mid, se_ratio, out, act) + conv_ops(mid, cout, 1, 1, out, "identity")[0]
-        return result + ([ops.add(cout * out[0] * out[1])] if residual else []), out
+            self.expand.resize(spec.cin, mid, act=spec.act)
+        elif spec.expansion != 1:
+            raise ValueError(f"expansion {spec.expansion} asked of an inverted bottleneck built without expansion")
+        self.depthwise.resize(mid, mid, spec.kernel, spec.act)
+        _configure_se(self.se, mid, spec.se_ratio, spec.act)
+        self.project.resize(mid, spec.cout)
 
 
 class FusedInvertedBottleneck(_ResidualBody):
@@ -190,19 +215,11 @@ class FusedInvertedBottleneck(_ResidualBody):
         self.project = conv_bn_act(mid, max_out, 1, 1, "identity", eps)
         self.residual = residual
 
-    def configure(self, cin: int, cout: int, kernel: int, expansion: int, se_ratio: float, act: str) -> None:
-        mid = cin * expansion
-        self.expand.configure(cin, mid, kernel, act)
-        _configure_se(self.se, mid, se_ratio, act)
-        self.project.configure(mid, cout)
-
-    @staticmethod
-    def ops(cin: int, cout: int, kernel: int, expansion: int, stride: int, hw: HW, residual: bool, se_ratio: float,
-            act: str) -> tuple[list[OpSpec], HW]:
-        mid = cin * expansion
-        expand, out = conv_ops(cin, mid, kernel, stride, hw, act)
-        result = expand + _se_ops(mid, se_ratio, out, act) + conv_ops(mid, cout, 1, 1, out, "identity")[0]
-        return result + ([ops.add(cout * out[0] * out[1])] if residual else []), out
+    def configure(self, spec: FusedIBNSpec) -> None:
+        mid = spec.cin * spec.expansion
+        self.expand.resize(spec.cin, mid, spec.kernel, spec.act)
+        _configure_se(self.se, mid, spec.se_ratio, spec.act)
+        self.project.resize(mid, spec.cout)
 
 
 class TuckerBlock(_ResidualBody):
@@ -219,162 +236,129 @@ class TuckerBlock(_ResidualBody):
         self.expand = conv_bn_act(out_rank, max_out, 1, 1, "identity", eps)
         self.residual = residual
 
-    @staticmethod
-    def ranks(cin: int, cout: int, in_ratio: float, out_ratio: float) -> tuple[int, int]:
-        return make_divisible(cin, in_ratio), make_divisible(cout, out_ratio)
-
-    def configure(self, cin: int, cout: int, kernel: int, in_ratio: float, out_ratio: float, act: str) -> None:
-        in_rank, out_rank = self.ranks(cin, cout, in_ratio, out_ratio)
-        self.compress.configure(cin, in_rank, act=act)
-        self.conv.configure(in_rank, out_rank, kernel, act)
-        self.expand.configure(out_rank, cout)
-
-    @staticmethod
-    def ops(cin: int, cout: int, kernel: int, in_ratio: float, out_ratio: float, stride: int, hw: HW, residual: bool,
-            act: str) -> tuple[list[OpSpec], HW]:
-        in_rank, out_rank = TuckerBlock.ranks(cin, cout, in_ratio, out_ratio)
-        compress = conv_ops(cin, in_rank, 1, 1, hw, act)[0]
-        conv, out = conv_ops(in_rank, out_rank, kernel, stride, hw, act)
-        result = compress + conv + conv_ops(out_rank, cout, 1, 1, out, "identity")[0]
-        return result + ([ops.add(cout * out[0] * out[1])] if residual else []), out
+    def configure(self, spec: TuckerSpec) -> None:
+        in_rank, out_rank = spec.ranks
+        self.compress.resize(spec.cin, in_rank, act=spec.act)
+        self.conv.resize(in_rank, out_rank, spec.kernel, spec.act)
+        self.expand.resize(out_rank, spec.cout)
 
 
-def _partition(x: torch.Tensor, n1: int, n2: int, dilated: bool) -> torch.Tensor:
-    """(B, C, H, W) → (B·n1·n2, C, H/n1, W/n2): adjacent windows, or 'remote' windows of pixels n1/n2 apart."""
-    b, c, h, w = x.shape
-    if dilated:
-        x = x.view(b, c, h // n1, n1, w // n2, n2).permute(0, 3, 5, 1, 2, 4)
-    else:
-        x = x.view(b, c, n1, h // n1, n2, w // n2).permute(0, 2, 4, 1, 3, 5)
-    return x.reshape(b * n1 * n2, c, h // n1, w // n2)
+@dataclass(frozen=True)
+class LayerOp:
+    """A parsed block string such as `ibn_k5_e8` or `tucker_k3_i0.25_o0.75`."""
+
+    kind: str
+    kernel: int
+    expansion: int = 1
+    in_ratio: float = 0.0
+    out_ratio: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str) -> LayerOp:
+        kind, *fields = text.split("_")
+        values = {f[0]: f[1:] for f in fields}
+        if kind == "tucker":
+            return cls(kind, int(values["k"]), in_ratio=float(values["i"]), out_ratio=float(values["o"]))
+        return cls(kind, int(values["k"]), expansion=int(values["e"]))
+
+    def spec(self, cin: int, cout: int, stride: int, residual: bool, act: str, se_ratio: float, hw: HW,
+             choices: Sequence[str], stage: int) -> MobileLayerSpec:
+        """This layer at the given sizes, in a slot offering the block strings `choices`."""
+        common = dict(cin=cin, cout=cout, kernel=self.kernel, stride=stride, residual=residual, act=act,
+                      se_ratio=se_ratio, hw=hw, choices=tuple(choices), stage=stage)
+        if self.kind == "tucker":
+            return TuckerSpec(**common, in_ratio=self.in_ratio, out_ratio=self.out_ratio)  # type: ignore[arg-type]
+        return LAYER_SPECS[self.kind](**common, expansion=self.expansion)  # type: ignore[arg-type]
 
 
-def _unpartition(x: torch.Tensor, n1: int, n2: int, dilated: bool) -> torch.Tensor:
-    bw, c, h1, w1 = x.shape
-    x = x.view(bw // (n1 * n2), n1, n2, c, h1, w1)
-    x = x.permute(0, 3, 4, 1, 5, 2) if dilated else x.permute(0, 3, 1, 4, 2, 5)
-    return x.reshape(bw // (n1 * n2), c, h1 * n1, w1 * n2)
+@dataclass(frozen=True)
+class MobileLayerSpec(BuildableSpec):
+    """One layer of a staged mobile backbone; `choices` are the block strings its supernet slot offers,
+    `stage` the index of the stage it belongs to. `se_ratio` is the network's squeeze-excite ratio."""
+
+    cin: int
+    cout: int
+    kernel: int
+    stride: int
+    residual: bool
+    act: str
+    se_ratio: float
+    hw: HW
+    choices: tuple[str, ...]
+    stage: int
+
+    #: The key of this layer's kind in its slot's `ElasticChoice`.
+    option: ClassVar[str]
+
+    @property
+    def out_hw(self) -> HW:
+        return conv_out(self.hw, self.kernel, self.stride)
+
+    def _with_residual(self, result: list[OpSpec]) -> list[OpSpec]:
+        out = self.out_hw
+        return result + ([ops.add(self.cout * out[0] * out[1])] if self.residual else [])
+
+    def build(self) -> ElasticChoice:
+        """The slot: every kind at these (largest) sizes, kept where `choices` offers it.
+
+        All three kinds are built, in this order, even when a slot offers fewer, so that a seeded
+        initialisation gives the same weights as it always has (saved supernets stay reproducible).
+        """
+        vocab = [LayerOp.parse(text) for text in self.choices]
+        kernels = sorted({op.kernel for op in vocab})
+        expansions = sorted({op.expansion for op in vocab if op.kind != "tucker"}) or [1]
+        ratios = sorted({r for op in vocab if op.kind == "tucker" for r in (op.in_ratio, op.out_ratio)}) or [0.25, 0.75]
+        se = self.se_ratio > 0
+        c = (self.cin, self.cout, kernels, self.stride)
+        built = {
+            "tucker": TuckerBlock(*c, ratios, self.residual, self.act),
+            "ibn": InvertedBottleneck(*c, expansions, self.residual, se, self.act),
+            "fused": FusedInvertedBottleneck(*c, expansions, self.residual, se, self.act),
+        }
+        return ElasticChoice({kind: built[kind] for kind in sorted({op.kind for op in vocab})})
 
 
-def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, head_dim: int) -> torch.Tensor:
-    """Softmax attention inside each window: q, k (N, heads·head_dim, h, w), v (N, Cv, h, w) → (N, Cv, h, w).
+@dataclass(frozen=True)
+class IBNSpec(MobileLayerSpec):
+    expansion: int
+    option: ClassVar[str] = "ibn"
 
-    Values are split into `heads` channel groups: equal groups whenever `heads` divides Cv (every official
-    EMOv2 model), nearly equal ones otherwise, so any heads/width pair of the space is a valid subnet.
-    """
-    n, cv, h, w = v.shape
-    tokens = h * w
-    q = q.reshape(n, heads, head_dim, tokens).transpose(-1, -2)
-    k = k.reshape(n, heads, head_dim, tokens).transpose(-1, -2)
-    attn = ((q @ k.transpose(-1, -2)) * head_dim**-0.5).softmax(dim=-1)
-    if cv % heads == 0:
-        out = attn @ v.reshape(n, heads, cv // heads, tokens).transpose(-1, -2)
-        return out.transpose(-1, -2).reshape(n, cv, h, w)
-    groups = torch.tensor_split(v.reshape(n, cv, tokens), heads, dim=1)
-    return torch.cat([group @ attn[:, i].transpose(-1, -2) for i, group in enumerate(groups)], dim=1).reshape(n, cv, h, w)
+    def ops(self) -> list[OpSpec]:
+        mid, result = self.cin * self.expansion, []
+        if self.expansion > 1:
+            result += conv_ops(self.cin, mid, 1, 1, self.hw, self.act)[0]
+        dw, out = conv_ops(mid, mid, self.kernel, self.stride, self.hw, self.act, groups=mid)
+        result += dw + se_ops(mid, self.se_ratio, out, self.act) + conv_ops(mid, self.cout, 1, 1, out, "identity")[0]
+        return self._with_residual(result)
 
 
-class SpanningWindowAttention(nn.Module):
-    """EMOv2's spanning window attention that also expands (the i2RMB's attention 'expansion').
+@dataclass(frozen=True)
+class FusedIBNSpec(MobileLayerSpec):
+    expansion: int
+    option: ClassVar[str] = "fused"
 
-    Values are a 1×1 conv (+ activation) to the block's inner width; queries and keys (heads·head_dim
-    channels each) share one projection for two window partitions, adjacent pixels and pixels a window
-    apart, whose attention outputs are summed. Inputs are zero-padded to whole windows first and the conv
-    projections run on the padded map, as in the official code.
-    """
-
-    def __init__(self, max_in: int, max_mid: int, max_heads: int, max_head_dim: int, window: int, act: str) -> None:
-        super().__init__()
-        self.q = ElasticConv2d(max_in, max_heads * max_head_dim, 1, bias=True)
-        self.k = ElasticConv2d(max_in, max_heads * max_head_dim, 1, bias=True)
-        self.v = ConvNormAct(ElasticConv2d(max_in, max_mid, 1, bias=True), None, ElasticActivation(act))
-        self.heads, self.head_dim, self.window = max_heads, max_head_dim, window
-
-    def configure(self, cin: int, mid: int, heads: int, head_dim: int) -> None:
-        self.q.configure(cin, heads * head_dim)
-        self.k.configure(cin, heads * head_dim)
-        self.v.configure(cin, mid)
-        self.heads, self.head_dim = heads, head_dim
-
-    @staticmethod
-    def layout(hw: HW, window: int) -> tuple[HW, int, int]:
-        """Padded size, number of windows and tokens per window for an input of size `hw`."""
-        wh, ww = hw if window <= 0 else (window, window)
-        padded = (hw[0] + (-hw[0]) % wh, hw[1] + (-hw[1]) % ww)
-        return padded, (padded[0] // wh) * (padded[1] // ww), wh * ww
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        (ph, pw), _, _ = self.layout((h, w), self.window)
-        x = nn.functional.pad(x, (0, pw - w, 0, ph - h))
-        n1, n2 = (1, 1) if self.window <= 0 else (ph // self.window, pw // self.window)
-        q, k, v = self.q(x), self.k(x), self.v(x)
-        out = sum(_unpartition(window_attention(*(_partition(t, n1, n2, dilated) for t in (q, k, v)), self.heads,
-                                                self.head_dim), n1, n2, dilated) for dilated in (True, False))
-        return out[:, :, :h, :w]
-
-    @staticmethod
-    def ops(cin: int, mid: int, heads: int, head_dim: int, window: int, hw: HW, act: str) -> list[OpSpec]:
-        padded, windows, tokens = SpanningWindowAttention.layout(hw, window)
-        qk = heads * head_dim
-        return [ops.conv2d(cin, qk, 1, 1, padded), ops.conv2d(cin, qk, 1, 1, padded),
-                *conv_ops(cin, mid, 1, 1, padded, act, bias=True, norm=False)[0],
-                ops.window_attention(windows, tokens, heads, qk, mid, branches=2), ops.add(mid * padded[0] * padded[1])]
+    def ops(self) -> list[OpSpec]:
+        mid = self.cin * self.expansion
+        expand, out = conv_ops(self.cin, mid, self.kernel, self.stride, self.hw, self.act)
+        return self._with_residual(expand + se_ops(mid, self.se_ratio, out, self.act)
+                                   + conv_ops(mid, self.cout, 1, 1, out, "identity")[0])
 
 
-class I2RMB(nn.Module):
-    """EMOv2's improved inverted residual mobile block.
+@dataclass(frozen=True)
+class TuckerSpec(MobileLayerSpec):
+    in_ratio: float
+    out_ratio: float
+    option: ClassVar[str] = "tucker"
 
-    pre-norm → expansion (1×1 conv, or spanning window attention whose values expand) → depthwise conv with
-    an inner skip → 1×1 projection → layer scale, plus the block's residual. The first block of a stage
-    downsamples in its depthwise conv and has neither skip.
-    """
+    @property
+    def ranks(self) -> tuple[int, int]:
+        return make_divisible(self.cin, self.in_ratio), make_divisible(self.cout, self.out_ratio)
 
-    def __init__(self, norm: nn.Module, mixer: nn.Module, local: nn.Module, proj: nn.Module, scale: nn.Module,
-                 skip: bool) -> None:
-        super().__init__()
-        self.norm, self.mixer, self.local, self.proj, self.scale = norm, mixer, local, proj, scale
-        self.skip = skip
+    def ops(self) -> list[OpSpec]:
+        in_rank, out_rank = self.ranks
+        compress = conv_ops(self.cin, in_rank, 1, 1, self.hw, self.act)[0]
+        conv, out = conv_ops(in_rank, out_rank, self.kernel, self.stride, self.hw, self.act)
+        return self._with_residual(compress + conv + conv_ops(out_rank, self.cout, 1, 1, out, "identity")[0])
 
-    def configure(self, cin: int, cout: int, mid: int, kernel: int, attention: tuple[int, int] | None = None) -> None:
-        """Set the active sizes; `attention` = (heads, head_dim) selects the attention expansion."""
-        if isinstance(self.norm, ElasticBatchNorm2d):
-            self.norm.active_features = cin
-        elif isinstance(self.norm, ChannelsLast):
-            self.norm.inner.active_dim = cin
-        mixer = self.mixer
-        if isinstance(mixer, ElasticChoice):
-            mixer = mixer.configure("conv" if attention is None else "attn")
-        elif attention is not None:
-            raise ValueError(f"attention {attention} asked of a block built with a 1×1 conv expansion only")
-        if attention is None:
-            mixer.configure(cin, mid)
-        else:
-            mixer.configure(cin, mid, *attention)
-        self.local.configure(mid, mid, kernel)
-        self.proj.configure(mid, cout)
-        if isinstance(self.scale, ElasticLayerScale):
-            self.scale.active_channels = cout
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shortcut = x
-        x = self.mixer(self.norm(x))
-        local = self.local(x)
-        x = self.scale(self.proj(x + local if self.skip else local))
-        return shortcut + x if self.skip else x
-
-    @staticmethod
-    def ops(cin: int, cout: int, mid: int, kernel: int, stride: int, hw: HW, norm: str, act: str, skip: bool,
-            attention: tuple[int, int, int] | None = None) -> tuple[list[OpSpec], HW]:
-        """`norm` is 'bn' or 'ln'; `attention` = (heads, head_dim, window), None for the 1×1 conv expansion."""
-        n = hw[0] * hw[1]
-        result = [ops.batchnorm(cin, hw) if norm == "bn" else ops.layernorm(n, cin)]
-        if attention is None:
-            result += conv_ops(cin, mid, 1, 1, hw, act, bias=True, norm=False)[0]
-        else:
-            result += SpanningWindowAttention.ops(cin, mid, *attention, hw, act)
-        local, out = conv_ops(mid, mid, kernel, stride, hw, "silu", groups=mid)
-        result += local + ([ops.add(mid * out[0] * out[1])] if skip else [])
-        numel = cout * out[0] * out[1]
-        result += [ops.conv2d(mid, cout, 1, 1, out, bias=False), ops.param(cout, "layer_scale"), ops.mul(numel)]
-        return result + ([ops.add(numel)] if skip else []), out
+LAYER_SPECS: dict[str, type[MobileLayerSpec]] = {"ibn": IBNSpec, "fused": FusedIBNSpec, "tucker": TuckerSpec}

@@ -11,9 +11,8 @@ from hwnas.search_spaces.elastic import export_module
 from hwnas.search_spaces.elastic.conv import (
     ElasticActivation, ElasticBatchNorm2d, ElasticChoice, ElasticConv2d, ElasticDepthwiseConv2d, ElasticLayerScale,
 )
-from hwnas.search_spaces.elastic.conv_blocks import (
-    InvertedBottleneck, SpanningWindowAttention, SqueezeExcite, TuckerBlock, make_divisible, window_attention,
-)
+from hwnas.search_spaces.elastic.conv_blocks import IBNSpec, InvertedBottleneck, SqueezeExcite, TuckerBlock, TuckerSpec, make_divisible
+from hwnas.search_spaces.elastic.emo_blocks import SpanningWindowAttention, window_attention
 
 
 def _randomise_transforms(layer: nn.Module, seed: int = 0) -> None:
@@ -134,9 +133,10 @@ def test_make_divisible_rounds_half_up_to_eight():
 def test_blocks_export_the_configured_subnet():
     torch.manual_seed(0)
     ibn = InvertedBottleneck(16, 16, (3, 5), 1, (4, 8), residual=True, se=True, act="relu6").eval()
-    ibn.configure(12, 12, kernel=3, expansion=4, se_ratio=0.25, act="hswish")
+    layer = dict(hw=(8, 8), choices=(), stage=0)
+    ibn.configure(IBNSpec(12, 12, 3, 1, True, "hswish", 0.25, **layer, expansion=4))
     tucker = TuckerBlock(16, 24, (3, 5), 2, (0.25, 0.75), residual=False, act="relu6").eval()
-    tucker.configure(12, 20, kernel=5, in_ratio=0.75, out_ratio=0.25, act="relu6")
+    tucker.configure(TuckerSpec(12, 20, 5, 2, False, "relu6", 0.0, **layer, in_ratio=0.75, out_ratio=0.25))
     x = torch.randn(2, 12, 8, 8)
     for block in (ibn, tucker):
         plain = export_module(block).eval()
@@ -144,9 +144,11 @@ def test_blocks_export_the_configured_subnet():
             torch.testing.assert_close(plain(x), block(x))
     assert tucker(x).shape == (2, 20, 4, 4)
     with pytest.raises(ValueError, match="squeeze-excite requested from a layer built without it"):
-        InvertedBottleneck(8, 8, (3,), 1, (4,), True, se=False, act="relu6").configure(8, 8, 3, 4, 0.25, "relu6")
+        InvertedBottleneck(8, 8, (3,), 1, (4,), True, se=False, act="relu6").configure(
+            IBNSpec(8, 8, 3, 1, True, "relu6", 0.25, **layer, expansion=4))
     with pytest.raises(ValueError, match="expansion 4 asked of an inverted bottleneck built without expansion"):
-        InvertedBottleneck(8, 8, (3,), 1, (1,), False, se=False, act="relu6").configure(8, 8, 3, 4, 0.0, "relu6")
+        InvertedBottleneck(8, 8, (3,), 1, (1,), False, se=False, act="relu6").configure(
+            IBNSpec(8, 8, 3, 1, False, "relu6", 0.0, **layer, expansion=4))
 
 
 def _reference_window_attention(q, k, v, heads, head_dim, window, dilated):  # noqa: ANN001, ANN202

@@ -1,0 +1,110 @@
+"""One structure per space: `space.blocks(arch)` drives the supernet, `set_active`, `ops()` and typed I/O,
+and every block's module agrees with its spec's ops (fvcore), over every space and preset."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+import torch
+
+from hwnas.errors import InvalidArchError, UnknownNameError
+from hwnas.evaluators import fvcore_macs
+from hwnas.search_spaces import SPACES, BlockSpec, ChoiceSpace, SearchSpace, SpaceIO, get_space, list_spaces, space_class
+from hwnas.search_spaces._ops import total_macs, total_params
+from hwnas.search_spaces.elastic import export_module
+from hwnas.search_spaces.specs import BuildableSpec, I2RMBSpec, MobileLayerSpec, TransformerLayerSpec
+from tests.conftest import SPACE_PRESETS, TEST_INPUT_SHAPES
+
+ids = [f"{n}/{p}" for n, p in SPACE_PRESETS]
+
+
+@pytest.mark.parametrize("name,preset", SPACE_PRESETS, ids=ids)
+def test_ops_are_the_concatenated_ops_of_the_blocks(name, preset):
+    space = get_space(name, preset)
+    shape = TEST_INPUT_SHAPES.get((name, preset))
+    for arch in [space.min_arch(), space.max_arch(), space.sample(4)]:
+        blocks = space.blocks(arch, shape)
+        assert blocks and all(isinstance(b, BlockSpec) and dataclasses.is_dataclass(b) for b in blocks)
+        assert blocks == space.blocks(arch.to_dict(), shape)  # one deterministic mapping
+        hash(tuple(blocks))  # frozen specs: usable as cache keys
+        assert space.ops(arch, shape) == [op for b in blocks for op in b.ops()]
+    with pytest.raises(InvalidArchError, match="bogus"):
+        space.blocks(space.min_arch().replace(bogus=1))
+
+
+@pytest.mark.parametrize("name,preset", SPACE_PRESETS, ids=ids)
+def test_supernet_modules_are_the_largest_blocks_built(supernets, name, preset):
+    """Each buildable block of the largest arch is a module of the supernet, of the class its spec builds."""
+    space, supernet = supernets(name, preset)
+    built = {type(m) for m in supernet.net.modules()}
+    for spec in space.blocks(space.max_arch()):
+        if isinstance(spec, BuildableSpec):
+            with torch.random.fork_rng():
+                assert type(spec.build()) in built, spec
+
+
+@pytest.mark.parametrize("name,preset", SPACE_PRESETS, ids=ids)
+def test_typed_io_describes_the_preset(supernets, name, preset):
+    space, supernet = supernets(name, preset)
+    io = space.io
+    assert isinstance(io, SpaceIO) and io.task_kind in ("classification", "seq2seq", "detection")
+    assert space.default_input_shape == io.input_shape
+    shape = TEST_INPUT_SHAPES.get((name, preset))
+    inputs = space.example_input(2, shape)
+    with torch.no_grad():
+        out = supernet(*inputs)
+    if io.is_seq2seq:
+        assert io.num_classes is None and out.shape == (2, io.input_shape[1], io.vocab_size) and io.outputs == io.vocab_size
+    elif io.is_detection:
+        assert out.shape[-1] == 4 + io.num_classes + 1
+    elif io.num_classes is None:
+        assert out.dim() == 3  # an encoder without a head returns hidden states
+    else:
+        assert out.shape == (2, io.num_classes) and io.outputs == io.num_classes
+    assert get_space(name, preset, **io.shape_options()).io == io  # what checkpoints store rebuilds the same space
+
+
+def _self_contained(spec: BlockSpec) -> bool:
+    """Blocks that run on one input tensor (decoder layers also read the encoder's memory)."""
+    if isinstance(spec, TransformerLayerSpec):
+        return spec.cross is None
+    return isinstance(spec, (MobileLayerSpec, I2RMBSpec))
+
+
+def _module_input(spec: BlockSpec) -> tuple[torch.Tensor, ...]:
+    if isinstance(spec, (MobileLayerSpec, I2RMBSpec)):
+        return (torch.randn(1, spec.cin, *spec.hw),)
+    return (torch.randn(1, spec.n, spec.embed),)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name,preset", [("mobiledets", "tiny"), ("emov2", "tiny"), ("mixed-attention", "tiny"),
+                                         ("mixed-attention", "tiny-mt"), ("lighthubert", "tiny")])
+def test_each_block_module_matches_its_spec_ops(name, preset):
+    """Per block, not only per subnet: the module a spec builds and configures costs what `spec.ops()` says."""
+    space, rng = get_space(name, preset), random.Random(0)
+    checked = set()
+    for arch in [space.min_arch(), space.max_arch()] + [space.sample(rng) for _ in range(3)]:
+        for spec in filter(_self_contained, space.blocks(arch)):
+            torch.manual_seed(0)
+            module = spec.build()
+            block = module.configure(spec.option) if isinstance(spec, MobileLayerSpec) else module
+            block.configure(spec)
+            plain = export_module(block).eval()
+            ops = spec.ops()
+            assert sum(p.numel() for p in plain.parameters()) == total_params(ops), spec
+            macs = fvcore_macs(plain, _module_input(spec))
+            assert abs(total_macs(ops) - macs) <= 0.02 * macs, (spec, macs, total_macs(ops))
+            checked.add(type(spec).__name__)
+    assert checked
+
+
+def test_the_space_registry_is_one_registry():
+    assert SPACES.kind == "search space" and list_spaces() == SPACES.names() == sorted(SPACES)
+    assert all(issubclass(space_class(n), SearchSpace) and issubclass(space_class(n), ChoiceSpace) for n in SPACES)
+    assert list_spaces("mobile*") == ["mobiledets"]
+    with pytest.raises(UnknownNameError, match="unknown search space 'nope'; choose one of: emov2, lighthubert"):
+        get_space("nope")
+    with pytest.raises(UnknownNameError, match="preset of space 'emov2' 'huge'"):
+        get_space("emov2", "huge")
