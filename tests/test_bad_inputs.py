@@ -7,9 +7,12 @@ its bad inputs here. Commands run in-process through `hwnas.cli.run`, the entry 
 
 from __future__ import annotations
 
+import json
 import pickle
 import re
 import shlex
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,7 @@ from PIL import Image
 from hwnas.cli import run
 from hwnas.hw_profiles import get_profile
 from hwnas.search import Experiment, parse_spec
+from hwnas.search_spaces import get_space
 
 QUICK = {"name": "q", "space": {"name": "mixed-attention", "preset": "tiny"},
          "objectives": [{"metric": "params_m", "direction": "minimize"}, {"metric": "flops_m", "direction": "minimize"}],
@@ -53,6 +57,9 @@ CORPUS: list[tuple[str, tuple[str, ...]]] = [
     ("run {d}/constraint.yaml", ("must look like",)),
     ("run {d}/quick.yaml --workers 0", ("--workers",)),
     ("run {d}/quick.yaml --bogus", ("No such option: --bogus",)),
+    ("run {d}/quick.yaml --storage sqlite:///", ("names no file",)),
+    ("run {d}/quick.yaml --storage sqlite:///{d}/folder", ("is a directory, not a storage file",)),
+    ("run {d}/quick.yaml --storage sqlite:///{d}/no/such/folder/x.db", ("does not exist",)),
     # architectures and sizes
     ("cost nope --arch max", ("unknown search space 'nope'",)),
     ("cost mixed-attention --preset huge --arch max", ("unknown preset",)),
@@ -61,6 +68,8 @@ CORPUS: list[tuple[str, tuple[str, ...]]] = [
     ("cost mixed-attention --preset tiny --arch {d}/folder", ("is a directory",)),
     ("cost mixed-attention --preset tiny --arch {d}/deep.json", ("nested too deeply",)),
     ("cost mixed-attention --preset tiny --arch {d}/missing.json", ("neither JSON, a file",)),
+    ("cost mixed-attention --preset tiny --arch {d}/half-width.json", ("'embed_dim' = 64.5 is not one of",)),
+    ("cost mixed-attention --preset tiny --arch {d}/bool-width.json", ("'embed_dim' = True is not one of",)),
     ("cost mixed-attention --preset tiny --arch max --input 0", ("positive",)),
     ("cost mixed-attention --preset tiny --arch max --input -5", ("positive",)),
     ("cost mixed-attention --preset tiny --arch max --input a,b", ("must be an int",)),
@@ -74,6 +83,7 @@ CORPUS: list[tuple[str, tuple[str, ...]]] = [
     ("profile predict {d}/hat.csv --profile {d}/dir-profile --source hat-csv", ("is a directory",)),
     ("profile predict {d}/hat.csv --profile {d}/binary-profile --source hat-csv", ("not UTF-8",)),
     ("profile predict {d}/hat.csv --profile pixel9 --source hat-csv", ("pixel9",)),
+    ("profile predict {d}/hat.csv --profile {d}/nested-profile --source hat-csv", ("nested-profile/predictor.json", "'nosuch'")),
     ("profile calibrate {d}/hat.csv --source csv --out {d}/p", ("unknown calibration source 'csv'",)),
     ("profile calibrate {d}/missing.csv --source hat-csv --out {d}/p", ("missing.csv",)),
     ("profile measure --device tpu --space mixed-attention --out {d}/p", ("tpu",)),
@@ -105,6 +115,8 @@ CORPUS: list[tuple[str, tuple[str, ...]]] = [
     ("pareto --experiment q --storage {store} --where 'params_m <'", ("params_m <",)),
     ("trials --experiment nope --storage {store}", ("nope",)),
     ("experiments --storage nosuchdialect://x", ("nosuchdialect",)),
+    ("experiments --storage sqlite:///{d}/foreign.db", ("not an hwnas storage",)),
+    ("pareto --experiment q --storage sqlite:///{d}/typo.db", ("not found",)),
     # co-design
     ("hardware sample asic", ("asic",)),
     ("hardware cost --space emov2 --preset tiny --arch max --accelerator '{{\"pe_rows\":0}}'", ("accelerator field 'pe_cols' is missing",)),
@@ -144,12 +156,22 @@ def bad_files(tmp_path_factory, hwnas_data) -> dict[str, str]:
     hat = (hwnas_data / "hat-latency" / "wmt14ende_cpu_xeon_all.csv").read_text().splitlines()
     (d / "hat.csv").write_text("\n".join(hat[:50]) + "\n")
     shipped = get_profile("xeon").path  # a real profile, then broken three ways
-    for name in ("nan-profile", "dir-profile", "binary-profile"):
+    for name in ("nan-profile", "dir-profile", "binary-profile", "nested-profile"):
         (d / name).mkdir()
         for file in shipped.iterdir():
             (d / name / file.name).write_bytes(file.read_bytes())
     predictor = d / "nan-profile" / "predictor.json"
     predictor.write_text(_with_nan(predictor.read_text()))
+    nested = json.loads((d / "nested-profile" / "predictor.json").read_text())
+    first = next(iter(nested["parts"].values()))
+    first["base"] = {"kind": "nosuch", "format_version": 1}
+    (d / "nested-profile" / "predictor.json").write_text(json.dumps(nested))
+    with closing(sqlite3.connect(d / "foreign.db")) as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+        db.commit()
+    arch = get_space("mixed-attention", "tiny").max_arch().to_dict()
+    (d / "half-width.json").write_text(json.dumps({**arch, "embed_dim": 64.5}))
+    (d / "bool-width.json").write_text(json.dumps({**arch, "embed_dim": True}))
     (d / "dir-profile" / "profile.yaml").unlink()
     (d / "dir-profile" / "profile.yaml").mkdir()
     (d / "binary-profile" / "profile.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from hwnas.errors import HwnasError, InvalidArchError, UnknownNameError
+from hwnas.errors import HwnasError, InvalidArchError, UnknownNameError, shown
 from hwnas.search_spaces._arch import Arch, ChoiceValue, Scalar
 from hwnas.search_spaces._choices import Choice, Declaration, Depth, PerLayer
 
@@ -26,6 +26,14 @@ RngLike = random.Random | int | None
 
 def as_rng(rng: RngLike) -> random.Random:
     return rng if isinstance(rng, random.Random) else random.Random(rng)
+
+
+def _all_exact(values: tuple[Any, ...], exact: frozenset[tuple[type, Any]]) -> bool:
+    """Every value is a declared one of the declared type (the common case, checked in one pass)."""
+    try:
+        return all((type(v), v) in exact for v in values)
+    except TypeError:  # an unhashable value: the slow path names it
+        return False
 
 
 class ChoiceSpace:
@@ -53,6 +61,9 @@ class ChoiceSpace:
         for d in self.declaration:
             if isinstance(d, PerLayer) and isinstance(d.depth, str) and d.depth not in self._depths:
                 raise ValueError(f"per-layer choice {d.name!r} refers to unknown depth {d.depth!r}")
+        #: Per choice, its values with their exact types: the fast path of `validate` (a value of the declared type).
+        self._exact = {d.name: frozenset((type(v), v) for v in d.values) for d in self.declaration}
+        self._check_order = sorted(self.declaration, key=lambda d: isinstance(d, PerLayer))  # depths before their layers
         self._named = {key: self.validate(value) for key, value in (named or {}).items()}
 
     @property
@@ -135,24 +146,39 @@ class ChoiceSpace:
         missing = [name for name in self.choices if name not in arch]
         if missing:
             raise self.error(f"{where}: {field} {missing[0]!r} is missing")
-        for decl in self.declaration:
+        normalised: dict[str, Any] = {}  # fields given as another type of a declared value (48.0 for 48)
+        for decl in self._check_order:
+            value = arch[decl.name]
             if isinstance(decl, PerLayer):
-                continue
-            if arch[decl.name] not in decl.values or isinstance(arch[decl.name], (tuple, bool)):
-                raise self.error(f"{where}: {field} {decl.name!r} = {arch[decl.name]!r} is not one of {list(decl.values)}")
-        for decl in self.declaration:
-            if not isinstance(decl, PerLayer):
-                continue
-            value, count = arch[decl.name], self._layer_count(decl, arch)
-            if not isinstance(value, tuple):
-                raise self.error(f"{where}: {field} {decl.name!r} must be a list with one value per layer, got {value!r}")
-            if len(value) != count:
-                depth = f" ({decl.depth} = {count})" if isinstance(decl.depth, str) else ""
-                raise self.error(f"{where}: {field} {decl.name!r} has {len(value)} values but {count} layers are active{depth}")
-            for i, v in enumerate(value):
-                if v not in decl.values or isinstance(v, bool):
-                    raise self.error(f"{where}: {field} '{decl.name}.{i}' = {v!r} is not one of {list(decl.values)}")
-        return arch
+                count = self._layer_count(decl, arch)
+                if not isinstance(value, tuple):
+                    raise self.error(f"{where}: {field} {decl.name!r} must be a list with one value per layer, got {shown(value)}")
+                if len(value) != count:
+                    depth = f" ({decl.depth} = {count})" if isinstance(decl.depth, str) else ""
+                    raise self.error(f"{where}: {field} {decl.name!r} has {len(value)} values but {count} layers are active{depth}")
+                if _all_exact(value, self._exact[decl.name]):
+                    continue
+                layers = tuple(self._declared(decl, v, f"'{decl.name}.{i}'") for i, v in enumerate(value))
+                if any(new is not old for new, old in zip(layers, value)):
+                    normalised[decl.name] = layers
+            else:
+                declared = self._declared(decl, value, repr(decl.name))
+                if declared is not value:
+                    normalised[decl.name] = declared
+        # the point holds the declared values, so 48.0 and 48 are one arch with one id
+        return self.point_type({**arch, **normalised}) if normalised else arch
+
+    def _declared(self, decl: Declaration, value: Any, name: str) -> Any:
+        """`value` if it is one of `decl`'s values with the declared type, the declared value it stands for
+        (48 for 48.0), or an error naming the field; booleans and lists never stand for numbers."""
+        if isinstance(value, (str, int, float)) and (type(value), value) in self._exact[decl.name]:
+            return value
+        if not isinstance(value, (bool, tuple, list, dict)):
+            for choice in decl.values:
+                same_kind = isinstance(value, (int, float)) and isinstance(choice, (int, float)) and not isinstance(choice, bool)
+                if same_kind and value == choice:
+                    return choice
+        raise self.error(f"{self.label}: {self.noun} field {name} = {shown(value)} is not one of {list(decl.values)}")
 
     def __contains__(self, arch: object) -> bool:
         try:
