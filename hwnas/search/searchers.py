@@ -39,8 +39,6 @@ for _name, _target, _summary in (
 ):
     SAMPLERS.register_lazy(_name, _target, summary=_summary)
 
-#: Samplers a spec's `searcher.sampler` may name (evolution is chosen with `kind: evolution`).
-OPTUNA_SAMPLERS = ("tpe", "nsga2", "nsga3", "random", "qmc", "gp")
 
 
 @dataclass(frozen=True)
@@ -76,6 +74,12 @@ def _check_option_type(sampler: str, key: str, value: Any, default: Any) -> None
         fits = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not fits:
         raise SpecError(f"searcher.options.{key}: the {sampler} sampler takes {_KINDS[kind]}, got {shown(value)}")
+
+
+def spec_samplers() -> list[str]:
+    """The samplers a spec's `searcher.sampler` may name: all but those a searcher kind fixes (evolution)."""
+    fixed = {SEARCHERS.get(kind).sampler for kind in SEARCHERS.names()}
+    return [name for name in SAMPLERS.names() if name not in fixed]
 
 
 def sampler_name(spec: ExperimentSpec) -> str:

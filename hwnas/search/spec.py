@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hwnas.errors import SpecError, shown
-from hwnas.search.searchers import OPTUNA_SAMPLERS, SEARCHERS
+from hwnas.search.searchers import SEARCHERS, spec_samplers
 
 _CONSTRAINT = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.-]*(?:@[\w.:-]+)?)\s*(?P<op><=|>=)\s*(?P<bound>[-+0-9.eE]+)\s*$")
 
@@ -111,7 +111,7 @@ class SearcherSpec(_Strict):
     @field_validator("sampler")
     @classmethod
     def _known_sampler(cls, value: str) -> str:
-        return _one_of(value, OPTUNA_SAMPLERS)
+        return _one_of(value, spec_samplers())
 
 
 class HardwareSpec(_Strict):

@@ -8,9 +8,9 @@ import pytest
 
 from hwnas.search import Experiment
 from hwnas.search.pareto import minimisation_matrix, pareto_front
-from hwnas.search.searchers import OPTUNA_SAMPLERS
+from hwnas.search.searchers import spec_samplers
 
-SAMPLERS = [("optuna", name) for name in OPTUNA_SAMPLERS] + [("evolution", "nsga2")]
+SAMPLERS = [("optuna", name) for name in spec_samplers()] + [("evolution", "nsga2")]
 
 
 @pytest.mark.parametrize("kind,sampler", SAMPLERS, ids=[f"{k}-{s}" for k, s in SAMPLERS])
