@@ -32,12 +32,15 @@ def test_sigkill_then_resume(spec_dict, tmp_path):
     command = [sys.executable, "-m", "hwnas.cli", "run", str(spec_path), "--storage", url]
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
 
-    worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while _count(url, "tiny-search", finished) < 8 and time.time() < deadline:
-        time.sleep(0.2)
-    os.kill(worker.pid, signal.SIGKILL)
-    worker.wait()
+    log = tmp_path / "worker.log"
+    with log.open("w") as err:
+        worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.time() + 240
+        while _count(url, "tiny-search", finished) < 8 and time.time() < deadline and worker.poll() is None:
+            time.sleep(0.2)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+    assert _count(url, "tiny-search", finished) >= 8, f"the worker made no progress: {log.read_text()[-2000:]}"
     study = optuna.load_study(study_name="tiny-search", storage=url)
     completed_before = {t.number: t.values for t in study.get_trials(states=(TrialState.COMPLETE,))}
     assert 8 <= len(completed_before) < 30
