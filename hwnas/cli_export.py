@@ -14,6 +14,7 @@ from hwnas._defaults import DEFAULT_STORAGE
 from hwnas.errors import HwnasError
 from hwnas.export import extract_subnet, from_arch, train_extracted
 from hwnas.search.trial_source import trial_source
+from hwnas.tasks import TASKS
 
 STORAGE_HELP = "Optuna storage URL of the experiment (sqlite:///x.db, postgresql://…, journal:///x.log)."
 
@@ -61,7 +62,7 @@ def register(app: typer.Typer, console: Console) -> None:
     @_user_errors
     def train(
         directory: Path = typer.Argument(..., metavar="DIR", help="A subnet directory written by `hwnas extract`."),
-        task: str = typer.Option(..., "--task", help="Task name (mnist1d, digits, seq2seq, image-folder, npy, parallel-text, …)."),
+        task: str = typer.Option(..., "--task", help=f"Task: {', '.join(TASKS.names())}."),
         epochs: int = typer.Option(..., "--epochs", min=1),
         task_option: list[str] = typer.Option([], "--task-option", "-o", help="Task option KEY=VALUE (repeat), e.g. path=data/imgs."),
         from_scratch: bool = typer.Option(False, "--from-scratch", help="Re-initialise the weights instead of fine-tuning."),

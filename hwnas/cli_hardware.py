@@ -14,7 +14,7 @@ from rich.table import Table
 
 from hwnas._cli_args import read_arch, read_space
 from hwnas._cli_common import user_errors as _user_errors
-from hwnas.codesign import Accelerator, AcceleratorCostModel, InvalidHardwareError, hardware_space
+from hwnas.codesign import HARDWARE_KINDS, Accelerator, AcceleratorCostModel, InvalidHardwareError, hardware_space
 from hwnas.codesign._calibrate import calibrate
 from hwnas.errors import HwnasError
 
@@ -58,7 +58,7 @@ def register(app: typer.Typer, console: Console) -> None:
     @hardware_app.command("sample")
     @_user_errors
     def sample_command(
-        kind: str = typer.Argument(..., help="accelerator or deployment"),
+        kind: str = typer.Argument(..., help=" or ".join(HARDWARE_KINDS.names())),
         n: int = typer.Option(3, "-n", min=1, help="How many configs."),
         seed: int = typer.Option(0, "--seed"),
         choice: list[str] = typer.Option([], "--choice", help="Narrow a choice: KEY=V1,V2 (repeatable)."),

@@ -36,7 +36,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 @_user_errors
 def calibrate(
     file: Path = typer.Argument(..., metavar="FILE", help="Measurements: a HAT latency CSV or an nn-Meter LUT JSON."),
-    source: str = typer.Option(..., "--source", help="hat-csv or nnmeter-lut."),
+    source: str = typer.Option(..., "--source", help=" or ".join(CALIBRATION_SOURCES.names()) + "."),
     out: Path = typer.Option(..., "--out", help="Profile directory to write (replaced atomically if it exists)."),
     device: Optional[str] = typer.Option(None, "--device", help="Device name (default: from the file name)."),
     kind: Optional[str] = typer.Option(None, "--kind", help="cpu, gpu, mobile-cpu or accelerator (default: from the file)."),
@@ -62,7 +62,7 @@ def calibrate(
 def predict(
     file: Path = typer.Argument(..., metavar="FILE", help="Rows/keys to price: a HAT latency CSV or an nn-Meter LUT JSON."),
     profile_name: str = typer.Option(..., "--profile", help="Profile directory or shipped profile name."),
-    source: str = typer.Option(..., "--source", help="hat-csv or nnmeter-lut."),
+    source: str = typer.Option(..., "--source", help=" or ".join(CALIBRATION_SOURCES.names()) + "."),
     as_json: bool = typer.Option(False, "--json", help="Print every prediction as JSON."),
 ) -> None:
     """One prediction (ms) per row/key of FILE, scored against the latencies FILE holds."""

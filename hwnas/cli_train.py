@@ -12,6 +12,7 @@ from rich.table import Table
 from hwnas._cli_common import user_errors as _user_errors
 from hwnas._cli_options import parse_key_values
 from hwnas.errors import HwnasError
+from hwnas.tasks import TASKS
 from hwnas.training import TrainSettings, train_supernet
 from hwnas.training.checkpoint import CheckpointError, check_identity, read_meta
 from hwnas.training.supernet import prepare_output
@@ -36,7 +37,7 @@ def register(app: typer.Typer, console: Console) -> None:
     def train_supernet_command(
         space: str = typer.Option(..., "--space", help="Search space, e.g. emov2."),
         preset: Optional[str] = typer.Option(None, "--preset", help="Preset of the space (default: the space's)."),
-        task: Optional[str] = typer.Option(None, "--task", help="Task: digits, mnist1d, seq2seq, ... (resume: the stored one)."),
+        task: Optional[str] = typer.Option(None, "--task", help=f"Task: {', '.join(TASKS.names())} (resume: the stored one)."),
         epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs in all (resume: default the stored; more extends)."),
         out: Path = typer.Option(..., "--out", help="Output directory (supernet.json + checkpoint.pt)."),
         batch_size: int = typer.Option(64, "--batch-size", min=1),

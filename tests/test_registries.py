@@ -14,6 +14,7 @@ from hwnas.registry import Registry
 from hwnas.search import Experiment, parse_spec
 from hwnas.search.objectives import METRICS, ObjectiveSet
 from hwnas.search.searchers import SAMPLERS, SEARCHERS, spec_samplers
+from hwnas.codesign import HARDWARE_KINDS
 from hwnas.search_spaces import get_space
 from hwnas.tasks import TASKS, get_task
 
@@ -145,3 +146,42 @@ def test_every_metric_builds_an_evaluator_or_says_what_it_needs(metric):
         hardware = hardware_space(needs["hardware"]["kind"]).sample(0)
     result = objectives.evaluate(space.sample(0), hardware)
     assert result.complete and np.isfinite(result.values[spec.objective_keys[0]])
+
+
+# -- hardware kinds (co-design) -------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", HARDWARE_KINDS.names())
+def test_every_hardware_kind_samples_validates_and_serves_its_metrics(kind):
+    entry = HARDWARE_KINDS.get(kind)
+    space = entry.space(None)
+    config = space.sample(0)
+    assert space.validate(config.to_dict()) == config and config.id == space.validate(config).id
+    assert set(entry.metrics) <= set(METRICS.names()), "every metric of a hardware kind is an objective"
+    with pytest.raises(HwnasError, match="no option"):
+        parse_spec_and_build(kind, {"no_such_option": 1})
+
+
+def parse_spec_and_build(kind: str, options: dict) -> None:
+    from hwnas.codesign import space_from_options
+
+    space_from_options(kind, options)
+
+
+# -- a profile directory as a device ---------------------------------------------------------------------
+def test_a_profile_directory_names_its_metric(tmp_path):
+    """`device: path/to/profile` keys the metric by the path the spec gives, everywhere (was a KeyError)."""
+    import shutil
+
+    from hwnas.hw_profiles import get_profile
+
+    profile_dir = tmp_path / "my-xeon"
+    shutil.copytree(get_profile("xeon").path, profile_dir)
+    key = f"latency_ms@{profile_dir}"
+    spec = parse_spec({"name": "dir-device", "space": {"name": "mixed-attention", "preset": "hat-wmt14-en-de",
+                                                       "options": {"attention": ["softmax"]}},
+                       "objectives": [{"metric": "latency_ms", "device": str(profile_dir), "direction": "minimize"}],
+                       "constraints": [f"{key} <= 1000000"], "searcher": {"kind": "optuna", "sampler": "random"},
+                       "budget": {"trials": 3}})
+    experiment = Experiment(spec, ":memory:")
+    experiment.run()
+    rows = experiment.rows()
+    assert len(rows) == 3 and all(r.feasible and r.metrics[key] > 0 for r in rows)

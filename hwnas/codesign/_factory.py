@@ -37,6 +37,11 @@ class HardwareKind:
     options: tuple[str, ...]
     metrics: tuple[str, ...]
     evaluator: EvaluatorFactory
+    one_evaluator: bool = True  # one evaluator computes all its metrics at once (else one per metric)
+
+    def source(self, name: str, metric: str) -> str:
+        """The evaluator a metric shares with others (`hwnas.search.objectives` builds one per source)."""
+        return name if self.one_evaluator else metric
 
 
 def _accelerator_evaluator(metric: str, options: Mapping[str, Any], space: SearchSpace, hardware: HardwareSpace,
@@ -60,7 +65,7 @@ HARDWARE_KINDS.register("accelerator", HardwareKind(accelerator_space, ("choices
                                                     ACCELERATOR_METRICS, _accelerator_evaluator),
                         summary="PE array, register file, SRAM, DRAM bandwidth and dataflow of a modelled accelerator")
 HARDWARE_KINDS.register("deployment", HardwareKind(deployment_space, ("choices", "warmup", "repeats", "lock_timeout_s"),
-                                                   (DEPLOY_LATENCY, DEPLOY_ACCURACY), _deployment_evaluator),
+                                                   (DEPLOY_LATENCY, DEPLOY_ACCURACY), _deployment_evaluator, one_evaluator=False),
                         summary="threads, runtime and precision of a subnet deployed on this CPU")
 
 #: Metric → the hardware kind that serves it (derived from `HARDWARE_KINDS`).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hwnas.codesign import make_evaluator
+from hwnas.codesign import HARDWARE_KINDS, make_evaluator
 from hwnas.errors import HwnasError, OutOfDomainError, shown
 from hwnas.evaluators import CountEvaluator, Evaluator, NaswotEvaluator
 from hwnas.evaluators.accuracy import InheritedAccuracyEvaluator
@@ -97,17 +97,13 @@ def register_metric(name: str, source: str, needs_device: bool, factory: Evaluat
     METRICS.register(name, MetricSource(source, needs_device, factory))
 
 
-for _name, _source, _needs_device, _factory in (
-    ("params_m", "counts", False, _counts),
-    ("flops_m", "counts", False, _counts),
-    ("naswot", "naswot", False, _naswot),
-    ("latency_ms", "latency", True, _latency),
-    ("accuracy", "accuracy", False, _accuracy),
-    *((m, "accelerator", False, _hardware_metric(m)) for m in ("energy_mj", "accel_latency_ms", "area_mm2")),
-    ("deploy_latency_ms", "deploy_latency", False, _hardware_metric("deploy_latency_ms")),
-    ("deploy_accuracy", "deploy_accuracy", False, _hardware_metric("deploy_accuracy")),
-):
-    register_metric(_name, _source, _needs_device, _factory)
+for _name, _source, _factory in (("params_m", "counts", _counts), ("flops_m", "counts", _counts),
+                                  ("naswot", "naswot", _naswot), ("accuracy", "accuracy", _accuracy)):
+    register_metric(_name, _source, False, _factory)
+register_metric("latency_ms", "latency", True, _latency)
+for _kind_name, _kind in HARDWARE_KINDS.items():  # co-design metrics: each hardware kind names its own
+    for _metric in _kind.metrics:
+        register_metric(_metric, _kind.source(_kind_name, _metric), False, _hardware_metric(_metric))
 
 
 @dataclass

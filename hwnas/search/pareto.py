@@ -55,7 +55,7 @@ def trial_rows(study: optuna.Study) -> list[TrialRow]:
 
 
 #: One clause with its blanks already collapsed to single spaces: no run of blanks for the regex to backtrack over.
-_CLAUSE = re.compile(r"(?P<key>[A-Za-z_][\w.-]*(?:@[\w.:-]+)?) ?(?P<op><=|>=|==|!=|<|>) ?(?P<value>[-+0-9.eE]+)")
+_CLAUSE = re.compile(r"(?P<key>[A-Za-z_][\w.-]*(?:@[\w.:/~-]+)?) ?(?P<op><=|>=|==|!=|<|>) ?(?P<value>[-+0-9.eE]+)")
 _OPS = {"<=": np.less_equal, ">=": np.greater_equal, "<": np.less, ">": np.greater, "==": np.equal, "!=": np.not_equal}
 #: The longest filter accepted (`--where`, `?where=`); far above any real one, and it bounds a request's work.
 MAX_WHERE_CHARS = 4096

@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hwnas.codesign import HARDWARE_KINDS
 from hwnas.errors import SpecError, shown
 from hwnas.search.searchers import SEARCHERS, spec_samplers
 
-_CONSTRAINT = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.-]*(?:@[\w.:-]+)?)\s*(?P<op><=|>=)\s*(?P<bound>[-+0-9.eE]+)\s*$")
+_CONSTRAINT = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.-]*(?:@[\w.:/~-]+)?)\s*(?P<op><=|>=)\s*(?P<bound>[-+0-9.eE]+)\s*$")
 
 
 def _one_of(value: str, allowed: list[str] | tuple[str, ...]) -> str:
@@ -117,8 +118,13 @@ class SearcherSpec(_Strict):
 class HardwareSpec(_Strict):
     """Hardware searched with the arch: `accelerator` parameters or `deployment` knobs (see `hwnas.codesign`)."""
 
-    kind: Literal["accelerator", "deployment"]
+    kind: str
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        return _one_of(value, HARDWARE_KINDS.names())
 
 
 class BudgetSpec(_Strict):

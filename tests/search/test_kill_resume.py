@@ -53,6 +53,7 @@ def test_sigkill_then_resume(spec_dict, tmp_path):
     trials = study.get_trials()
     done = [t for t in trials if t.state in finished]
     assert len(done) == 30
+    assert len({t.user_attrs["arch_id"] for t in done}) == 30  # the re-run continued, it did not replay
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     after = {t.number: t.values for t in trials if t.state == TrialState.COMPLETE}
     assert all(after[n] == v for n, v in completed_before.items())  # nothing lost or rewritten
