@@ -18,10 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import onnxruntime
 import torch
-from onnxruntime.quantization import QuantType
-from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
 from torch import nn
 from torch.ao.quantization import quantize_dynamic as torch_quantize_dynamic
 
@@ -43,6 +40,8 @@ class OnnxModule(nn.Module):
     """An ONNX Runtime session as a module (for `evaluate_accuracy` and timing): tensors in, tensor out."""
 
     def __init__(self, module: nn.Module, example: tuple[torch.Tensor, ...], precision: str, threads: int) -> None:
+        import onnxruntime  # only to run a model: heavy, and noisy where it cannot write $HOME
+
         super().__init__()
 
         names = [f"input{i}" for i in range(len(example))]
@@ -66,6 +65,9 @@ class OnnxModule(nn.Module):
 
 
 def _quantize_onnx(model_bytes: bytes) -> bytes:
+    from onnxruntime.quantization import QuantType  # only to run a model: heavy, and noisy where it cannot write $HOME
+    from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
+
     with tempfile.TemporaryDirectory(prefix="hwnas-int8-") as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(model_bytes)
@@ -77,6 +79,7 @@ def _quantize_onnx(model_bytes: bytes) -> bytes:
 
 def deployed(module: nn.Module, example: tuple[torch.Tensor, ...], runtime: str, precision: str, threads: int) -> nn.Module:
     """`module` as it runs under the knobs (eval mode; int8 quantized if asked)."""
+
     module = module.eval()
     if runtime == "onnxruntime":
         return OnnxModule(module, example, precision, threads)

@@ -11,7 +11,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 import torch
 from torch import nn
 
@@ -36,6 +35,8 @@ def _dynamic_axes(names: list[str]) -> dict[str, dict[int, str]]:
 def export_onnx(module: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path, tolerance: float = TOLERANCE) -> float:
     """Write `module` as ONNX to `path`, run it in ONNX Runtime on `inputs`, and return the largest
     absolute difference from torch; raises `ExportError` (and writes nothing) when it exceeds `tolerance`."""
+    import onnxruntime  # only to run a model: heavy, and noisy where it cannot write $HOME
+
     module = module.eval()
     names = input_names(len(inputs))
     buffer = io.BytesIO()

@@ -7,13 +7,13 @@ runtime fixed to `threads` threads. ONNX Runtime needs the optional packages `on
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import io
 import warnings
 from collections.abc import Callable
 from typing import Any
 
-import onnxruntime
 import torch
 
 from hwnas.errors import MeasurementError
@@ -22,6 +22,7 @@ RUNTIMES = ("torch", "onnxruntime")
 
 
 def check_runtime(runtime: str) -> None:
+
     if runtime == "onnxruntime":
         missing = [name for name in ("onnxruntime", "onnx") if importlib.util.find_spec(name) is None]
         if missing:
@@ -33,7 +34,7 @@ def runtime_version(runtime: str, device: str = "cpu") -> str:
     if device == "cuda":
         return f"torch {torch.__version__} eager, CUDA {torch.version.cuda} ({torch.cuda.get_device_name(0)})"
     if runtime == "onnxruntime":
-        return f"onnxruntime {onnxruntime.__version__} (CPUExecutionProvider)"
+        return f"onnxruntime {importlib.metadata.version('onnxruntime')} (CPUExecutionProvider)"
     return f"torch {torch.__version__} eager"
 
 
@@ -43,6 +44,8 @@ def make_runner(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], runti
 
     On `device="cuda"` (torch only) the module and inputs move to the GPU and each call synchronises, so a
     timed call covers the kernels it launched."""
+    import onnxruntime  # only to run a model: heavy, and noisy where it cannot write $HOME
+
     if device == "cuda":
         if runtime != "torch":
             raise MeasurementError(f"runtime {runtime!r} measures on the CPU only; time a GPU with --runtime torch")

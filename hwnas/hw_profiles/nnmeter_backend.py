@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import onnx
-import onnxruntime
 import torch
 import yaml
 from onnx import AttributeProto, shape_inference
@@ -90,6 +89,8 @@ def _onnx_bytes(module: Any, example: Any) -> bytes:
     """The module as ONNX with every shape static: torch's exporter leaves shape arithmetic (EMOv2's window
     padding) as graph ops, which shape inference cannot see through, so ONNX Runtime's basic level (constant
     folding, standard ops only) folds it; nn-Meter prices each kernel by its concrete shapes."""
+    import onnxruntime  # only to run a model: heavy, and noisy where it cannot write $HOME
+
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.inference_mode():
         warnings.simplefilter("ignore")

@@ -5,10 +5,13 @@ Run as a user runs them (real subprocesses); `hwnas run` refuses a storage URL w
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import optuna
@@ -199,3 +202,25 @@ def test_a_folder_is_not_a_storage(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(StorageError, match="is not a file"):
         open_storage(f"sqlite:///{tmp_path / 'dir.db'}", read_only=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root and setpriv to run hwnas as an unprivileged user (root writes any file)")
+def test_a_search_on_a_read_only_file_says_so_in_one_line():
+    """A storage the user cannot write (today: 417 lines ending in "invalid data in the commit")."""
+    folder = Path(tempfile.mkdtemp(prefix="hwnas-ro-", dir="/tmp"))
+    try:
+        (folder / "spec.yaml").write_text(SPEC)
+        made = hwnas("run", folder / "spec.yaml", "--storage", f"sqlite:///{folder}/s.db")
+        assert made.returncode == 0, made.stderr
+        for path in (folder, folder / "spec.yaml", folder / "s.db"):
+            path.chmod(0o755 if path.is_dir() else 0o644)  # readable by everyone, writable by root only
+        before = (folder / "s.db").read_bytes()
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "hwnas"]
+        out = subprocess.run([*nobody, "run", str(folder / "spec.yaml"), "--storage", f"sqlite:///{folder}/s.db"],
+                             capture_output=True, text=True, timeout=300, cwd=folder)
+        assert out.returncode == 2, out.stderr[-2000:]
+        assert out.stderr.count("\n") == 1 and "read-only" in out.stderr, out.stderr[-2000:]
+        assert (folder / "s.db").read_bytes() == before
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
