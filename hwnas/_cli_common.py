@@ -27,3 +27,8 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def fmt_metric(value: float | None, digits: int = 3) -> str:
+    """A validation figure for a table or a summary line; "-" where a profile has none."""
+    return "-" if value is None else f"{value:.{digits}f}"

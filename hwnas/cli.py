@@ -6,6 +6,7 @@ without importing any (so no torch), and `hwnas devices` imports only what listi
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from collections.abc import Sequence
@@ -38,8 +39,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+@functools.cache
 def module_commands(module_name: str) -> dict[str, Any]:
-    """The click commands one `cli_*` module registers (its `register(app, console)`)."""
+    """The click commands one `cli_*` module registers (its `register(app, console)`), built once."""
     sub = typer.Typer(add_completion=False)
     importlib.import_module(module_name).register(sub, console)
     command = typer.main.get_command(sub)

@@ -8,12 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hwnas._cli_common import user_errors
+from hwnas._cli_common import fmt_metric, user_errors
 from hwnas.hw_profiles._registry import list_profiles
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def register(app: typer.Typer, console: Console) -> None:
@@ -30,6 +26,6 @@ def register(app: typer.Typer, console: Console) -> None:
         table = Table("name", "kind", "runtime", "measurements", "acc10", "τ", "features")
         table.columns[0].no_wrap = True
         for r in rows:
-            table.add_row(r["name"], r["kind"], r["runtime"], str(r["n_measurements"]), _fmt(r["acc10"]), _fmt(r["kendall_tau"]),
+            table.add_row(r["name"], r["kind"], r["runtime"], str(r["n_measurements"]), fmt_metric(r["acc10"]), fmt_metric(r["kendall_tau"]),
                           r["features"])
         console.print(table)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from hwnas._cli_common import console, user_errors
+from hwnas._cli_common import console, fmt_metric, user_errors
 from hwnas.errors import UnknownNameError
 from hwnas.hw_profiles import DEVICE_KINDS, get_profile, save_profile
 from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S
@@ -26,10 +26,6 @@ from hwnas.search_spaces import get_space
 profile_app = typer.Typer(add_completion=False, no_args_is_help=True,
                           help="Hardware profiles: calibrate on public measurements, measure this machine, predict, validate.")
 _user_errors = user_errors
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
 
 
 @profile_app.command()
@@ -54,7 +50,7 @@ def calibrate(
         return
     m = profile.metrics
     console.print(f"wrote {out}: {profile.device} ({profile.kind}, {profile.runtime}), {profile.n_measurements} measurements; "
-                  f"held-out acc10 {_fmt(m.get('acc10'))}, τ {_fmt(m.get('kendall_tau'))}, MAPE {_fmt(m.get('mape'))}")
+                  f"held-out acc10 {fmt_metric(m.get('acc10'))}, τ {fmt_metric(m.get('kendall_tau'))}, MAPE {fmt_metric(m.get('mape'))}")
 
 
 @profile_app.command()
@@ -75,8 +71,8 @@ def predict(
         print(json.dumps(result))
         return
     m = result["metrics"]
-    console.print(f"{profile.device}: {len(rows)} predictions for {file}; acc10 {_fmt(m['acc10'])}, τ {_fmt(m['kendall_tau'])}, "
-                  f"MAPE {_fmt(m['mape'])}, RMSE {_fmt(m['rmse_ms'])} ms")
+    console.print(f"{profile.device}: {len(rows)} predictions for {file}; acc10 {fmt_metric(m['acc10'])}, τ {fmt_metric(m['kendall_tau'])}, "
+                  f"MAPE {fmt_metric(m['mape'])}, RMSE {fmt_metric(m['rmse_ms'])} ms")
 
 
 @profile_app.command()
@@ -108,7 +104,7 @@ def measure(
         return
     m = profile.metrics
     console.print(f"wrote {out}: {profile.n_measurements} measurements of {space.name}/{space.preset}; "
-                  f"held-out acc10 {_fmt(m.get('acc10'))}, τ {_fmt(m.get('kendall_tau'))}")
+                  f"held-out acc10 {fmt_metric(m.get('acc10'))}, τ {fmt_metric(m.get('kendall_tau'))}")
 
 
 @profile_app.command()
@@ -135,7 +131,7 @@ def validate(
         table.add_row(row["arch_id"], f"{row['measured_ms']:.3f}", f"{row['predicted_ms']:.3f}", f"{row['error']:+.1%}")
     console.print(table)
     drift = report["anchor_drift"]
-    console.print(f"acc10 {_fmt(report['acc10'])}, τ {_fmt(report['kendall_tau'])} over {report['n']} subnets"
+    console.print(f"acc10 {fmt_metric(report['acc10'])}, τ {fmt_metric(report['kendall_tau'])} over {report['n']} subnets"
                   + ("" if drift is None else f"; machine speed vs the profile's anchors {drift:+.1%}"))
 
 

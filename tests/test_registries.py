@@ -14,7 +14,7 @@ from hwnas.registry import Registry
 from hwnas.search import Experiment, parse_spec
 from hwnas.search.objectives import METRICS, ObjectiveSet
 from hwnas.search.searchers import SAMPLERS, SEARCHERS, spec_samplers
-from hwnas.codesign import HARDWARE_KINDS
+from hwnas.codesign import HARDWARE_KINDS, space_from_options
 from hwnas.search_spaces import get_space
 from hwnas.tasks import TASKS, get_task
 
@@ -157,13 +157,7 @@ def test_every_hardware_kind_samples_validates_and_serves_its_metrics(kind):
     assert space.validate(config.to_dict()) == config and config.id == space.validate(config).id
     assert set(entry.metrics) <= set(METRICS.names()), "every metric of a hardware kind is an objective"
     with pytest.raises(HwnasError, match="no option"):
-        parse_spec_and_build(kind, {"no_such_option": 1})
-
-
-def parse_spec_and_build(kind: str, options: dict) -> None:
-    from hwnas.codesign import space_from_options
-
-    space_from_options(kind, options)
+        space_from_options(kind, {"no_such_option": 1})
 
 
 # -- a profile directory as a device ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hwnas._defaults import DEFAULT_STORAGE
-from hwnas.errors import QueryError
+from hwnas.errors import QueryError, shown
 from hwnas.search.schema import TrialRecord, objective_keys
 
 
@@ -85,20 +85,15 @@ def parse_where(expr: str | None, known: Sequence[str]) -> list[tuple[str, str, 
         part = " ".join(words)
         match = _CLAUSE.fullmatch(part)
         if not match:
-            raise QueryError(f"filter clause {_shown(part)} must look like 'latency_ms@pixel4 <= 20' (clauses joined by 'and')")
+            raise QueryError(f"filter clause {shown(part)} must look like 'latency_ms@pixel4 <= 20' (clauses joined by 'and')")
         if match["key"] not in known:
-            raise QueryError(f"filter names unknown metric {_shown(match['key'])}; known: {', '.join(known)}")
+            raise QueryError(f"filter names unknown metric {shown(match['key'])}; known: {', '.join(known)}")
         try:
             value = float(match["value"])
         except ValueError:
-            raise QueryError(f"filter value {_shown(match['value'])} is not a number") from None
+            raise QueryError(f"filter value {shown(match['value'])} is not a number") from None
         clauses.append((match["key"], match["op"], value))
     return clauses
-
-
-def _shown(text: str, limit: int = 80) -> str:
-    """`text` quoted for an error line, cut to about `limit` characters."""
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"… ({len(text):,} characters)"
 
 
 def _matches(row: TrialRow, clauses: list[tuple[str, str, float]]) -> bool:

@@ -61,7 +61,7 @@ class StudySearcher:
         class _Searcher(Searcher):
             def __init__(self) -> None:
                 super().__init__(metric="hwnas_done", mode="max")
-                self.pending: dict[str, tuple[optuna.Trial, Any, Any]] = {}
+                self.pending: dict[str, optuna.Trial] = {}
 
             def suggest(self, trial_id: str) -> dict[str, Any] | None:
                 while True:  # a hardware combination that cannot exist is stored as infeasible, and another asked
@@ -79,17 +79,17 @@ class StudySearcher:
                         experiment.study.tell(trial, state=optuna.trial.TrialState.FAIL)
                         if experiment.stopped_early:
                             return Searcher.FINISHED
-                self.pending[trial_id] = (trial, arch, hardware)
+                self.pending[trial_id] = trial
                 return {"arch": arch.to_dict(), "hardware": hardware.to_dict() if hardware is not None else None,
                         "trial_number": trial.number}
 
             def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
-                trial, arch, hardware = self.pending.pop(trial_id)
+                trial = self.pending.pop(trial_id)
                 if error or result is None or "hwnas_result" not in result:
                     experiment.study.tell(trial, state=optuna.trial.TrialState.FAIL)
                     return
                 payload = json.loads(result["hwnas_result"])
-                experiment.record(trial, arch, payload["values"], payload["violations"], payload["complete"], hardware)
+                experiment.record(trial, payload["values"], payload["violations"], payload["complete"])
 
         return _Searcher()
 

@@ -168,9 +168,7 @@ class Experiment:
                 self.stopped_early = "the trial budget is spent (other workers hold the last trials)"
                 raise ProposalRefused(self.stopped_early)
             self._duplicates_in_a_row = 0
-            trial.set_user_attr(schema.ARCH_ID, arch.id)  # a claim other workers see while this one runs
-            if hardware is not None:
-                trial.set_user_attr(schema.HARDWARE, {**hardware.to_dict(), "hw_id": hardware.id})
+            schema.claim(trial, arch, hardware)  # other workers see it while this one runs
             self._local_claims[key] = trial.number
 
     def _queue_fresh_point(self, number: int, taken: dict[tuple[str, str | None], int]) -> None:
@@ -192,13 +190,13 @@ class Experiment:
         taken: dict[tuple[str, str | None], int] = dict(self._local_claims)
         counted = 0
         for other in self.study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)):
-            stored = TrialRecord.of(other.user_attrs)
-            if other.number == number or stored.duplicate_of is not None:
+            point = schema.point_of(other.user_attrs)
+            if other.number == number or other.user_attrs.get(schema.DUPLICATE_OF) is not None:
                 continue
-            if other.state in FINISHED or stored.has_arch:
+            if other.state in FINISHED or point is not None:
                 counted += 1
-            if stored.has_arch:
-                taken.setdefault((stored.arch_id, stored.hw_id), other.number)
+            if point is not None:
+                taken.setdefault(point, other.number)
         return taken, counted
 
     def objective(self, trial: optuna.Trial) -> tuple[float, ...]:
@@ -206,7 +204,8 @@ class Experiment:
         try:
             hardware = self.hardware_space.suggest(trial) if self.hardware_space else None
         except InvalidHardwareError as exc:  # stored as infeasible, with the reason, like an out-of-domain arch
-            self._annotate(trial, arch, {}, [1.0] * len(self.spec.constraints))
+            schema.claim(trial, arch)
+            self._annotate(trial, {}, [1.0] * len(self.spec.constraints))
             schema.mark_infeasible(trial, str(exc))
             raise optuna.TrialPruned(str(exc)) from None
         try:
@@ -218,25 +217,24 @@ class Experiment:
         return self.evaluate_into(trial, arch, hardware)
 
     def evaluate_into(self, trial: optuna.Trial, arch: Arch, hardware: Arch | None = None) -> tuple[float, ...]:
-        """Evaluate `arch` (on `hardware`) cheap-first and record everything on `trial`; raises TrialPruned if cut short."""
+        """Evaluate the claimed `arch` (on `hardware`) cheap-first and record the results on `trial`; raises
+        TrialPruned if cut short."""
         result = self.objectives.evaluate(arch, hardware)
-        self._annotate(trial, arch, result.values, result.violations, hardware)
+        self._annotate(trial, result.values, result.violations)
         if result.reason:
             schema.mark_infeasible(trial, result.reason)
         if not result.complete:
             raise optuna.TrialPruned(result.reason or "infeasible on a cheap constraint; expensive objectives skipped")
         return tuple(result.values[k] for k in self.spec.objective_keys)
 
-    def _annotate(self, trial: optuna.Trial, arch: Arch, values: dict[str, float], violations: list[float],
-                  hardware: Arch | None = None) -> None:
-        schema.record(trial, arch, values, violations, hardware)
+    def _annotate(self, trial: optuna.Trial, values: dict[str, float], violations: list[float]) -> None:
+        schema.record(trial, values, violations)
         for constraint, violation in zip(self.spec.constraints, violations):
             trial.set_constraint(str(constraint), violation)
 
-    def record(self, trial: optuna.Trial, arch: Arch, values: dict[str, float], violations: list[float], complete: bool,
-               hardware: Arch | None = None) -> None:
-        """Store a result evaluated elsewhere (a Ray worker) on an asked trial, and finish it."""
-        self._annotate(trial, arch, values, violations, hardware)
+    def record(self, trial: optuna.Trial, values: dict[str, float], violations: list[float], complete: bool) -> None:
+        """Store a result evaluated elsewhere (a Ray worker) on a claimed trial, and finish it."""
+        self._annotate(trial, values, violations)
         if complete:
             self.study.tell(trial, [values[k] for k in self.spec.objective_keys])
         else:

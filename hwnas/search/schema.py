@@ -59,13 +59,24 @@ class TrialRecord:
         return self.hardware.get("hw_id")
 
 
-def record(trial: optuna.Trial, arch: Arch, values: Mapping[str, float], violations: Sequence[float],
-           hardware: Arch | None = None) -> None:
-    """Write a trial's arch, hardware, metrics and constraint violations (feasible unless one is > 0)."""
+def point_of(user_attrs: Mapping[str, Any]) -> tuple[str, str | None] | None:
+    """(arch id, hardware id) a trial holds or claims, without copying its record (read once per trial per
+    claim); None for a trial with no arch or one refused as a duplicate."""
+    if not user_attrs.get(ARCH_ID) or user_attrs.get(DUPLICATE_OF) is not None:
+        return None
+    return user_attrs[ARCH_ID], (user_attrs.get(HARDWARE) or {}).get("hw_id")
+
+
+def claim(trial: optuna.Trial, arch: Arch, hardware: Arch | None = None) -> None:
+    """Write the trial's arch (and hardware) before it is evaluated: other workers see the claim."""
     trial.set_user_attr(ARCH, arch.to_dict())
     trial.set_user_attr(ARCH_ID, arch.id)
     if hardware is not None:  # `hwnas extract` writes this into hardware.json
         trial.set_user_attr(HARDWARE, {**hardware.to_dict(), "hw_id": hardware.id})
+
+
+def record(trial: optuna.Trial, values: Mapping[str, float], violations: Sequence[float]) -> None:
+    """Write a claimed trial's metrics and constraint violations (feasible unless one is > 0)."""
     trial.set_user_attr(METRICS, dict(values))
     trial.set_user_attr(CONSTRAINT_VALUES, list(violations))
     trial.set_user_attr(FEASIBLE, all(v <= 0 for v in violations))

@@ -113,7 +113,7 @@ def make_sampler(spec: ExperimentSpec, space: Any) -> optuna.samplers.BaseSample
         raise SpecError(f"searcher.options: {exc}") from None
     if "seed" not in accepted or name in TRIAL_SEEDED:
         return sampler
-    return SessionSeededSampler(lambda seed: factory(**{**options, "seed": seed}), spec.seed)
+    return SessionSeededSampler(lambda seed: factory(**{**options, "seed": seed}), spec.seed, sampler)
 
 
 def session_seed(seed: int, first_trial: int) -> int:
@@ -133,8 +133,10 @@ class SessionSeededSampler(optuna.samplers.BaseSampler):
     first one a process gets names its stream: resume and parallel workers continue, never replay.
     """
 
-    def __init__(self, build: Callable[[int], optuna.samplers.BaseSampler], seed: int) -> None:
-        self._build, self._seed = build, seed
+    def __init__(self, build: Callable[[int], optuna.samplers.BaseSampler], seed: int,
+                 seeded: optuna.samplers.BaseSampler) -> None:
+        """`build(seed)` makes the sampler; `seeded` is the one already built with the spec's `seed`."""
+        self._build, self._seed, self._seeded = build, seed, seeded
         self._inner: optuna.samplers.BaseSampler | None = None
         self._lock = threading.Lock()
         self._queued: list[dict[str, Any]] = []  # params the next trials take instead of the sampler's
@@ -159,13 +161,14 @@ class SessionSeededSampler(optuna.samplers.BaseSampler):
         """The wrapped sampler (built with the spec's seed until this process's first trial)."""
         with self._lock:
             if self._inner is None:
-                self._inner = self._build(self._seed)
+                self._inner = self._seeded
             return self._inner
 
     def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         with self._lock:
             if self._inner is None:
-                self._inner = self._build(session_seed(self._seed, trial.number))
+                seed = session_seed(self._seed, trial.number)
+                self._inner = self._seeded if seed == self._seed else self._build(seed)
             if self._queued:
                 self._overrides[trial.number] = self._queued.pop(0)
         self._inner.before_trial(study, trial)
