@@ -24,7 +24,7 @@ from hwnas.search.pareto import TrialRow, hypervolume, pareto_front, running_ref
 from hwnas.search.schema import TrialRecord
 from hwnas.search.searchers import SEARCHERS, SessionSeededSampler, make_sampler, session_seed
 from hwnas.search.spec import ExperimentSpec, SpecError
-from hwnas.search.storage import fail_orphaned_trials, open_storage
+from hwnas.search.storage import fail_orphaned_trials, open_storage, study_lock
 from hwnas.search_spaces import Arch, get_space
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -105,6 +105,7 @@ class Experiment:
         self.stopped_early: str | None = None
         self.storage_url = storage_url or spec.storage_url(base_dir)
         self.storage = open_storage(self.storage_url, create_dirs=storage_url is None and spec.storage is None)
+        self._study_lock = study_lock(self.storage_url)  # ... and workers in other processes, through the storage
         self.study = self._open_study()
         if isinstance(self.storage, optuna.storages.RDBStorage):
             with warnings.catch_warnings():  # experimental in Optuna, and exactly what resume needs
@@ -118,12 +119,13 @@ class Experiment:
 
     def __getstate__(self) -> dict[str, object]:  # Ray Tune pickles its searcher, which holds the experiment
         state = dict(self.__dict__)
-        del state["_claims_lock"]
+        del state["_claims_lock"], state["_study_lock"]
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._claims_lock = threading.Lock()
+        self._study_lock = study_lock(self.storage_url)
 
     def _open_study(self) -> optuna.Study:
         """Create the study, or load it (many workers may race here; both outcomes are the same)."""
@@ -155,7 +157,7 @@ class Experiment:
         finished trial (or one running in another worker) already holds is never evaluated twice.
         """
         key = (arch.id, hardware.id if hardware is not None else None)
-        with self._claims_lock:
+        with self._claims_lock, self._study_lock:  # read, check and write as one step among all workers
             taken, claimed = self._taken_points(trial.number)
             if key in taken:
                 self._duplicates_in_a_row += 1

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 import warnings
-from contextlib import closing
+from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 
 import optuna
+from filelock import FileLock
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
@@ -64,6 +66,27 @@ def open_storage(url: str, create_dirs: bool = False, *, read_only: bool = False
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy / driver errors: one line naming the URL
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StorageError(f"storage {url!r} cannot be opened: {reason}") from None
+
+
+#: Beside a storage file: held while a worker reads the study and claims its next trials.
+LOCK_SUFFIX = ".hwnas-lock"
+
+
+def study_lock(url: str) -> AbstractContextManager[object]:
+    """The lock workers of one storage hold while they read the study and claim trials (check, then write).
+
+    Optuna assigns trial numbers atomically but has no "claim if still free": two processes that read the
+    study at once would both take the last trial of the budget, or the same arch. For a storage file
+    (SQLite, journal) this is a lock file beside it, so every process on the machine takes turns; in-memory
+    storage lives in one process, where a thread lock is enough. Other URLs (a database server) get a
+    thread lock too: there, workers in different processes may overshoot the budget by their number.
+    """
+    for prefix in ("journal:///", "sqlite:///"):
+        if url.startswith(prefix):
+            name = url.removeprefix(prefix).split("?", 1)[0]
+            if name and name != ":memory:":
+                return FileLock(f"{name}{LOCK_SUFFIX}", thread_local=False)
+    return threading.Lock()
 
 
 def _check_writable(url: str, path: Path) -> None:
