@@ -14,8 +14,9 @@ but the trials' own params is written: the decision is held in this process for 
 lifetime and stored as the params it suggests (Optuna's GA samplers, by contrast, write generation
 numbers through the private `study._storage`). Evolution is steady-state (each child sees every
 trial finished before it), so the population is read per trial, but incrementally: a finished trial
-is parsed once, and the ranking is recomputed only after a trial finished (one ranking serves a
-batch of asks).
+is parsed once (its point added to the set of points seen), and the ranking (with its parents) is
+recomputed only after a trial finished, so a batch of asks (`hwnas.search.batched`: a generation of
+`population_size` children) costs one ranking, and a child costs no pass over the study's points.
 """
 
 from __future__ import annotations
@@ -62,9 +63,11 @@ class _Population:
 
     directions: list[optuna.study.StudyDirection]
     points: dict[int, Arch | None] = field(default_factory=dict)  # every finished trial's point (None: none)
+    seen: set[str] = field(default_factory=set)  # the ids of those points
     finished: list[FrozenTrial] = field(default_factory=list)
     complete: list[FrozenTrial] = field(default_factory=list)
     ranked: list[FrozenTrial] | None = None
+    parents: list[Arch] = field(default_factory=list)  # the ranked trials' points, best first
 
 
 class EvolutionSampler(BaseSampler):
@@ -187,7 +190,9 @@ class EvolutionSampler(BaseSampler):
                 if t.state == TrialState.RUNNING:
                     running.append(t)
                 elif t.number not in population.points:
-                    population.points[t.number] = self._point_of(t.params)
+                    point = population.points[t.number] = self._point_of(t.params)
+                    if point is not None:
+                        population.seen.add(point.id)
                     population.finished.append(t)
                     if t.state == TrialState.COMPLETE:
                         population.complete.append(t)
@@ -197,6 +202,7 @@ class EvolutionSampler(BaseSampler):
                 population.ranked = None
             if population.ranked is None:
                 population.ranked = self._rank(population.complete, population.directions)
+                population.parents = [p for p in (population.points[t.number] for t in population.ranked) if p is not None]
         return population, running
 
     def _rank(self, done: list[FrozenTrial], directions: list[optuna.study.StudyDirection]) -> list[FrozenTrial]:
@@ -222,11 +228,14 @@ class EvolutionSampler(BaseSampler):
         assert self.space is not None
         rng = self._rng(number)
         population, running = self._read(study)
-        seen = {p.id for p in population.points.values() if p is not None} | self._in_flight(study, number)
-        seen |= {p.id for p in (self._point_of(t.params) for t in running if t.number != number) if p is not None}
-        parents = [population.points[t.number] for t in population.ranked or [] if population.points[t.number] is not None]
-        evolve = len(parents) >= self.population_size
-        parents = parents[: self.parents]
+        elsewhere = self._in_flight(study, number)
+        elsewhere |= {p.id for p in (self._point_of(t.params) for t in running if t.number != number) if p is not None}
+
+        def seen(point_id: str) -> bool:
+            return point_id in population.seen or point_id in elsewhere
+
+        evolve = len(population.parents) >= self.population_size
+        parents = population.parents[: self.parents]
         for attempt in range(EVOLVE_TRIES + RANDOM_TRIES):
             if not evolve or attempt >= EVOLVE_TRIES:
                 child = self.space.sample(rng)
@@ -235,7 +244,7 @@ class EvolutionSampler(BaseSampler):
                 child = self.space.crossover(a, b, rng)  # type: ignore[arg-type]
             else:
                 child = self.space.mutate(rng.choice(parents), rng, prob=self.mutation_prob)  # type: ignore[arg-type]
-            if child.id not in seen:
+            if not seen(child.id):
                 return child
         return child
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hwnas.codesign import HARDWARE_KINDS, make_evaluator
@@ -106,6 +106,13 @@ for _kind_name, _kind in HARDWARE_KINDS.items():  # co-design metrics: each hard
         register_metric(_metric, _kind.source(_kind_name, _metric), False, _hardware_metric(_metric))
 
 
+def _refusal_or(evaluate: Callable[[], dict[str, float]]) -> dict[str, float] | OutOfDomainError:
+    try:
+        return evaluate()
+    except OutOfDomainError as exc:
+        return exc
+
+
 @dataclass
 class TrialResult:
     values: dict[str, float]
@@ -168,24 +175,52 @@ class ObjectiveSet:
             else:
                 evaluator.prime(arch_id, values)
 
+    @property
+    def all_cheap(self) -> bool:
+        """Every objective and constraint is cheap (predicted, counted): trials can run in batches."""
+        return all(e.cheap for e in self.evaluators.values())
+
     def evaluate(self, arch: Arch, hardware: Arch | None = None) -> TrialResult:
         """Cheap evaluators first; stops early when a constraint already fails or a predictor refuses
         the arch as out of its domain (recorded as infeasible, with the reason). Co-design metrics are
         priced on `hardware`; without it (an arch alone) they are left out."""
-        values: dict[str, float] = {}
-        ordered = sorted(self.evaluators.values(), key=lambda e: not e.cheap)
-        for evaluator in ordered:
-            if not evaluator.cheap and self._violated(values):
-                return TrialResult(values, self._violations(values), complete=False)
-            try:
-                if getattr(evaluator, "needs_hardware", False):  # co-design: priced on the trial's hardware;
-                    if hardware is not None:  # an arch alone (no hardware choice) leaves these metrics out
-                        values.update(evaluator.evaluate_joint(arch, hardware))  # type: ignore[attr-defined]
+        return self.evaluate_many([(arch, hardware)])[0]
+
+    def evaluate_many(self, points: Sequence[tuple[Arch, Arch | None]]) -> list[TrialResult]:
+        """`evaluate` for many (arch, hardware) points, with one call per evaluator for the points still in
+        play: a point leaves the batch where `evaluate` would stop it (a failed constraint before an expensive
+        evaluator, or a predictor refusing its arch), with the same values and reason."""
+        values: list[dict[str, float]] = [{} for _ in points]
+        results: dict[int, TrialResult] = {}
+        live = list(range(len(points)))
+        for evaluator in sorted(self.evaluators.values(), key=lambda e: not e.cheap):
+            if not evaluator.cheap:
+                for i in [i for i in live if self._violated(values[i])]:
+                    results[i] = TrialResult(values[i], self._violations(values[i]), complete=False)
+                live = [i for i in live if i not in results]
+            for i, outcome in zip(live, self._run(evaluator, [points[i] for i in live])):
+                if isinstance(outcome, OutOfDomainError):
+                    results[i] = TrialResult(values[i], [1.0] * len(self.spec.constraints), complete=False, reason=str(outcome))
                 else:
-                    values.update(evaluator.evaluate([arch])[0])
-            except OutOfDomainError as exc:
-                return TrialResult(values, [1.0] * len(self.spec.constraints), complete=False, reason=str(exc))
-        return TrialResult(values, self._violations(values), complete=True)
+                    values[i].update(outcome)
+            live = [i for i in live if i not in results]
+        for i in live:
+            results[i] = TrialResult(values[i], self._violations(values[i]), complete=True)
+        return [results[i] for i in range(len(points))]
+
+    @staticmethod
+    def _run(evaluator: Evaluator, points: Sequence[tuple[Arch, Arch | None]]) -> list[dict[str, float] | OutOfDomainError]:
+        """One evaluator's values per point (an arch it refuses: the error). Co-design metrics are priced
+        per (arch, hardware) pair, and left out for an arch alone; the rest in one batched call, arch by arch
+        only when the batch holds an arch out of the predictor's domain (to tell which)."""
+        if getattr(evaluator, "needs_hardware", False):
+            return [_refusal_or(lambda: evaluator.evaluate_joint(a, h)) if h is not None else {}  # type: ignore[attr-defined]
+                    for a, h in points]
+        archs = [a for a, _ in points]
+        try:
+            return list(evaluator.evaluate(archs))
+        except OutOfDomainError:
+            return [_refusal_or(lambda: evaluator.evaluate([arch])[0]) for arch in archs]
 
     def _violations(self, values: dict[str, float]) -> list[float]:
         return [c.violation(values[c.key]) if c.key in values else 0.0 for c in self.spec.constraints]

@@ -22,7 +22,8 @@ from hwnas.search import schema
 from hwnas.search.objectives import ObjectiveSet
 from hwnas.search.pareto import TrialRow, hypervolume, pareto_front, running_reference, trial_rows
 from hwnas.search.schema import TrialRecord
-from hwnas.search.searchers import SEARCHERS, SessionSeededSampler, make_sampler, session_seed
+from hwnas.search.batched import BatchedTrials, batch_size, run_batched
+from hwnas.search.searchers import SEARCHERS, SessionSeededSampler, make_sampler, sampler_name, session_seed
 from hwnas.search.spec import ExperimentSpec, SpecError
 from hwnas.search.storage import fail_orphaned_trials, open_storage, study_lock
 from hwnas.search_spaces import Arch, get_space
@@ -98,6 +99,9 @@ class Experiment:
         #: What the samplers search: the arch space, or arch × hardware as one joint space.
         self.search_space = JointSpace(self.space, self.hardware_space) if self.hardware_space else self.space
         self.objectives = objectives or ObjectiveSet(spec, self.space)  # shared sets share their caches
+        #: Trials run in batches (`hwnas.search.batched`) when every objective and constraint is cheap.
+        self.batched = self.objectives.all_cheap
+        self._batches: BatchedTrials | None = None
         self._claims_lock = threading.Lock()  # worker threads of this process claim points one at a time
         self._local_claims: dict[tuple[str, str | None], int] = {}
         self._duplicates_in_a_row = 0
@@ -120,6 +124,7 @@ class Experiment:
     def __getstate__(self) -> dict[str, object]:  # Ray Tune pickles its searcher, which holds the experiment
         state = dict(self.__dict__)
         del state["_claims_lock"], state["_study_lock"]
+        state["_batches"] = None
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -160,11 +165,7 @@ class Experiment:
         with self._claims_lock, self._study_lock:  # read, check and write as one step among all workers
             taken, claimed = self._taken_points(trial.number)
             if key in taken:
-                self._duplicates_in_a_row += 1
-                trial.set_user_attr(schema.DUPLICATE_OF, taken[key])
-                if self._duplicates_in_a_row >= MAX_DUPLICATES_IN_A_ROW:
-                    self.stopped_early = f"{MAX_DUPLICATES_IN_A_ROW} proposals in a row were archs already evaluated"
-                self._queue_fresh_point(trial.number, taken)
+                self.refuse_duplicate(trial, taken[key], taken)
                 raise ProposalRefused(f"arch {arch.id} is trial {taken[key]}'s")
             if self.spec.budget.trials is not None and claimed >= self.spec.budget.trials:
                 self.stopped_early = "the trial budget is spent (other workers hold the last trials)"
@@ -172,6 +173,14 @@ class Experiment:
             self._duplicates_in_a_row = 0
             schema.claim(trial, arch, hardware)  # other workers see it while this one runs
             self._local_claims[key] = trial.number
+
+    def refuse_duplicate(self, trial: optuna.Trial, holder: int, taken: dict[tuple[str, str | None], int]) -> None:
+        """Mark `trial` as a repeat of trial `holder` (its caller stores it as FAIL) and steer the sampler away."""
+        self._duplicates_in_a_row += 1
+        trial.set_user_attr(schema.DUPLICATE_OF, holder)
+        if self._duplicates_in_a_row >= MAX_DUPLICATES_IN_A_ROW:
+            self.stopped_early = f"{MAX_DUPLICATES_IN_A_ROW} proposals in a row were archs already evaluated"
+        self._queue_fresh_point(trial.number, taken)
 
     def _queue_fresh_point(self, number: int, taken: dict[tuple[str, str | None], int]) -> None:
         """After a duplicate, the sampler's next trial takes a random point the study does not have yet
@@ -248,7 +257,18 @@ class Experiment:
     def remaining(self) -> int | None:
         return None if self.spec.budget.trials is None else max(0, self.spec.budget.trials - self.finished())
 
+    def batches(self) -> BatchedTrials:
+        """The in-memory copy of the study that batched trials are proposed in (made on first use)."""
+        if self._batches is None:
+            self._batches = BatchedTrials(self, batch_size(self.study.sampler, sampler_name(self.spec)))
+        return self._batches
+
     def rows(self) -> list[TrialRow]:
+        if self.batched:  # the in-memory copy, brought up to date, is read far faster than storage
+            batches = self.batches()
+            with self._study_lock:
+                batches.sync()
+            return trial_rows(batches.mirror)
         return trial_rows(self.study)
 
     def progress(self) -> Progress:
@@ -263,8 +283,8 @@ class Experiment:
         `on_trial` gets a fresh `Progress` after every trial, or nothing with `lazy_progress` (the
         caller then decides when the storage query behind `progress()` is worth making).
         """
-        remaining = self.remaining()
-        if remaining == 0:
+        if self.remaining() == 0:
+            self._drop_retries()
             return self.progress()
         callbacks = []
         if self.spec.budget.trials is not None:  # counts stored trials of every worker; refused proposals are FAIL
@@ -276,9 +296,25 @@ class Experiment:
             load_target(engine)(self, self.spec.searcher.workers, self.spec.searcher.ray_address)
             return self.progress()
         timeout = None if self.spec.budget.minutes is None else self.spec.budget.minutes * 60
-        self.study.optimize(self.objective, timeout=timeout, callbacks=callbacks, catch=(ProposalRefused,),
-                            n_jobs=self.spec.searcher.workers)  # threads; torch and SQLite release the GIL
+        if self.batched:  # predicted objectives: a batch per storage transaction
+            on_batch = None if on_trial is None else (lambda: on_trial() if lazy_progress else on_trial(self.progress()))
+            run_batched(self.batches(), on_batch, timeout)
+        else:
+            self.study.optimize(self.objective, timeout=timeout, callbacks=callbacks, catch=(ProposalRefused,),
+                                n_jobs=self.spec.searcher.workers)  # threads; torch and SQLite release the GIL
+        if self.remaining() == 0:
+            self._drop_retries()
         return self.progress()
+
+    def _drop_retries(self) -> int:
+        """Fail the retries still WAITING once the budget is spent: a killed trial's retry (queued by the
+        stale-trial check) that no trial was left to run would otherwise wait in the study forever."""
+        dropped = 0
+        with self._claims_lock, self._study_lock:
+            for trial in self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                self.study._storage.set_trial_user_attr(trial._trial_id, schema.NOT_RUN, "the trial budget was spent first")
+                dropped += self.study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        return dropped
 
 
 def run_experiment(spec: ExperimentSpec, storage_url: str | None = None, base_dir: Path = Path("experiments"),

@@ -22,7 +22,9 @@ ARCH, ARCH_ID, METRICS, HARDWARE = "arch", "arch_id", "metrics", "hardware"
 FEASIBLE, INFEASIBLE_REASON, CONSTRAINT_VALUES = "feasible", "infeasible_reason", "constraint_values"
 #: On a trial that was not evaluated (stored as FAIL) because trial N of the study already holds its arch.
 DUPLICATE_OF = "duplicate_of"
-TRIAL_ATTRS = (ARCH, ARCH_ID, METRICS, HARDWARE, FEASIBLE, INFEASIBLE_REASON, CONSTRAINT_VALUES, DUPLICATE_OF)
+#: On a queued retry (of a killed trial) failed unrun because the budget was spent: why.
+NOT_RUN = "not_run"
+TRIAL_ATTRS = (ARCH, ARCH_ID, METRICS, HARDWARE, FEASIBLE, INFEASIBLE_REASON, CONSTRAINT_VALUES, DUPLICATE_OF, NOT_RUN)
 #: The attributes a trial row (pareto, dashboard, API) is built from.
 ROW_ATTRS = (ARCH, ARCH_ID, METRICS, FEASIBLE, HARDWARE)
 
