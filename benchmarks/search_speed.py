@@ -3,17 +3,22 @@
 Problem (the search-speed issue's): HAT's WMT'14 space with softmax attention, objectives `params_m`,
 `latency_ms@raspberrypi`, `latency_ms@xeon`, NSGA-II with population 50, `--trials` trials. Timed in one run:
 - `bare`: Optuna's NSGA-II on in-memory storage calling hwnas's evaluators per trial (no storage, no runner);
-- `hwnas run` on the default SQLite storage and on journal storage, end to end (a fresh process, start-up included);
-- a HAT-scale evolution (population 125, parents 25, `--evolution-trials`, 3,750 = 30 generations) on SQLite.
-Goals: `hwnas run` trials/s ≥ 1.0× bare; the HAT-scale evolution ≤ 10 s wall. Writes benchmarks/results/search_speed.json.
+- `hwnas run` on the default SQLite storage and on journal storage, end to end (a fresh process, start-up
+  included), and `Experiment.run()` on SQLite in this process (the search alone, as the bare loop is timed);
+- a HAT-scale evolution (population 125, parents 25, `--evolution-trials`, 3,750 = 30 generations) on SQLite;
+- a scale run: `--scale-trials` random trials on SQLite, with the run's peak resident memory, and the time a
+  fresh process takes to load that experiment the way the dashboard's first paint does (`TrialStore.experiment`).
+Goals: `hwnas run` trials/s ≥ 1.0× bare; the HAT-scale evolution ≤ 10 s wall; 100,000 trials ≤ 1 GB resident
+and the dashboard's load ≤ 3 s. Writes benchmarks/results/search_speed.json.
 
-    python benchmarks/search_speed.py --json [--trials 300] [--evolution-trials 3750]
+    python benchmarks/search_speed.py --json [--trials 300] [--evolution-trials 3750] [--scale-trials 100000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -60,10 +65,42 @@ def hwnas_run(folder: Path, name: str, searcher: dict, trials: int, storage: str
     return time.perf_counter() - start
 
 
+def in_process_run(folder: Path, searcher: dict, trials: int) -> float:
+    """Seconds of `Experiment.run()` alone on a fresh SQLite file: the search, without imports and opening."""
+    from hwnas.search import Experiment, parse_spec
+
+    spec = parse_spec({"name": "in-process", "space": SPACE, "objectives": OBJECTIVES, "searcher": searcher,
+                       "budget": {"trials": trials}})
+    experiment = Experiment(spec, f"sqlite:///{folder}/in-process.db")
+    start = time.perf_counter()
+    experiment.run()
+    return time.perf_counter() - start
+
+
+def peak_rss_mb_of_children() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux reports KiB
+
+
+LOAD = """
+import sys, time
+start = time.perf_counter()
+from hwnas.dashboard._data import TrialStore
+data = TrialStore(sys.argv[1]).experiment(sys.argv[2])
+print(time.perf_counter() - start)
+"""
+
+
+def dashboard_load_s(storage: str, name: str) -> float:
+    """Seconds a fresh process takes to import the dashboard's data layer and load the experiment's trials."""
+    out = subprocess.run([sys.executable, "-c", LOAD, storage, name], check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--evolution-trials", type=int, default=3750)
+    parser.add_argument("--scale-trials", type=int, default=20000, help="0 skips the scale run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     nsga2 = {"kind": "optuna", "sampler": "nsga2", "options": {"population_size": 50}}
@@ -72,17 +109,36 @@ def main() -> None:
         folder = Path(tmp)
         bare = bare_optuna(args.trials)
         sqlite = hwnas_run(folder, "nsga2-sqlite", nsga2, args.trials, f"sqlite:///{folder}/nsga2.db")
+        in_process = in_process_run(folder, nsga2, args.trials)
         journal = hwnas_run(folder, "nsga2-journal", nsga2, args.trials, f"journal:///{folder}/nsga2.log")
         evolve = hwnas_run(folder, "evolution", evolution, args.evolution_trials, f"sqlite:///{folder}/evolution.db")
+        scale: dict[str, float | int] = {}
+        if args.scale_trials:
+            rss_before = peak_rss_mb_of_children()
+            url = f"sqlite:///{folder}/scale.db"
+            wall = hwnas_run(folder, "scale", {"kind": "optuna", "sampler": "random"}, args.scale_trials, url)
+            scale = {"trials": args.scale_trials, "wall_s": wall, "trials_per_s": args.scale_trials / wall,
+                     "peak_rss_mb": max(rss_before, peak_rss_mb_of_children()),
+                     "dashboard_load_s": dashboard_load_s(url, "scale"), "storage_mb": (folder / "scale.db").stat().st_size / 2**20}
     result = {
         "trials": args.trials, "bare_optuna_s": bare, "hwnas_run_sqlite_s": sqlite, "hwnas_run_journal_s": journal,
-        "per_trial_ms": {"bare": 1e3 * bare / args.trials, "sqlite": 1e3 * sqlite / args.trials, "journal": 1e3 * journal / args.trials},
-        "speed_vs_bare": {"sqlite": bare / sqlite, "journal": bare / journal},
+        "experiment_run_sqlite_in_process_s": in_process,
+        "per_trial_ms": {"bare": 1e3 * bare / args.trials, "sqlite": 1e3 * sqlite / args.trials, "journal": 1e3 * journal / args.trials,
+                         "sqlite_in_process": 1e3 * in_process / args.trials},
+        "speed_vs_bare": {"sqlite": bare / sqlite, "journal": bare / journal, "sqlite_in_process": bare / in_process},
         "evolution": {"trials": args.evolution_trials, "wall_s": evolve},
+        "scale": scale,
         "goals": {"hwnas_run_at_least_bare": bare / sqlite >= 1.0, "evolution_within_10_s": evolve <= 10.0},
     }
-    print(f"bare Optuna {bare:.2f} s; hwnas run: SQLite {sqlite:.1f} s ({bare / sqlite:.3f}× bare), "
-          f"journal {journal:.1f} s ({bare / journal:.3f}×); evolution {args.evolution_trials} trials {evolve:.1f} s")
+    if scale:
+        result["goals"]["scale_rss_within_1_gb"] = scale["peak_rss_mb"] <= 1024
+        result["goals"]["scale_dashboard_load_within_3_s"] = scale["dashboard_load_s"] <= 3.0
+    print(f"bare Optuna {bare:.2f} s; hwnas run: SQLite {sqlite:.1f} s ({bare / sqlite:.3f}× bare), journal {journal:.1f} s "
+          f"({bare / journal:.3f}×); Experiment.run on SQLite {in_process:.2f} s ({bare / in_process:.2f}×); "
+          f"evolution {args.evolution_trials} trials {evolve:.1f} s")
+    if scale:
+        print(f"scale: {scale['trials']} trials in {scale['wall_s']:.1f} s ({scale['trials_per_s']:.0f}/s), peak RSS "
+              f"{scale['peak_rss_mb']:.0f} MB, storage {scale['storage_mb']:.0f} MB, dashboard load {scale['dashboard_load_s']:.1f} s")
     if args.json:
         out = Path(__file__).parent / "results" / "search_speed.json"
         out.parent.mkdir(exist_ok=True)

@@ -23,6 +23,7 @@ generation only fills with complete trials. Model-based samplers (TPE, GP) take 
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -46,6 +47,27 @@ INDEPENDENT_SAMPLERS = frozenset({"random", "qmc"})
 Point = tuple[str, "str | None"]
 
 
+class MirrorStorage(optuna.storages.InMemoryStorage):
+    """In-memory storage that keeps the finished trials it is given instead of deep-copying each (Optuna's
+    `create_new_trial(template_trial=...)` copies, which for a batch of HAT-sized trials cost more than the
+    proposals). The mirror is the only owner of the trials `Proposal.finish` and `sync` hand it."""
+
+    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
+        if template_trial is None or not template_trial.state.is_finished():
+            return super().create_new_trial(study_id, template_trial)
+        with self._lock:  # `InMemoryStorage.create_new_trial` without its copy
+            self._check_study_id(study_id)
+            trial = template_trial
+            self._max_trial_id += 1
+            trial_id = self._max_trial_id
+            trial.number = len(self._studies[study_id].trials)
+            trial._trial_id = trial_id
+            self._trial_id_to_study_id_and_number[trial_id] = (study_id, trial.number)
+            self._studies[study_id].trials.append(trial)
+            self._update_cache(trial_id, study_id)
+            return trial_id
+
+
 def batch_size(sampler: optuna.samplers.BaseSampler, name: str) -> int:
     """The sampler's generation, or `INDEPENDENT_BATCH` for random/QMC points, else 1 (TPE, GP)."""
     population = getattr(sampler, "population_size", None) or getattr(sampler, "_population_size", None)
@@ -60,11 +82,12 @@ class BatchedTrials:
     def __init__(self, experiment: Experiment, size: int) -> None:
         self.experiment, self.size = experiment, size
         self.durable = experiment.study
-        self.mirror = optuna.create_study(storage=optuna.storages.InMemoryStorage(), sampler=self.durable.sampler,
+        self.mirror = optuna.create_study(storage=MirrorStorage(), sampler=self.durable.sampler,
                                           directions=experiment.spec.directions, study_name=self.durable.study_name)
         self._synced = 0  # stored trials copied into the mirror (= the mirror's trials)
         self.taken: dict[Point, int] = {}  # point -> number of the trial holding it
         self.counted = 0  # trials that count toward the budget (finished, not refused)
+        self.unfinished_ids: list[int] = []  # stored trials copied while running or waiting (their storage ids)
 
     # -- the mirror ------------------------------------------------------------------------------
     def sync(self) -> None:
@@ -76,8 +99,11 @@ class BatchedTrials:
 
     def _copy(self, trial: FrozenTrial) -> None:
         if not trial.state.is_finished():  # another process's trial in flight (or left by a killed one)
+            self.unfinished_ids.append(trial._trial_id)
             trial = optuna.trial.create_trial(state=TrialState.FAIL, params=trial.params, distributions=trial.distributions,
                                               user_attrs=trial.user_attrs, system_attrs=trial.system_attrs)
+        else:  # the mirror renumbers what it is given: a shallow copy leaves the storage's own trial as it is
+            trial = copy.copy(trial)
         self.mirror._storage.create_new_trial(self.mirror._study_id, template_trial=trial)
         self._note(trial, self._synced)
         self._synced += 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 import optuna
@@ -41,8 +41,8 @@ def count_trials(storage: BaseStorage, study_id: int) -> int:
     backend = getattr(storage, "_backend", storage)
     if not isinstance(backend, RDBStorage):
         return storage.get_n_trials(study_id)
-    from optuna.storages._rdb import models  # as below
-    from sqlalchemy import func
+    from optuna.storages._rdb import models  # Optuna's own tables (imported only for an RDB storage)
+    from sqlalchemy import func  # Optuna's RDB storage is built on SQLAlchemy, imported by it only when used
 
     session = backend.scoped_session()
     try:
@@ -52,7 +52,7 @@ def count_trials(storage: BaseStorage, study_id: int) -> int:
 
 
 def _iso(moment: Any) -> str | None:
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds") if moment else None
+    return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
 
 
 def _journal_log(study_id: int, trial: FrozenTrial, worker_id: str) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def _rdb_insert(storage: RDBStorage, study_id: int, trials: Sequence[FrozenTrial
     """
     from optuna.storages._rdb import models  # Optuna's own tables; no public bulk insert exists
     from optuna.storages._rdb.storage import _create_scoped_session  # ... and its session handling
-    from sqlalchemy import func, insert  # Optuna's RDB storage is built on SQLAlchemy
+    from sqlalchemy import func, insert  # Optuna's RDB storage is built on SQLAlchemy, imported by it only when used
 
     with _create_scoped_session(storage.scoped_session) as session:
         models.StudyModel.find_or_raise_by_id(study_id, session, for_update=True)  # numbers are counted under it

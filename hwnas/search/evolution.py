@@ -42,7 +42,6 @@ from hwnas.search_spaces import Arch
 #: Evolutionary draws per child before falling back to fresh random points, and random draws after.
 EVOLVE_TRIES = 20
 RANDOM_TRIES = 20
-_READ = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
 
 class EvolvableSpace(Protocol):
@@ -68,6 +67,8 @@ class _Population:
     complete: list[FrozenTrial] = field(default_factory=list)
     ranked: list[FrozenTrial] | None = None
     parents: list[Arch] = field(default_factory=list)  # the ranked trials' points, best first
+    scanned: int = 0  # trials below this number were read (finished, or in `unfinished`)
+    unfinished: set[int] = field(default_factory=set)  # numbers read while running or waiting
 
 
 class EvolutionSampler(BaseSampler):
@@ -179,16 +180,28 @@ class EvolutionSampler(BaseSampler):
         return float(sum(max(0.0, v) for v in values))
 
     def _read(self, study: optuna.Study) -> tuple[_Population, list[FrozenTrial]]:
-        """The study's population (new finished trials parsed once) and its running trials."""
-        trials = study.get_trials(deepcopy=False, states=_READ)
+        """The study's population (new finished trials parsed once) and its running trials.
+
+        Only trials not read before are looked at: those numbered from `scanned` on, and those that were
+        unfinished when last read (Optuna lists a study's trials by number, and a finished one never changes).
+        """
+        trials = study.get_trials(deepcopy=False)
         with self._lock:
             population = self._populations.get(study.study_name)
             if population is None or population.directions != study.directions:
                 population = self._populations[study.study_name] = _Population(list(study.directions))
+            if trials and trials[-1].number != len(trials) - 1:  # not numbered 0..n-1: read them all
+                population.scanned, population.unfinished = 0, set()
+            fresh = [trials[n] for n in sorted(population.unfinished) if n < len(trials)] + trials[population.scanned:]
+            population.scanned, population.unfinished = max(population.scanned, len(trials)), set()
             running, added = [], False
-            for t in trials:
-                if t.state == TrialState.RUNNING:
-                    running.append(t)
+            for t in fresh:
+                if not t.state.is_finished():
+                    population.unfinished.add(t.number)
+                    if t.state == TrialState.RUNNING:
+                        running.append(t)
+                elif t.state == TrialState.FAIL:
+                    continue
                 elif t.number not in population.points:
                     point = population.points[t.number] = self._point_of(t.params)
                     if point is not None:

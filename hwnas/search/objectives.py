@@ -214,13 +214,13 @@ class ObjectiveSet:
         per (arch, hardware) pair, and left out for an arch alone; the rest in one batched call, arch by arch
         only when the batch holds an arch out of the predictor's domain (to tell which)."""
         if getattr(evaluator, "needs_hardware", False):
-            return [_refusal_or(lambda: evaluator.evaluate_joint(a, h)) if h is not None else {}  # type: ignore[attr-defined]
+            return [_refusal_or(lambda a=a, h=h: evaluator.evaluate_joint(a, h)) if h is not None else {}  # type: ignore[attr-defined]
                     for a, h in points]
         archs = [a for a, _ in points]
         try:
             return list(evaluator.evaluate(archs))
         except OutOfDomainError:
-            return [_refusal_or(lambda: evaluator.evaluate([arch])[0]) for arch in archs]
+            return [_refusal_or(lambda arch=arch: evaluator.evaluate([arch])[0]) for arch in archs]
 
     def _violations(self, values: dict[str, float]) -> list[float]:
         return [c.violation(values[c.key]) if c.key in values else 0.0 for c in self.spec.constraints]

@@ -24,8 +24,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution, check_distribution_compatibility
-from optuna.distributions import _get_single_value  # Trial's own rule for a one-value distribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    _get_single_value,  # Trial's own rule for a one-value distribution
+    check_distribution_compatibility,
+)
 from optuna.trial import FrozenTrial, TrialState
 
 _CONSTRAINTS = "constraints"  # Optuna's system-attribute prefix for `Trial.set_constraint`

@@ -19,10 +19,10 @@ from hwnas.codesign import HardwareSpace, InvalidHardwareError, JointSpace, spac
 from hwnas.errors import HwnasError
 from hwnas.registry import load_target
 from hwnas.search import schema
+from hwnas.search.batched import BatchedTrials, batch_size, run_batched
 from hwnas.search.objectives import ObjectiveSet
 from hwnas.search.pareto import TrialRow, hypervolume, pareto_front, running_reference, trial_rows
 from hwnas.search.schema import TrialRecord
-from hwnas.search.batched import BatchedTrials, batch_size, run_batched
 from hwnas.search.searchers import SEARCHERS, SessionSeededSampler, make_sampler, sampler_name, session_seed
 from hwnas.search.spec import ExperimentSpec, SpecError
 from hwnas.search.storage import fail_orphaned_trials, open_storage, study_lock
@@ -252,6 +252,11 @@ class Experiment:
             self.study.tell(trial, state=TrialState.PRUNED)
 
     def finished(self) -> int:
+        if self.batched:  # counted in the in-memory copy, brought up to date (storage reads every trial)
+            batches = self.batches()
+            with self._study_lock:
+                batches.sync()
+            return batches.counted
         return len(self.study.get_trials(deepcopy=False, states=FINISHED))
 
     def remaining(self) -> int | None:
@@ -309,11 +314,16 @@ class Experiment:
     def _drop_retries(self) -> int:
         """Fail the retries still WAITING once the budget is spent: a killed trial's retry (queued by the
         stale-trial check) that no trial was left to run would otherwise wait in the study forever."""
-        dropped = 0
+        dropped, storage = 0, self.study._storage
         with self._claims_lock, self._study_lock:
-            for trial in self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                self.study._storage.set_trial_user_attr(trial._trial_id, schema.NOT_RUN, "the trial budget was spent first")
-                dropped += self.study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            if self.batched:  # the in-memory copy knows which stored trials were unfinished: read only those
+                ids = self.batches().unfinished_ids
+            else:
+                ids = [t._trial_id for t in self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))]
+            for trial_id in ids:
+                if storage.get_trial(trial_id).state == TrialState.WAITING:
+                    storage.set_trial_user_attr(trial_id, schema.NOT_RUN, "the trial budget was spent first")
+                    dropped += storage.set_trial_state_values(trial_id, TrialState.FAIL)
         return dropped
 
 

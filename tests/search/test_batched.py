@@ -87,3 +87,15 @@ def test_a_retry_left_waiting_when_the_budget_is_spent_is_failed(spec_dict, tmp_
     study = optuna.load_study(study_name=spec.name, storage=url)
     assert not study.get_trials(states=(TrialState.WAITING, TrialState.RUNNING))
     assert study.get_trials(states=(TrialState.FAIL,))[-1].user_attrs["not_run"]
+
+
+def test_resuming_leaves_the_stored_trials_as_they_are(spec_dict, tmp_path):
+    """The in-memory copy renumbers the trials it holds; the storage's own trial objects keep their ids."""
+    url = f"sqlite:///{tmp_path}/s.db"
+    _run(_spec(spec_dict, "random", trials=8), url, batched=True)
+    resumed = Experiment(_spec(spec_dict, "random", trials=16), url)
+    before = {t.number: t._trial_id for t in resumed.study.get_trials(deepcopy=False)}
+    resumed.run()
+    after = {t.number: t._trial_id for t in resumed.study.get_trials(deepcopy=False)}
+    assert all(after[n] == before[n] for n in before)
+    assert [t.number for t in resumed.batches().mirror.get_trials()] == sorted(after)
