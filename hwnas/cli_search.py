@@ -42,7 +42,7 @@ def register(app: typer.Typer, console: Console) -> None:
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("feasible {task.fields[feasible]}  front {task.fields[front]}  HV {task.fields[hv]}")]
         start = experiment.progress()
-        last_draw = [0.0]
+        last_draw, draw_cost = [0.0], [0.0]
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task(spec.name, total=budget, completed=start.done, feasible=start.feasible,
                                 front=start.front_size, hv=f"{start.hypervolume:.4g}")
@@ -53,9 +53,9 @@ def register(app: typer.Typer, console: Console) -> None:
 
             def on_trial(_progress=None) -> None:  # noqa: ANN001
                 now = time.monotonic()
-                if now - last_draw[0] > 0.5:
-                    last_draw[0] = now
+                if now - last_draw[0] > max(0.5, 10 * draw_cost[0]):  # a redraw (front, HV) takes at most ~10 %
                     update(experiment.progress())
+                    last_draw[0], draw_cost[0] = time.monotonic(), time.monotonic() - now
 
             experiment.run(on_trial=on_trial, lazy_progress=True)
             update(experiment.progress())

@@ -34,7 +34,8 @@ from optuna.trial import FrozenTrial, TrialState
 from hwnas.codesign import InvalidHardwareError
 from hwnas.search import schema
 from hwnas.search.bulk import add_finished_trials, count_trials
-from hwnas.search.proposals import Proposal, ProposalRound
+from hwnas.search.pareto import TrialRow
+from hwnas.search.proposals import Proposal, ProposalRound, SharedParts
 
 if TYPE_CHECKING:
     from hwnas.search.runner import Experiment
@@ -68,6 +69,13 @@ class MirrorStorage(optuna.storages.InMemoryStorage):
             return trial_id
 
 
+def _row_fields(attrs: dict) -> tuple:
+    """A row's fields from a trial's attributes, sharing its dicts (`TrialRecord.of` copies them; a row here
+    lives as long as the trial it describes, and neither changes)."""
+    return (str(attrs.get(schema.ARCH_ID, "")), attrs.get(schema.ARCH) or {}, attrs.get(schema.METRICS) or {},
+            bool(attrs.get(schema.FEASIBLE, False)), attrs.get(schema.HARDWARE) or {})
+
+
 def batch_size(sampler: optuna.samplers.BaseSampler, name: str) -> int:
     """The sampler's generation, or `INDEPENDENT_BATCH` for random/QMC points, else 1 (TPE, GP)."""
     population = getattr(sampler, "population_size", None) or getattr(sampler, "_population_size", None)
@@ -88,6 +96,8 @@ class BatchedTrials:
         self.taken: dict[Point, int] = {}  # point -> number of the trial holding it
         self.counted = 0  # trials that count toward the budget (finished, not refused)
         self.unfinished_ids: list[int] = []  # stored trials copied while running or waiting (their storage ids)
+        self.shared = SharedParts()  # param names and distributions, one copy for all trials
+        self.rows: list[TrialRow] = []  # finished trials' rows, oldest first (kept as trials arrive)
 
     # -- the mirror ------------------------------------------------------------------------------
     def sync(self) -> None:
@@ -110,6 +120,8 @@ class BatchedTrials:
 
     def _note(self, trial: FrozenTrial, number: int) -> None:
         attrs = trial.user_attrs
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):  # a row of `hwnas pareto` and progress
+            self.rows.append(TrialRow(number, trial.state.name, *_row_fields(attrs)))
         if attrs.get(schema.DUPLICATE_OF) is not None:
             return
         if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
@@ -128,7 +140,7 @@ class BatchedTrials:
             room = self.size if limit is None else min(self.size, limit - self.counted)
             if room <= 0:
                 return 0
-            proposals = ProposalRound(self.mirror)
+            proposals = ProposalRound(self.mirror, self.shared)
             try:
                 finished, accepted = self._propose(proposals, room)
                 results = x.objectives.evaluate_many([(arch, hardware) for _, arch, hardware in accepted])

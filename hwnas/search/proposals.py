@@ -60,7 +60,7 @@ class Proposal:
         return self._relative
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        return self._suggest(name, self._round.categorical(name, choices))
+        return self._suggest(*self._round.shared.categorical(name, choices))
 
     def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
         if name in self.params:
@@ -91,18 +91,42 @@ class Proposal:
         system_attrs = storage.get_trial_system_attrs(self._trial_id)
         trial = optuna.trial.create_trial(
             state=state, values=list(values) if values is not None else None, params=self.params,
-            distributions=self.distributions, user_attrs=self.user_attrs, system_attrs=system_attrs)
+            distributions=self._round.shared.distributions(self.distributions), user_attrs=self.user_attrs,
+            system_attrs=system_attrs)
         trial.datetime_start = self.datetime_start
         trial_id = storage.create_new_trial(study._study_id, template_trial=trial)
         assert storage.get_trial_number_from_id(trial_id) == self.number, "proposals are finished in order"
         return trial
 
 
+class SharedParts:
+    """What every trial of a run can share instead of holding its own copy: one name string and one
+    distribution object per param, one distributions dict per set of params (a 100k-trial study in memory
+    then holds its trials' values, not 100k copies of the space's description)."""
+
+    def __init__(self) -> None:
+        self._params: dict[tuple[str, tuple[Any, ...]], tuple[str, CategoricalDistribution]] = {}
+        self._distribution_sets: dict[tuple[int, ...], dict[str, BaseDistribution]] = {}
+
+    def categorical(self, name: str, choices: Sequence[Any]) -> tuple[str, CategoricalDistribution]:
+        key = (name, tuple(choices))
+        shared = self._params.get(key)
+        if shared is None:
+            shared = self._params[key] = (name, CategoricalDistribution(choices))
+        return shared
+
+    def distributions(self, distributions: dict[str, BaseDistribution]) -> dict[str, BaseDistribution]:
+        """The one dict equal to `distributions` (its values are shared objects, so their ids name it)."""
+        key = tuple(map(id, distributions.values()))
+        return self._distribution_sets.setdefault(key, distributions)
+
+
 class ProposalRound:
     """The proposals of one batch in `study` (an in-memory study): one relative search space, one scratch study."""
 
-    def __init__(self, study: optuna.Study) -> None:
+    def __init__(self, study: optuna.Study, shared: SharedParts | None = None) -> None:
         self.study = study
+        self.shared = shared or SharedParts()
         storage = study._storage
         self.scratch_id = storage.create_new_study(list(study.directions), f"{study.study_name}:proposals")
         probe = FrozenTrial(number=len(study.get_trials(deepcopy=False)), state=TrialState.RUNNING, value=None,
@@ -110,15 +134,6 @@ class ProposalRound:
                             system_attrs={}, intermediate_values={}, trial_id=-1)
         self.relative_space = study.sampler.infer_relative_search_space(study, probe)
         self.trials: list[Proposal] = []
-        self._categoricals: dict[tuple[str, tuple[Any, ...]], CategoricalDistribution] = {}
-
-    def categorical(self, name: str, choices: Sequence[Any]) -> CategoricalDistribution:
-        """One distribution object per param for the whole batch (its JSON is then written once, too)."""
-        key = (name, tuple(choices))
-        distribution = self._categoricals.get(key)
-        if distribution is None:
-            distribution = self._categoricals[key] = CategoricalDistribution(choices)
-        return distribution
 
     def propose(self, number: int) -> Proposal:
         """The next trial (numbered as it will be stored: proposals are finished in the order proposed)."""

@@ -273,7 +273,7 @@ class Experiment:
             batches = self.batches()
             with self._study_lock:
                 batches.sync()
-            return trial_rows(batches.mirror)
+            return list(batches.rows)
         return trial_rows(self.study)
 
     def progress(self) -> Progress:

@@ -87,3 +87,40 @@ def test_a_trial_killed_before_its_first_heartbeat_is_failed_and_retried(make_sp
     assert TrialState.WAITING in states.values()  # the retry, with the same params
     resumed.run()
     assert not resumed.study.get_trials(states=(TrialState.RUNNING,))
+
+
+def test_sigkill_during_a_batched_run_then_resume(tmp_path):
+    """Cheap objectives run in batches, each written in one transaction: a kill at any moment leaves whole
+    batches, nothing RUNNING, and the re-run continues to the exact budget without replaying an arch."""
+    spec = {"name": "batched", "space": {"name": "mixed-attention", "preset": "hat-wmt14-en-de"},
+            "objectives": [{"metric": "params_m", "direction": "minimize"}, {"metric": "flops_m", "direction": "minimize"}],
+            "searcher": {"kind": "optuna", "sampler": "nsga2", "options": {"population_size": 20}},
+            "budget": {"trials": 100000}}
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    url = f"sqlite:///{tmp_path}/s.db"
+    command = [sys.executable, "-m", "hwnas.cli", "run", str(spec_path), "--storage", url]
+    finished = (TrialState.COMPLETE, TrialState.PRUNED)
+    log = tmp_path / "worker.log"
+    with log.open("w") as err:
+        worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.time() + 240
+        while _count(url, "batched", finished) < 150 and time.time() < deadline and worker.poll() is None:
+            time.sleep(0.05)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+    study = optuna.load_study(study_name="batched", storage=url)
+    before = {t.number: t.values for t in study.get_trials(states=(TrialState.COMPLETE,))}
+    assert len(before) >= 150, f"the worker made no progress: {log.read_text()[-2000:]}"
+    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))  # batches land whole
+    budget = len(study.get_trials(states=finished)) + 60
+    spec_path.write_text(yaml.safe_dump({**spec, "budget": {"trials": budget}}))
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    trials = optuna.load_study(study_name="batched", storage=url).get_trials()
+    done = [t for t in trials if t.state in finished]
+    assert len(done) == budget
+    assert len({t.user_attrs["arch_id"] for t in done}) == budget
+    assert [t.number for t in trials] == list(range(len(trials)))
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    assert all(trials[n].values == values for n, values in before.items())
