@@ -219,8 +219,8 @@ class TrialStore:
                 chunks = [query.join(trials, trials.c.trial_id == attrs.c.trial_id).where(
                     trials.c.study_id == entry.study_id, trials.c.state.in_(FINISHED))]
             for chunk in chunks:
-                found = conn.execute(chunk).all()
-                decoded = json.loads("[" + ",".join(r.value_json for r in found) + "]")  # one call: 3x faster than 40k
+                found = conn.execute(chunk).cursor.fetchall()  # the driver's plain tuples: 3 plain columns, no Row objects
+                decoded = json.loads("[" + ",".join(r[2] for r in found) + "]")  # one call: 3x faster than 40k
                 for (trial_id, key, _), value in zip(found, decoded):
                     if trial_id in values:
                         values[trial_id][key] = value
