@@ -38,8 +38,9 @@ OBJECTIVES = [{"metric": "params_m", "direction": "minimize"},
               {"metric": "latency_ms", "device": "xeon", "direction": "minimize"}]
 
 
-def bare_optuna(trials: int) -> float:
-    """Seconds for Optuna alone: in-memory NSGA-II, the same space and evaluators, one arch per trial."""
+def bare_optuna(trials: int) -> tuple[float, int]:
+    """Seconds for Optuna alone (in-memory NSGA-II, the same space and evaluators, one arch per trial), and how
+    many distinct archs its trials hold (it evaluates and counts repeats; `hwnas run`'s budget counts distinct archs)."""
     space = get_space(SPACE["name"], SPACE["preset"], **SPACE["options"])
     counts, pi, xeon = CountEvaluator(space), LatencyEvaluator(space, "raspberrypi"), LatencyEvaluator(space, "xeon")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -52,7 +53,8 @@ def bare_optuna(trials: int) -> float:
 
     start = time.perf_counter()
     study.optimize(objective, n_trials=trials)
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    return seconds, len({space.from_params(t.params).id for t in study.trials})
 
 
 def hwnas_run(folder: Path, name: str, searcher: dict, trials: int, storage: str) -> float:
@@ -71,6 +73,7 @@ def in_process_run(folder: Path, searcher: dict, trials: int) -> float:
 
     spec = parse_spec({"name": "in-process", "space": SPACE, "objectives": OBJECTIVES, "searcher": searcher,
                        "budget": {"trials": trials}})
+    folder.mkdir(exist_ok=True)
     experiment = Experiment(spec, f"sqlite:///{folder}/in-process.db")
     start = time.perf_counter()
     experiment.run()
@@ -100,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--evolution-trials", type=int, default=3750)
+    parser.add_argument("--long-trials", type=int, default=3000, help="the same comparison on a longer run (0 skips it)")
     parser.add_argument("--scale-trials", type=int, default=20000, help="0 skips the scale run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -107,11 +111,22 @@ def main() -> None:
     evolution = {"kind": "evolution", "options": {"population_size": 125, "parents": 25}}
     with tempfile.TemporaryDirectory(prefix="hwnas-speed-") as tmp:
         folder = Path(tmp)
-        bare = bare_optuna(args.trials)
+        bare, bare_distinct = bare_optuna(args.trials)
         sqlite = hwnas_run(folder, "nsga2-sqlite", nsga2, args.trials, f"sqlite:///{folder}/nsga2.db")
         in_process = in_process_run(folder, nsga2, args.trials)
         journal = hwnas_run(folder, "nsga2-journal", nsga2, args.trials, f"journal:///{folder}/nsga2.log")
         evolve = hwnas_run(folder, "evolution", evolution, args.evolution_trials, f"sqlite:///{folder}/evolution.db")
+        long: dict[str, float | int] = {}
+        if args.long_trials:  # start-up amortised, and Optuna's NSGA-II slowing as the study grows (both loops)
+            long_bare, long_distinct = bare_optuna(args.long_trials)
+            long_in_process = in_process_run(folder / "long", nsga2, args.long_trials)
+            long_end_to_end = hwnas_run(folder, "nsga2-long", nsga2, args.long_trials, f"sqlite:///{folder}/long.db")
+            long = {"trials": args.long_trials, "bare_optuna_s": long_bare, "bare_distinct_archs": long_distinct,
+                    "experiment_run_sqlite_in_process_s": long_in_process, "hwnas_run_sqlite_s": long_end_to_end,
+                    "speed_vs_bare": {"sqlite_in_process": long_bare / long_in_process, "sqlite": long_bare / long_end_to_end},
+                    # new archs per second: the bare loop's trials include repeats, every hwnas trial is a new arch
+                    "distinct_archs_per_s_vs_bare": {"sqlite_in_process": args.long_trials / long_in_process / (long_distinct / long_bare),
+                                                     "sqlite": args.long_trials / long_end_to_end / (long_distinct / long_bare)}}
         scale: dict[str, float | int] = {}
         if args.scale_trials:
             rss_before = peak_rss_mb_of_children()
@@ -121,12 +136,13 @@ def main() -> None:
                      "peak_rss_mb": max(rss_before, peak_rss_mb_of_children()),
                      "dashboard_load_s": dashboard_load_s(url, "scale"), "storage_mb": (folder / "scale.db").stat().st_size / 2**20}
     result = {
-        "trials": args.trials, "bare_optuna_s": bare, "hwnas_run_sqlite_s": sqlite, "hwnas_run_journal_s": journal,
+        "trials": args.trials, "bare_optuna_s": bare, "bare_distinct_archs": bare_distinct, "hwnas_run_sqlite_s": sqlite, "hwnas_run_journal_s": journal,
         "experiment_run_sqlite_in_process_s": in_process,
         "per_trial_ms": {"bare": 1e3 * bare / args.trials, "sqlite": 1e3 * sqlite / args.trials, "journal": 1e3 * journal / args.trials,
                          "sqlite_in_process": 1e3 * in_process / args.trials},
         "speed_vs_bare": {"sqlite": bare / sqlite, "journal": bare / journal, "sqlite_in_process": bare / in_process},
         "evolution": {"trials": args.evolution_trials, "wall_s": evolve},
+        "long": long,
         "scale": scale,
         "goals": {"hwnas_run_at_least_bare": bare / sqlite >= 1.0, "evolution_within_10_s": evolve <= 10.0},
     }
@@ -136,6 +152,11 @@ def main() -> None:
     print(f"bare Optuna {bare:.2f} s; hwnas run: SQLite {sqlite:.1f} s ({bare / sqlite:.3f}× bare), journal {journal:.1f} s "
           f"({bare / journal:.3f}×); Experiment.run on SQLite {in_process:.2f} s ({bare / in_process:.2f}×); "
           f"evolution {args.evolution_trials} trials {evolve:.1f} s")
+    if long:
+        print(f"{long['trials']} trials: bare {long['bare_optuna_s']:.1f} s ({long['bare_distinct_archs']} distinct archs), "
+              f"Experiment.run {long['experiment_run_sqlite_in_process_s']:.1f} s ({long['speed_vs_bare']['sqlite_in_process']:.2f}× trials/s, "
+              f"{long['distinct_archs_per_s_vs_bare']['sqlite_in_process']:.2f}× new archs/s), hwnas run {long['hwnas_run_sqlite_s']:.1f} s "
+              f"({long['speed_vs_bare']['sqlite']:.2f}×, {long['distinct_archs_per_s_vs_bare']['sqlite']:.2f}× new archs/s)")
     if scale:
         print(f"scale: {scale['trials']} trials in {scale['wall_s']:.1f} s ({scale['trials_per_s']:.0f}/s), peak RSS "
               f"{scale['peak_rss_mb']:.0f} MB, storage {scale['storage_mb']:.0f} MB, dashboard load {scale['dashboard_load_s']:.1f} s")

@@ -16,9 +16,10 @@ updated with other workers' trials before every batch) and, per batch:
 The mirror holds exactly the stored trials in the stored order, so trial numbers agree with storage.
 A batch is written whole or not at all, so a killed run loses at most the batch it was evaluating, and
 leaves nothing RUNNING. The batch size is the sampler's generation (`population_size` for NSGA-II/III and
-evolution), so a generational sampler proposes what one sequential worker would: a batch in which some
-trials did not complete (duplicates, infeasible) is followed by a top-up batch of that many, as a
-generation only fills with complete trials. Model-based samplers (TPE, GP) take one trial a batch.
+evolution), so a generational sampler proposes what one sequential worker would: a duplicate is replaced
+within its batch (from the same generation), and a batch in which some trials were pruned (infeasible) is
+followed by a top-up batch of that many, as a generation only fills with complete trials. Model-based
+samplers (TPE, GP) take one trial a batch.
 """
 
 from __future__ import annotations
@@ -132,8 +133,8 @@ class BatchedTrials:
 
     # -- one batch -------------------------------------------------------------------------------
     def step(self, limit: int | None) -> int:
-        """Propose, evaluate and store one batch of at most `limit` counted trials; returns how many of the
-        batch did not complete (the next batch's size, when any)."""
+        """Propose, evaluate and store one batch of at most `limit` counted trials; returns how many of its
+        counted trials did not complete (pruned: the next batch's size, when any)."""
         x = self.experiment
         with x._claims_lock, x._study_lock:
             self.sync()
@@ -157,19 +158,22 @@ class BatchedTrials:
             for trial, proposal in zip(batch, proposals.trials):
                 self._note(trial, proposal.number)
             self._synced += len(batch)
-        return sum(t.state != TrialState.COMPLETE for t in batch)
+        return sum(t.state == TrialState.PRUNED for t in batch)
 
     def _propose(self, proposals: ProposalRound, room: int) -> tuple[dict[int, tuple[TrialState, list[float] | None]],
                                                                       list[tuple[Proposal, Arch, Arch | None]]]:
-        """Propose `room` trials: each is accepted or refused (a refusal is stored too, as one-at-a-time trials are).
-        Returns the refused trials' outcomes by number, and the accepted trials with their points."""
+        """Propose until `room` trials count toward the budget: a duplicate is refused (and stored, as one-at-a-time
+        trials are) and the batch proposes another in its place, from the same generation, as a one-at-a-time run
+        does. Returns the refused trials' outcomes by number, and the accepted trials with their points."""
         x = self.experiment
         refused: dict[int, tuple[TrialState, list[float] | None]] = {}
         accepted: list[tuple[Proposal, Arch, Arch | None]] = []
-        for number in range(self._synced, self._synced + room):
+        number = self._synced
+        while len(accepted) + sum(state == TrialState.PRUNED for state, _ in refused.values()) < room:
             if x.stopped_early is not None:
                 break
             trial = proposals.propose(number)
+            number += 1  # the next proposal's; this one's is `trial.number`
             arch = x.space.suggest(trial)
             try:
                 hardware = x.hardware_space.suggest(trial) if x.hardware_space else None
@@ -177,17 +181,17 @@ class BatchedTrials:
                 schema.claim(trial, arch)
                 x._annotate(trial, {}, [1.0] * len(x.spec.constraints))
                 schema.mark_infeasible(trial, str(exc))
-                refused[number] = (TrialState.PRUNED, None)
+                refused[trial.number] = (TrialState.PRUNED, None)
                 continue
             key = (arch.id, hardware.id if hardware is not None else None)
             holder = self.taken.get(key)
             if holder is not None:
                 x.refuse_duplicate(trial, holder, self.taken)
-                refused[number] = (TrialState.FAIL, None)
+                refused[trial.number] = (TrialState.FAIL, None)
                 continue
             x._duplicates_in_a_row = 0
             schema.claim(trial, arch, hardware)
-            self.taken[key] = number
+            self.taken[key] = trial.number
             accepted.append((trial, arch, hardware))
         return refused, accepted
 
