@@ -34,7 +34,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hwnas.codesign import InvalidHardwareError
 from hwnas.search import schema
-from hwnas.search.bulk import add_finished_trials, count_trials
+from hwnas.search.bulk import add_finished_trials, count_trials, read_trials
 from hwnas.search.pareto import TrialRow
 from hwnas.search.proposals import Proposal, ProposalRound, SharedParts
 
@@ -105,7 +105,7 @@ class BatchedTrials:
         """Copy the stored trials the mirror lacks (other workers', or all of them on resume), in order."""
         if count_trials(self.durable._storage, self.durable._study_id) == self._synced:
             return
-        for trial in self.durable.get_trials(deepcopy=False)[self._synced:]:
+        for trial in read_trials(self.durable._storage, self.durable._study_id, self._synced):
             self._copy(trial)
 
     def _copy(self, trial: FrozenTrial) -> None:

@@ -11,12 +11,12 @@ writing leaves all of the batch or none of it (a journal line cut short is skipp
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC
 from typing import Any
 
 import optuna
-from optuna.distributions import distribution_to_json
+from optuna.distributions import distribution_to_json, json_to_distribution
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.trial import FrozenTrial
 
@@ -120,3 +120,79 @@ def _rdb_insert(storage: RDBStorage, study_id: int, trials: Sequence[FrozenTrial
                              (models.TrialIntermediateValueModel, steps)):
             if batch:
                 session.execute(insert(model.__table__), batch)  # Core: one executemany per table
+
+
+def read_trials(storage: BaseStorage, study_id: int, first_number: int = 0) -> list[FrozenTrial]:
+    """The study's trials numbered `first_number` and up, by number (what resuming a batched run reads).
+
+    An RDB storage is read with one query per table, and the trials share what they have in common: one
+    distribution object per distinct distribution, one name string per param, one distributions dict per set
+    of params. Optuna's own read builds an ORM object per param row and a distribution per param: for a
+    100,000-trial study of a 37-param space that took 274 s and 10 GB here. Other storages: Optuna's read.
+    """
+    backend = getattr(storage, "_backend", storage)
+    if not isinstance(backend, RDBStorage):
+        return storage.get_all_trials(study_id, deepcopy=False)[first_number:]
+    from optuna.storages._rdb import models  # Optuna's own tables (imported only for an RDB storage)
+    from sqlalchemy import select  # Optuna's RDB storage is built on SQLAlchemy, imported by it only when used
+
+    session = backend.scoped_session()
+    try:
+        trial_rows = (session.query(models.TrialModel)  # ORM rows for the trials alone: Optuna's own datetime handling
+                      .filter(models.TrialModel.study_id == study_id, models.TrialModel.number >= first_number)
+                      .order_by(models.TrialModel.number).all())
+        parts: dict[int, dict[str, Any]] = {r.trial_id: {"params": {}, "dists": {}, "values": {}, "user": {}, "system": {},
+                                                          "steps": {}} for r in trial_rows}
+        low, high = (min(parts), max(parts)) if parts else (0, -1)
+
+        def chunks(model: Any, *columns: str) -> Iterator[list[tuple]]:
+            """The rows of `model`'s table for these trials, as the driver's tuples, in chunks: the range of their
+            ids is one index scan (rows of other studies in it are skipped), no join, no sort."""
+            table = model.__table__
+            query = select(*(table.c[c] for c in columns)).where(table.c.trial_id.between(low, high))
+            cursor = session.execute(query).cursor
+            while chunk := cursor.fetchmany(20_000):
+                yield [row for row in chunk if row[1] in parts]
+
+        def rows(model: Any, *columns: str) -> Iterator[tuple]:
+            for chunk in chunks(model, *columns):
+                yield from chunk
+
+        distributions: dict[str, Any] = {}
+        names: dict[str, str] = {}
+        for _, tid, name, value, text in rows(models.TrialParamModel, "param_id", "trial_id", "param_name", "param_value",
+                                              "distribution_json"):
+            distribution = distributions.get(text)
+            if distribution is None:
+                distribution = distributions[text] = json_to_distribution(text)
+            name = names.setdefault(name, name)
+            parts[tid]["params"][name] = distribution.to_external_repr(value)
+            parts[tid]["dists"][name] = distribution
+        for _, tid, objective, value, kind in rows(models.TrialValueModel, "trial_value_id", "trial_id", "objective", "value",
+                                                   "value_type"):
+            kind = models.TrialValueModel.TrialValueType[kind] if isinstance(kind, str) else kind  # the driver's enum name
+            parts[tid]["values"][objective] = models.TrialValueModel.stored_repr_to_value(value, kind)
+        for model, key in ((models.TrialUserAttributeModel, "user"), (models.TrialSystemAttributeModel, "system")):
+            attr_id = "trial_user_attribute_id" if key == "user" else "trial_system_attribute_id"
+            for found in chunks(model, attr_id, "trial_id", "key", "value_json"):
+                decoded = json.loads("[" + ",".join(r[3] for r in found) + "]")  # one call a chunk: 3x faster than one a row
+                for (_, tid, name, _), value in zip(found, decoded):
+                    parts[tid][key][name] = value
+        for _, tid, step, value, kind in rows(models.TrialIntermediateValueModel, "trial_intermediate_value_id", "trial_id",
+                                              "step", "intermediate_value", "intermediate_value_type"):
+            model = models.TrialIntermediateValueModel
+            kind = model.TrialIntermediateValueType[kind] if isinstance(kind, str) else kind
+            parts[tid]["steps"][step] = model.stored_repr_to_intermediate_value(value, kind)
+        shared_dicts: dict[tuple[int, ...], dict[str, Any]] = {}
+        out = []
+        for row in trial_rows:
+            p = parts[row.trial_id]
+            dists = shared_dicts.setdefault(tuple(map(id, p["dists"].values())), p["dists"])
+            values = [p["values"][k] for k in sorted(p["values"])] or None
+            out.append(FrozenTrial(number=row.number, state=row.state, value=None, values=values,
+                                   datetime_start=row.datetime_start, datetime_complete=row.datetime_complete,
+                                   params=p["params"], distributions=dists, user_attrs=p["user"], system_attrs=p["system"],
+                                   intermediate_values=p["steps"], trial_id=row.trial_id))
+        return out
+    finally:
+        session.close()

@@ -116,6 +116,18 @@ class Experiment:
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 optuna.storages.fail_stale_trials(self.study)  # a killed run's trials: failed, then retried
             fail_orphaned_trials(self.study)  # ... including one killed before its first heartbeat
+        self._prime()
+
+    def _prime(self) -> None:
+        """Seed the evaluators' caches with the stored metrics (a resumed run never re-evaluates an arch)."""
+        if self.batched:  # from the in-memory copy, which reads the storage once, lean
+            batches = self.batches()
+            with self._study_lock:
+                batches.sync()
+            for row in batches.rows:
+                if row.arch_id:
+                    self.objectives.prime(row.arch_id, row.metrics, row.hardware.get("hw_id"))
+            return
         for trial in self.study.get_trials(deepcopy=False, states=FINISHED):
             stored = TrialRecord.of(trial.user_attrs)
             if stored.has_arch:

@@ -197,7 +197,7 @@ def fail_orphaned_trials(study: optuna.Study) -> int:
     backend = getattr(storage, "_backend", storage)  # Optuna wraps RDB storages in a cache
     if not isinstance(backend, RDBStorage):
         return 0
-    from optuna.storages._rdb.models import TrialHeartbeatModel  # Optuna's own table; no public query exists
+    from optuna.storages._rdb.models import TrialHeartbeatModel, TrialModel  # Optuna's own tables; no public query exists
 
     session = backend.scoped_session()
     try:
@@ -207,16 +207,21 @@ def fail_orphaned_trials(study: optuna.Study) -> int:
     with warnings.catch_warnings():  # experimental in Optuna, as above
         warnings.simplefilter("ignore", ExperimentalWarning)
         retry = RetryHeartbeatStaleTrialCallback(max_retry=3)
+    session = backend.scoped_session()
+    try:  # the running trials alone (`study.get_trials` would read every trial of the study first)
+        running = [(row.trial_id, row.datetime_start) for row in session.query(TrialModel).filter(
+            TrialModel.study_id == study._study_id, TrialModel.state == TrialState.RUNNING)]
+    finally:
+        session.close()
     now, failed = datetime.now(), 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        started = trial.datetime_start
-        if trial._trial_id in with_heartbeat or started is None or (now - started).total_seconds() <= GRACE_S:
+    for trial_id, started in running:
+        if trial_id in with_heartbeat or started is None or (now - started).total_seconds() <= GRACE_S:
             continue
-        if storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+        if storage.set_trial_state_values(trial_id, TrialState.FAIL):
             failed += 1
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ExperimentalWarning)
-                retry(study, storage.get_trial(trial._trial_id))
+                retry(study, storage.get_trial(trial_id))
     return failed
 
 

@@ -10,7 +10,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
-from hwnas.search.bulk import add_finished_trials, count_trials
+from hwnas.search.bulk import add_finished_trials, count_trials, read_trials
 from hwnas.search.storage import open_storage
 
 
@@ -26,7 +26,8 @@ def _trials(n: int) -> list[optuna.trial.FrozenTrial]:
         values = [rng.random(), float("inf") if i == 3 else -rng.random()] if state == TrialState.COMPLETE else None
         trial = create_trial(state=state, values=values, params=params, distributions=shared,
                              user_attrs={"arch_id": f"a{i}", "metrics": {"m": i * 0.5}, "feasible": i % 2 == 0},
-                             system_attrs={"nsga2:generation": i // 4, "constraints:c": 0.5 - i})
+                             system_attrs={"nsga2:generation": i // 4, "constraints:c": 0.5 - i},
+                             intermediate_values={0: 0.25, 1: float("nan")} if i == 4 else {})
         trial.datetime_start = datetime.datetime(2026, 12, 1, 10, 0, i)
         out.append(trial)
     return out
@@ -54,3 +55,22 @@ def test_a_bulk_batch_reads_back_as_add_trials_writes_it(tmp_path, kind):
     assert [t.number for t in got] == list(range(9))
     assert [_comparable(t) for t in got] == [_comparable(t) for t in want]
     assert count_trials(storage, optuna.load_study(study_name="bulk", storage=storage)._study_id) == 9
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_read_trials_is_optunas_read(tmp_path, kind):
+    """The lean reader (one query per table, shared distributions) returns what Optuna's `get_trials` does."""
+    url = {"sqlite": f"sqlite:///{tmp_path}/s.db", "journal": f"journal:///{tmp_path}/s.log"}[kind]
+    study = optuna.create_study(study_name="s", storage=open_storage(url), directions=["minimize", "maximize"])
+    trials = _trials(9)
+    study.add_trials(trials[:3])
+    add_finished_trials(study._storage, study._study_id, trials[3:])
+    study.enqueue_trial({"width": 64})  # a WAITING trial, read as it is
+    storage = open_storage(url)
+    loaded = optuna.load_study(study_name="s", storage=storage)
+    want = loaded.get_trials()
+    fresh = open_storage(url)
+    got = read_trials(fresh, optuna.load_study(study_name="s", storage=fresh)._study_id)
+    steps = lambda t: repr(t.intermediate_values)  # noqa: E731 - NaN compares by its repr
+    assert [_comparable(t) + (steps(t),) for t in got] == [_comparable(t) + (steps(t),) for t in want]
+    assert [t.number for t in read_trials(fresh, optuna.load_study(study_name="s", storage=fresh)._study_id, 4)] == list(range(4, 10))
