@@ -183,11 +183,11 @@ def read_trials(storage: BaseStorage, study_id: int, first_number: int = 0) -> l
             model = models.TrialIntermediateValueModel
             kind = model.TrialIntermediateValueType[kind] if isinstance(kind, str) else kind
             parts[tid]["steps"][step] = model.stored_repr_to_intermediate_value(value, kind)
-        shared_dicts: dict[tuple[int, ...], dict[str, Any]] = {}
+        shared_dicts: dict[tuple[tuple[str, int], ...], dict[str, Any]] = {}
         out = []
         for row in trial_rows:
             p = parts[row.trial_id]
-            dists = shared_dicts.setdefault(tuple(map(id, p["dists"].values())), p["dists"])
+            dists = shared_dicts.setdefault(tuple((name, id(d)) for name, d in p["dists"].items()), p["dists"])
             values = [p["values"][k] for k in sorted(p["values"])] or None
             out.append(FrozenTrial(number=row.number, state=row.state, value=None, values=values,
                                    datetime_start=row.datetime_start, datetime_complete=row.datetime_complete,

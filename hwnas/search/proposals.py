@@ -107,7 +107,7 @@ class SharedParts:
 
     def __init__(self) -> None:
         self._params: dict[tuple[str, tuple[Any, ...]], tuple[str, CategoricalDistribution]] = {}
-        self._distribution_sets: dict[tuple[int, ...], dict[str, BaseDistribution]] = {}
+        self._distribution_sets: dict[tuple[tuple[str, int], ...], dict[str, BaseDistribution]] = {}
 
     def categorical(self, name: str, choices: Sequence[Any]) -> tuple[str, CategoricalDistribution]:
         key = (name, tuple(choices))
@@ -117,8 +117,8 @@ class SharedParts:
         return shared
 
     def distributions(self, distributions: dict[str, BaseDistribution]) -> dict[str, BaseDistribution]:
-        """The one dict equal to `distributions` (its values are shared objects, so their ids name it)."""
-        key = tuple(map(id, distributions.values()))
+        """The one dict equal to `distributions` (its values are shared objects: names and ids identify it)."""
+        key = tuple((name, id(d)) for name, d in distributions.items())
         return self._distribution_sets.setdefault(key, distributions)
 
 

@@ -65,6 +65,10 @@ def test_read_trials_is_optunas_read(tmp_path, kind):
     trials = _trials(9)
     study.add_trials(trials[:3])
     add_finished_trials(study._storage, study._study_id, trials[3:])
+    twins = {"left": CategoricalDistribution([1, 2]), "right": CategoricalDistribution([1, 2])}  # one JSON, two names
+    study.add_trial(create_trial(state=TrialState.FAIL, params={"left": 1, "right": 2}, distributions=twins))
+    study.add_trial(create_trial(state=TrialState.FAIL, params={"up": 1, "down": 2},
+                                 distributions={"up": twins["left"], "down": twins["right"]}))
     study.enqueue_trial({"width": 64})  # a WAITING trial, read as it is
     storage = open_storage(url)
     loaded = optuna.load_study(study_name="s", storage=storage)
@@ -73,4 +77,4 @@ def test_read_trials_is_optunas_read(tmp_path, kind):
     got = read_trials(fresh, optuna.load_study(study_name="s", storage=fresh)._study_id)
     steps = lambda t: repr(t.intermediate_values)  # noqa: E731 - NaN compares by its repr
     assert [_comparable(t) + (steps(t),) for t in got] == [_comparable(t) + (steps(t),) for t in want]
-    assert [t.number for t in read_trials(fresh, optuna.load_study(study_name="s", storage=fresh)._study_id, 4)] == list(range(4, 10))
+    assert [t.number for t in read_trials(fresh, optuna.load_study(study_name="s", storage=fresh)._study_id, 4)] == list(range(4, 12))
