@@ -6,8 +6,10 @@ Problem (the search-speed issue's): HAT's WMT'14 space with softmax attention, o
 - `hwnas run` on the default SQLite storage and on journal storage, end to end (a fresh process, start-up
   included), and `Experiment.run()` on SQLite in this process (the search alone, as the bare loop is timed);
 - a HAT-scale evolution (population 125, parents 25, `--evolution-trials`, 3,750 = 30 generations) on SQLite;
-- a scale run: `--scale-trials` random trials on SQLite, with the run's peak resident memory, and the time a
-  fresh process takes to load that experiment the way the dashboard's first paint does (`TrialStore.experiment`).
+- a scale run: `--scale-trials` random trials on SQLite, with the run's peak resident memory, the time a fresh
+  process takes to load that experiment the way the dashboard does (`TrialStore.experiment`, imports included),
+  and the time and memory a fresh process takes to reopen it (what a resumed run does before its first trial).
+  The dashboard's first paint itself is `benchmarks/dashboard_load.py --storage URL --experiment NAME`.
 Goals: `hwnas run` trials/s ≥ 1.0× bare; the HAT-scale evolution ≤ 10 s wall; 100,000 trials ≤ 1 GB resident
 and the dashboard's load ≤ 3 s. Writes benchmarks/results/search_speed.json.
 
@@ -93,6 +95,24 @@ print(time.perf_counter() - start)
 """
 
 
+RESUME = """
+import resource, sys, time, yaml
+from hwnas.search import Experiment, parse_spec
+spec = parse_spec(yaml.safe_load(open(sys.argv[1])))
+start = time.perf_counter()
+experiment = Experiment(spec, sys.argv[2])
+left = experiment.remaining()
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, left)
+"""
+
+
+def resume_cost(spec: Path, storage: str) -> tuple[float, float]:
+    """Seconds and peak MB for a fresh process to reopen a finished experiment and find its budget spent."""
+    out = subprocess.run([sys.executable, "-c", RESUME, str(spec), storage], check=True, capture_output=True, text=True)
+    seconds, peak_mb, _ = out.stdout.split()
+    return float(seconds), float(peak_mb)
+
+
 def dashboard_load_s(storage: str, name: str) -> float:
     """Seconds a fresh process takes to import the dashboard's data layer and load the experiment's trials."""
     out = subprocess.run([sys.executable, "-c", LOAD, storage, name], check=True, capture_output=True, text=True)
@@ -135,6 +155,7 @@ def main() -> None:
             scale = {"trials": args.scale_trials, "wall_s": wall, "trials_per_s": args.scale_trials / wall,
                      "peak_rss_mb": max(rss_before, peak_rss_mb_of_children()),
                      "dashboard_load_s": dashboard_load_s(url, "scale"), "storage_mb": (folder / "scale.db").stat().st_size / 2**20}
+            scale["resume_open_s"], scale["resume_peak_rss_mb"] = resume_cost(folder / "scale.yaml", url)
     result = {
         "trials": args.trials, "bare_optuna_s": bare, "bare_distinct_archs": bare_distinct, "hwnas_run_sqlite_s": sqlite, "hwnas_run_journal_s": journal,
         "experiment_run_sqlite_in_process_s": in_process,
@@ -159,7 +180,8 @@ def main() -> None:
               f"({long['speed_vs_bare']['sqlite']:.2f}×, {long['distinct_archs_per_s_vs_bare']['sqlite']:.2f}× new archs/s)")
     if scale:
         print(f"scale: {scale['trials']} trials in {scale['wall_s']:.1f} s ({scale['trials_per_s']:.0f}/s), peak RSS "
-              f"{scale['peak_rss_mb']:.0f} MB, storage {scale['storage_mb']:.0f} MB, dashboard load {scale['dashboard_load_s']:.1f} s")
+              f"{scale['peak_rss_mb']:.0f} MB, storage {scale['storage_mb']:.0f} MB, dashboard load {scale['dashboard_load_s']:.1f} s, "
+              f"reopening it {scale['resume_open_s']:.1f} s in {scale['resume_peak_rss_mb']:.0f} MB")
     if args.json:
         out = Path(__file__).parent / "results" / "search_speed.json"
         out.parent.mkdir(exist_ok=True)
