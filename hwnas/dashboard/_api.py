@@ -46,7 +46,7 @@ def register_api(server: Flask, store: TrialStore, storage_url: str) -> None:
     def trials(name: str) -> Any:
         """Every finished trial: `hwnas trials --format json`'s rows (read from the dashboard's cache)."""
         _params(())
-        return jsonify([row.to_dict(name, storage_url) for row in store.experiment(name).rows])
+        return jsonify([row.to_dict(name, storage_url) for row in store.experiment(name).rows_with_archs()])
 
     @api.get("/pareto")
     def pareto() -> Any:

@@ -4,7 +4,7 @@ the validation figures of the profiles that predicted them, and the command that
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -57,6 +57,8 @@ class TrialDetails:
 
 
 def trial_details(data: ExperimentData, row: TrialRow) -> TrialDetails:
+    if not row.arch:  # rows are read without their archs where the storage can read one on demand
+        row = replace(row, arch=(data.row_with_arch(row.number) or row).arch)
     space_spec = data.spec.get("space", {})
     space, problem = _space(space_spec.get("name"), space_spec.get("preset"), json.dumps(space_spec.get("options", {}), sort_keys=True))
     if space is not None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field, replace
+from functools import cached_property, partial
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -29,6 +30,8 @@ from hwnas.search.schema import ROW_ATTRS
 from hwnas.search.storage import ExperimentSummary, open_storage
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+#: What an RDB storage's rows are read with: all but the arch, read when shown (`ExperimentData.arch_of`).
+LEAN_ROW_ATTRS = tuple(key for key in ROW_ATTRS if key != schema.ARCH)
 
 
 class _StoredTrial(NamedTuple):
@@ -51,6 +54,9 @@ class ExperimentData:
     last_update: str | None
     version: str = field(default="")
     storage_url: str | None = None  # for the `hwnas extract --storage …` command of a trial
+    #: Reads archs by trial number, for rows read without theirs (an RDB storage: an arch is most of a row's
+    #: bytes, and only a selected trial's details or the trials API show one).
+    arch_of: Callable[[list[int]], dict[int, dict[str, Any]]] | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def metric_keys(self) -> list[str]:
@@ -80,7 +86,21 @@ class ExperimentData:
         return {r.number: r for r in self.rows}
 
     def row(self, number: int) -> TrialRow | None:
+        """The trial's row (its `arch` may be empty: `row_with_arch` reads it)."""
         return self._by_number.get(number)
+
+    def row_with_arch(self, number: int) -> TrialRow | None:
+        row = self._by_number.get(number)
+        if row is None or row.arch or self.arch_of is None:
+            return row
+        return replace(row, arch=self.arch_of([number]).get(number, {}))
+
+    def rows_with_archs(self) -> list[TrialRow]:
+        """Every row with its arch (the trials API), the archs read in one pass."""
+        if self.arch_of is None or all(r.arch for r in self.rows):
+            return self.rows
+        archs = self.arch_of([r.number for r in self.rows])
+        return [replace(r, arch=archs.get(r.number, {})) for r in self.rows]
 
     def direction(self, key: str) -> str:
         """A metric's direction: the study's for objectives, `minimize` for any other metric."""
@@ -211,7 +231,7 @@ class TrialStore:
             done = conn.execute(finished).all()
             new = {row.trial_id: row for row in done if row.trial_id not in entry.rows}
             values: dict[int, dict[str, Any]] = {trial_id: {} for trial_id in new}
-            query = select(attrs.c.trial_id, attrs.c.key, attrs.c.value_json).where(attrs.c.key.in_(ROW_ATTRS))
+            query = select(attrs.c.trial_id, attrs.c.key, attrs.c.value_json).where(attrs.c.key.in_(LEAN_ROW_ATTRS))
             if entry.rows:  # a top-up: only the new trials, in chunks the database accepts
                 ids = sorted(new)
                 chunks = [query.where(attrs.c.trial_id.in_(ids[i:i + 500])) for i in range(0, len(ids), 500)]
@@ -233,8 +253,26 @@ class TrialStore:
         directions = [d.name.lower() for d in self.storage.get_study_directions(entry.study_id)]
         rows = sorted(entry.rows.values(), key=lambda r: r.number)
         last = entry.last_complete.isoformat(timespec="seconds") if entry.last_complete else None
+        arch_of = None
+        if isinstance(self.storage, RDBStorage):
+            ids = {row.number: trial_id for trial_id, row in entry.rows.items()}
+            arch_of = partial(self._archs, ids)
         return ExperimentData(name, schema.study_spec(user_attrs), schema.objective_keys(user_attrs),
-                              directions, rows, last, entry.version or "", self.url)
+                              directions, rows, last, entry.version or "", self.url, arch_of)
+
+    def _archs(self, ids: dict[int, int], numbers: list[int]) -> dict[int, dict[str, Any]]:
+        """The stored archs of these trial numbers (by number), in chunks the database accepts."""
+        _, attrs = _tables()
+        wanted = {ids[n]: n for n in numbers if n in ids}
+        out: dict[int, dict[str, Any]] = {}
+        keys = sorted(wanted)
+        with self.storage.engine.connect() as conn:
+            for i in range(0, len(keys), 500):
+                query = select(attrs.c.trial_id, attrs.c.value_json).where(
+                    attrs.c.key == schema.ARCH, attrs.c.trial_id.in_(keys[i:i + 500]))
+                for trial_id, value in conn.execute(query).cursor.fetchall():
+                    out[wanted[trial_id]] = json.loads(value)
+        return out
 
 
 def _tables() -> tuple[Any, Any]:
