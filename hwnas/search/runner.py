@@ -295,10 +295,11 @@ class Experiment:
                         hypervolume(rows, keys, directions, running_reference(rows, keys, directions)))
 
     def run(self, on_trial: Callable[..., None] | None = None, lazy_progress: bool = False) -> Progress:
-        """Run trials in this process until the budget (trials and/or minutes) is spent.
+        """Run trials in this process until the budget (trials and/or minutes) is spent: in batches when
+        every objective is cheap (`self.batched`), else one trial at a time (`workers` threads), or on Ray.
 
-        `on_trial` gets a fresh `Progress` after every trial, or nothing with `lazy_progress` (the
-        caller then decides when the storage query behind `progress()` is worth making).
+        `on_trial` gets a fresh `Progress` after every trial (every batch), or nothing with `lazy_progress`
+        (the caller then decides when the storage query behind `progress()` is worth making).
         """
         if self.remaining() == 0:
             self._drop_retries()
