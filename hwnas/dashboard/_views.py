@@ -88,7 +88,7 @@ def clicked_trial(click: Mapping[str, Any] | None) -> int | None:
 
 
 def details_view(data: ExperimentData, number: int) -> list[Any]:
-    row = data.row_with_arch(number)
+    row = data.row(number)  # `trial_details` reads its arch
     if row is None:
         return [html.P(f"trial {number} is not a finished trial of {data.name}", className="error-text")]
     return details_panel(trial_details(data, row))

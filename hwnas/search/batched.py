@@ -6,8 +6,8 @@ statements a trial for a 37-param space, each its own SQLite commit) were the wh
 `run_batched` keeps the study in memory instead (a mirror: loaded from storage when it starts, then
 updated with other workers' trials before every batch) and, per batch:
 
-1. under the storage's lock (`study_lock`), brings the mirror up to date and lets the sampler propose up
-   to a batch of points there through Optuna's own ask / suggest (the sampler is the spec's, unchanged);
+1. under the storage's lock (`study_lock`), brings the mirror up to date and lets the sampler propose a
+   batch of points there (the spec's sampler, called through its protocol: `hwnas.search.proposals`);
 2. refuses a point the study already holds (stored as FAIL with `duplicate_of`, not evaluated, not counted
    toward the budget: the same rule as one-at-a-time trials) and stops at the budget;
 3. evaluates the batch with one call per evaluator (`ObjectiveSet.evaluate_many`), tells the mirror, and
@@ -121,11 +121,10 @@ class BatchedTrials:
 
     def _note(self, trial: FrozenTrial, number: int) -> None:
         attrs = trial.user_attrs
+        if attrs.get(schema.DUPLICATE_OF) is not None:  # stored FAIL: no row, not counted, holds no point
+            return
         if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):  # a row of `hwnas pareto` and progress
             self.rows.append(TrialRow(number, trial.state.name, *_row_fields(attrs)))
-        if attrs.get(schema.DUPLICATE_OF) is not None:
-            return
-        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
             self.counted += 1
         point = schema.point_of(attrs)
         if point is not None:
@@ -168,12 +167,9 @@ class BatchedTrials:
         x = self.experiment
         refused: dict[int, tuple[TrialState, list[float] | None]] = {}
         accepted: list[tuple[Proposal, Arch, Arch | None]] = []
-        number = self._synced
-        while len(accepted) + sum(state == TrialState.PRUNED for state, _ in refused.values()) < room:
-            if x.stopped_early is not None:
-                break
-            trial = proposals.propose(number)
-            number += 1  # the next proposal's; this one's is `trial.number`
+        counted = 0  # accepted, or pruned as impossible hardware: both count toward the budget
+        while counted < room and x.stopped_early is None:
+            trial = proposals.propose(self._synced + len(proposals.trials))
             arch = x.space.suggest(trial)
             try:
                 hardware = x.hardware_space.suggest(trial) if x.hardware_space else None
@@ -182,6 +178,7 @@ class BatchedTrials:
                 x._annotate(trial, {}, [1.0] * len(x.spec.constraints))
                 schema.mark_infeasible(trial, str(exc))
                 refused[trial.number] = (TrialState.PRUNED, None)
+                counted += 1
                 continue
             key = (arch.id, hardware.id if hardware is not None else None)
             holder = self.taken.get(key)
@@ -193,6 +190,7 @@ class BatchedTrials:
             schema.claim(trial, arch, hardware)
             self.taken[key] = trial.number
             accepted.append((trial, arch, hardware))
+            counted += 1
         return refused, accepted
 
 

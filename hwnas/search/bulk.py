@@ -1,11 +1,12 @@
-"""Writing many finished trials to Optuna storage in one transaction (one journal append, one SQL commit).
+"""Many trials to and from Optuna storage at once: a finished batch written in one transaction (one journal
+append, one SQL commit), and a study's trials read back lean.
 
 Optuna's public `Study.add_trials` writes each trial on its own: one SQLite commit (with its fsyncs) or
 one journal append per trial, and ~40 statements per trial for a space of 37 params. A batch of cheap
-trials is written here in one go instead, through the storage's own code for one trial: the journal's
-CREATE_TRIAL operation (`JournalStorage.create_new_trial`'s log line) or the RDB storage's
-`_get_prepared_new_trial` inside one session. Either way the batch is atomic: a process killed while
-writing leaves all of the batch or none of it (a journal line cut short is skipped on replay).
+trials is written here in one go instead: the journal's own CREATE_TRIAL operation for each trial, in one
+append, or, for an RDB storage, the trial rows through Optuna's model and every param, value and attribute
+row as one multi-row insert per table, in one session. Either way the batch is atomic: a process killed
+while writing leaves all of the batch or none of it (a journal line cut short is skipped on replay).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import optuna
 from optuna.distributions import distribution_to_json, json_to_distribution
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.trial import FrozenTrial
+
+from hwnas.search.proposals import SharedParts
 
 
 def add_finished_trials(storage: BaseStorage, study_id: int, trials: Sequence[FrozenTrial]) -> None:
@@ -146,13 +149,13 @@ def read_trials(storage: BaseStorage, study_id: int, first_number: int = 0) -> l
         low, high = (min(parts), max(parts)) if parts else (0, -1)
 
         def chunks(model: Any, *columns: str) -> Iterator[list[tuple]]:
-            """The rows of `model`'s table for these trials, as the driver's tuples, in chunks: the range of their
-            ids is one index scan (rows of other studies in it are skipped), no join, no sort."""
+            """(trial id, *columns) of `model`'s table for these trials, as the driver's tuples, in chunks: the range
+            of their ids is one index scan (rows of other studies in it are skipped), no join, no sort."""
             table = model.__table__
-            query = select(*(table.c[c] for c in columns)).where(table.c.trial_id.between(low, high))
+            query = select(table.c.trial_id, *(table.c[c] for c in columns)).where(table.c.trial_id.between(low, high))
             cursor = session.execute(query).cursor
             while chunk := cursor.fetchmany(20_000):
-                yield [row for row in chunk if row[1] in parts]
+                yield [row for row in chunk if row[0] in parts]
 
         def rows(model: Any, *columns: str) -> Iterator[tuple]:
             for chunk in chunks(model, *columns):
@@ -160,34 +163,31 @@ def read_trials(storage: BaseStorage, study_id: int, first_number: int = 0) -> l
 
         distributions: dict[str, Any] = {}
         names: dict[str, str] = {}
-        for _, tid, name, value, text in rows(models.TrialParamModel, "param_id", "trial_id", "param_name", "param_value",
-                                              "distribution_json"):
+        for tid, name, value, text in rows(models.TrialParamModel, "param_name", "param_value", "distribution_json"):
             distribution = distributions.get(text)
             if distribution is None:
                 distribution = distributions[text] = json_to_distribution(text)
             name = names.setdefault(name, name)
             parts[tid]["params"][name] = distribution.to_external_repr(value)
             parts[tid]["dists"][name] = distribution
-        for _, tid, objective, value, kind in rows(models.TrialValueModel, "trial_value_id", "trial_id", "objective", "value",
-                                                   "value_type"):
+        for tid, objective, value, kind in rows(models.TrialValueModel, "objective", "value", "value_type"):
             kind = models.TrialValueModel.TrialValueType[kind] if isinstance(kind, str) else kind  # the driver's enum name
             parts[tid]["values"][objective] = models.TrialValueModel.stored_repr_to_value(value, kind)
         for model, key in ((models.TrialUserAttributeModel, "user"), (models.TrialSystemAttributeModel, "system")):
-            attr_id = "trial_user_attribute_id" if key == "user" else "trial_system_attribute_id"
-            for found in chunks(model, attr_id, "trial_id", "key", "value_json"):
-                decoded = json.loads("[" + ",".join(r[3] for r in found) + "]")  # one call a chunk: 3x faster than one a row
-                for (_, tid, name, _), value in zip(found, decoded):
+            for found in chunks(model, "key", "value_json"):
+                decoded = json.loads("[" + ",".join(r[2] for r in found) + "]")  # one call a chunk: 3x faster than one a row
+                for (tid, name, _), value in zip(found, decoded):
                     parts[tid][key][name] = value
-        for _, tid, step, value, kind in rows(models.TrialIntermediateValueModel, "trial_intermediate_value_id", "trial_id",
-                                              "step", "intermediate_value", "intermediate_value_type"):
+        for tid, step, value, kind in rows(models.TrialIntermediateValueModel, "step", "intermediate_value",
+                                           "intermediate_value_type"):
             model = models.TrialIntermediateValueModel
             kind = model.TrialIntermediateValueType[kind] if isinstance(kind, str) else kind
             parts[tid]["steps"][step] = model.stored_repr_to_intermediate_value(value, kind)
-        shared_dicts: dict[tuple[tuple[str, int], ...], dict[str, Any]] = {}
+        shared = SharedParts()
         out = []
         for row in trial_rows:
             p = parts[row.trial_id]
-            dists = shared_dicts.setdefault(tuple((name, id(d)) for name, d in p["dists"].items()), p["dists"])
+            dists = shared.distributions(p["dists"])
             values = [p["values"][k] for k in sorted(p["values"])] or None
             out.append(FrozenTrial(number=row.number, state=row.state, value=None, values=values,
                                    datetime_start=row.datetime_start, datetime_complete=row.datetime_complete,

@@ -121,10 +121,7 @@ class Experiment:
     def _prime(self) -> None:
         """Seed the evaluators' caches with the stored metrics (a resumed run never re-evaluates an arch)."""
         if self.batched:  # from the in-memory copy, which reads the storage once, lean
-            batches = self.batches()
-            with self._study_lock:
-                batches.sync()
-            for row in batches.rows:
+            for row in self._synced_batches().rows:
                 if row.arch_id:
                     self.objectives.prime(row.arch_id, row.metrics, row.hardware.get("hw_id"))
             return
@@ -265,10 +262,7 @@ class Experiment:
 
     def finished(self) -> int:
         if self.batched:  # counted in the in-memory copy, brought up to date (storage reads every trial)
-            batches = self.batches()
-            with self._study_lock:
-                batches.sync()
-            return batches.counted
+            return self._synced_batches().counted
         return len(self.study.get_trials(deepcopy=False, states=FINISHED))
 
     def remaining(self) -> int | None:
@@ -280,12 +274,16 @@ class Experiment:
             self._batches = BatchedTrials(self, batch_size(self.study.sampler, sampler_name(self.spec)))
         return self._batches
 
+    def _synced_batches(self) -> BatchedTrials:
+        """`batches()` with the trials other workers stored since it last looked."""
+        batches = self.batches()
+        with self._study_lock:
+            batches.sync()
+        return batches
+
     def rows(self) -> list[TrialRow]:
         if self.batched:  # the in-memory copy, brought up to date, is read far faster than storage
-            batches = self.batches()
-            with self._study_lock:
-                batches.sync()
-            return list(batches.rows)
+            return list(self._synced_batches().rows)
         return trial_rows(self.study)
 
     def progress(self) -> Progress:

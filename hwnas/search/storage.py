@@ -200,19 +200,15 @@ def fail_orphaned_trials(study: optuna.Study) -> int:
     from optuna.storages._rdb.models import TrialHeartbeatModel, TrialModel  # Optuna's own tables; no public query exists
 
     session = backend.scoped_session()
-    try:
+    try:  # the running trials alone (`study.get_trials` would read every trial of the study first)
         with_heartbeat = {row.trial_id for row in session.query(TrialHeartbeatModel.trial_id).all()}
+        running = [(row.trial_id, row.datetime_start) for row in session.query(TrialModel).filter(
+            TrialModel.study_id == study._study_id, TrialModel.state == TrialState.RUNNING)]
     finally:
         session.close()
     with warnings.catch_warnings():  # experimental in Optuna, as above
         warnings.simplefilter("ignore", ExperimentalWarning)
         retry = RetryHeartbeatStaleTrialCallback(max_retry=3)
-    session = backend.scoped_session()
-    try:  # the running trials alone (`study.get_trials` would read every trial of the study first)
-        running = [(row.trial_id, row.datetime_start) for row in session.query(TrialModel).filter(
-            TrialModel.study_id == study._study_id, TrialModel.state == TrialState.RUNNING)]
-    finally:
-        session.close()
     now, failed = datetime.now(), 0
     for trial_id, started in running:
         if trial_id in with_heartbeat or started is None or (now - started).total_seconds() <= GRACE_S:

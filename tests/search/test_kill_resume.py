@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import optuna
 import yaml
@@ -23,6 +24,19 @@ def _count(url: str, name: str, states) -> int:  # noqa: ANN001
     return len(study.get_trials(deepcopy=False, states=states))
 
 
+def _kill_when(command: list[str], url: str, name: str, finished: int, log: Path, poll_s: float) -> str:
+    """Start `hwnas run`, SIGKILL it once the study has `finished` finished trials (or after 240 s); its stderr."""
+    with log.open("w") as err:
+        worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.time() + 240
+        while _count(url, name, (TrialState.COMPLETE, TrialState.PRUNED)) < finished and time.time() < deadline \
+                and worker.poll() is None:
+            time.sleep(poll_s)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+    return log.read_text()
+
+
 def test_sigkill_then_resume(spec_dict, tmp_path):
     spec_dict["budget"] = {"trials": 30}
     spec_dict["searcher"] = {"kind": "optuna", "sampler": "random"}
@@ -32,15 +46,8 @@ def test_sigkill_then_resume(spec_dict, tmp_path):
     command = [sys.executable, "-m", "hwnas.cli", "run", str(spec_path), "--storage", url]
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
 
-    log = tmp_path / "worker.log"
-    with log.open("w") as err:
-        worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.time() + 240
-        while _count(url, "tiny-search", finished) < 8 and time.time() < deadline and worker.poll() is None:
-            time.sleep(0.2)
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait()
-    assert _count(url, "tiny-search", finished) >= 8, f"the worker made no progress: {log.read_text()[-2000:]}"
+    log = _kill_when(command, url, "tiny-search", 8, tmp_path / "worker.log", poll_s=0.2)
+    assert _count(url, "tiny-search", finished) >= 8, f"the worker made no progress: {log[-2000:]}"
     study = optuna.load_study(study_name="tiny-search", storage=url)
     completed_before = {t.number: t.values for t in study.get_trials(states=(TrialState.COMPLETE,))}
     assert 8 <= len(completed_before) < 30
@@ -101,17 +108,10 @@ def test_sigkill_during_a_batched_run_then_resume(tmp_path):
     url = f"sqlite:///{tmp_path}/s.db"
     command = [sys.executable, "-m", "hwnas.cli", "run", str(spec_path), "--storage", url]
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
-    log = tmp_path / "worker.log"
-    with log.open("w") as err:
-        worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.time() + 240
-        while _count(url, "batched", finished) < 150 and time.time() < deadline and worker.poll() is None:
-            time.sleep(0.05)
-        os.kill(worker.pid, signal.SIGKILL)
-        worker.wait()
+    log = _kill_when(command, url, "batched", 150, tmp_path / "worker.log", poll_s=0.05)
     study = optuna.load_study(study_name="batched", storage=url)
     before = {t.number: t.values for t in study.get_trials(states=(TrialState.COMPLETE,))}
-    assert len(before) >= 150, f"the worker made no progress: {log.read_text()[-2000:]}"
+    assert len(before) >= 150, f"the worker made no progress: {log[-2000:]}"
     assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))  # batches land whole
     budget = len(study.get_trials(states=finished)) + 60
     spec_path.write_text(yaml.safe_dump({**spec, "budget": {"trials": budget}}))
