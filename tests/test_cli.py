@@ -52,7 +52,7 @@ def test_cost_accepts_named_archs_and_input_size():
 
 
 @pytest.mark.parametrize("args,message", [
-    (("cost", "nope", "--arch", "max"), "unknown search space 'nope'; choose one of: emov2, lighthubert, mixed-attention, mobiledets"),
+    (("cost", "nope", "--arch", "max"), "unknown search space 'nope'; choose one of: emov2, fbnet, lighthubert, mixed-attention, mobiledets, ofa-mbv3"),
     (("cost", "lighthubert", "--preset", "huge", "--arch", "max"), "unknown preset of space 'lighthubert' 'huge'"),
     (("cost", "lighthubert", "--arch", '{"embed_dim": 32}'), "arch field 'layers' is missing"),
     (("cost", "lighthubert", "--arch", "{broken"), "not valid JSON"),

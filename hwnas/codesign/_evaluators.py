@@ -7,15 +7,17 @@ calls `evaluate_joint(arch, hardware)` on an evaluator whose `needs_hardware` is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hwnas.codesign._accelerator import Accelerator
 from hwnas.codesign._cost import AcceleratorCostModel
-from hwnas.codesign._deploy import DeploymentRunner
 from hwnas.codesign._space import HardwareSpace
 from hwnas.errors import InvalidHardwareError
 from hwnas.evaluators import Evaluator
 from hwnas.search_spaces import Arch, SearchSpace
+
+if TYPE_CHECKING:
+    from hwnas.codesign._deploy import DeploymentRunner
 
 ACCELERATOR_METRICS = ("energy_mj", "accel_latency_ms", "area_mm2")
 DEPLOY_LATENCY = "deploy_latency_ms"

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hwnas.codesign._deploy import DeploymentRunner
 from hwnas.codesign._evaluators import (
     ACCELERATOR_METRICS, DEPLOY_ACCURACY, DEPLOY_LATENCY, AcceleratorEvaluator, DeploymentAccuracyEvaluator,
     DeploymentLatencyEvaluator, HardwareEvaluator,
@@ -52,6 +51,8 @@ def _accelerator_evaluator(metric: str, options: Mapping[str, Any], space: Searc
 
 def _deployment_evaluator(metric: str, options: Mapping[str, Any], space: SearchSpace, hardware: HardwareSpace,
                           supernet_dir: str | None) -> HardwareEvaluator:
+    from hwnas.codesign._deploy import DeploymentRunner  # torch: only a spec that deploys loads it
+
     timing = {k: options[k] for k in ("warmup", "repeats", "lock_timeout_s") if k in options}
     if metric == DEPLOY_ACCURACY:
         if supernet_dir is None:

@@ -16,10 +16,8 @@ from typing import Any
 
 from hwnas.evaluators.base import Evaluator
 from hwnas.hw_profiles import Profile, get_profile, predict_archs_ms
+from hwnas.hw_profiles._common import DEVICES
 from hwnas.hw_profiles._lock import device_lock
-from hwnas.hw_profiles._measure import DEVICES, check_device
-from hwnas.hw_profiles._timing import STATISTICS, Threads, measure_subnets
-from hwnas.hw_profiles.nnmeter_backend import NnMeterPredictor
 from hwnas.search_spaces import Arch, SearchSpace
 
 
@@ -34,7 +32,10 @@ class LatencyEvaluator(Evaluator):
         self.space, self.measure = space, measure
         self.warmup, self.repeats, self.threads, self.statistic = warmup, repeats, threads, statistic
         self.profile: Profile | None = None
-        if measure:
+        if measure:  # torch is loaded only here: predicted latency needs none
+            from hwnas.hw_profiles._measure import check_device  # torch: only this path needs it
+            from hwnas.hw_profiles._timing import STATISTICS
+
             check_device(str(device), "torch")
             if statistic not in STATISTICS:
                 raise ValueError(f"statistic {statistic!r} is not one of {', '.join(STATISTICS)}")
@@ -55,6 +56,8 @@ class LatencyEvaluator(Evaluator):
         return [{self.metrics[0]: float(v)} for v in values]
 
     def _measured(self, archs: Sequence[Arch]) -> list[float]:
+        from hwnas.hw_profiles._timing import Threads, measure_subnets  # torch: only this path needs it
+
         with device_lock(self.device), Threads(self.threads):
             return list(measure_subnets(self.space, archs, tuple(self.space.default_input_shape), self.warmup, self.repeats,
                                         self.statistic, device=DEVICES[self.device]))
@@ -67,6 +70,8 @@ class NnMeterLatencyEvaluator(Evaluator):
 
     def __init__(self, space: SearchSpace, predictor: str = "cortexA76cpu_tflite21", version: float | None = None,
                  input_shape: Sequence[int] | None = None) -> None:
+        from hwnas.hw_profiles.nnmeter_backend import NnMeterPredictor  # torch: only this path needs it
+
         super().__init__()
         self.space, self.input_shape = space, input_shape
         self.predictor = NnMeterPredictor(predictor, version)

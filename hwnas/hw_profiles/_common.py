@@ -18,6 +18,8 @@ TEST_FRACTION = 0.2
 DEFAULT_MAX_DRIFT = 0.05
 #: Measuring sessions run their rounds in this many blocks, this many seconds apart (see `_timing.subnet_samples`).
 DEFAULT_BLOCKS, DEFAULT_PAUSE_S = 3, 10.0
+#: Devices this machine measures -> their torch device.
+DEVICES = {"local-cpu": "cpu", "local-gpu": "cuda"}
 
 
 def split_indices(n: int, seed: int = SPLIT_SEED, test_fraction: float = TEST_FRACTION) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from hwnas.errors import MeasurementError, ProfileError, UnknownNameError
-from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S, split_indices, today
+from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEVICES, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S, split_indices, today
 from hwnas.hw_profiles._lock import device_lock
 from hwnas.hw_profiles._predict import predict_archs_ms
 from hwnas.hw_profiles._profile import PROFILE_FILE, LatencyModel, Profile
@@ -33,7 +33,6 @@ from hwnas.hw_profiles._timing import STATISTICS, Threads, measure_subnets, micr
 from hwnas.hw_profiles._torch_features import FEATURE_SET, READABLE, ops_feature_rows
 from hwnas.predictors import KernelLevel, OpCostLinear, Predictor, Residual, metrics
 
-DEVICES = {"local-cpu": "cpu", "local-gpu": "cuda"}  # device name -> torch device
 N_ANCHORS = 8
 RETRY_PAUSE_S = 2.0  # lets a slow spell of the machine pass before a validation session is measured again
 

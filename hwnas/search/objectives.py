@@ -7,15 +7,12 @@ from dataclasses import dataclass
 
 from hwnas.codesign import HARDWARE_KINDS, make_evaluator
 from hwnas.errors import HwnasError, OutOfDomainError, shown
-from hwnas.evaluators import CountEvaluator, Evaluator, NaswotEvaluator
-from hwnas.evaluators.accuracy import InheritedAccuracyEvaluator
+from hwnas.evaluators import CountEvaluator, Evaluator
 from hwnas.evaluators.latency import LatencyEvaluator, NnMeterLatencyEvaluator
-from hwnas.hw_profiles._measure import DEVICES as MEASURABLE
+from hwnas.hw_profiles._common import DEVICES as MEASURABLE
 from hwnas.registry import Registry
 from hwnas.search.spec import ExperimentSpec, SpecError
 from hwnas.search_spaces import Arch, SearchSpace
-from hwnas.tasks import get_task
-from hwnas.training.tasks import space_and_task
 
 
 def proxy_inputs(spec: ExperimentSpec, space: SearchSpace, batch_size: int = 32) -> tuple:
@@ -23,6 +20,8 @@ def proxy_inputs(spec: ExperimentSpec, space: SearchSpace, batch_size: int = 32)
     the `synthetic` task (token ids for translation spaces)."""
     if spec.task is None:
         raise SpecError("task: the naswot proxy needs a task (e.g. task: {name: mnist1d}, or {name: synthetic})")
+    from hwnas.tasks import get_task  # torch: only specs with a task load it
+
     if spec.task.name == "synthetic":
         shape = spec.task.options.get("input_shape")
         return space.example_input(batch_size, shape)
@@ -48,6 +47,8 @@ def _counts(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Eva
 
 
 def _naswot(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
+    from hwnas.evaluators.zero_cost import NaswotEvaluator  # torch: only this path needs it
+
     batch = spec.task.options.get("proxy_batch", 32) if spec.task else 32
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise SpecError(f"task.options.proxy_batch: must be a positive integer, got {shown(batch)}")
@@ -69,6 +70,9 @@ def _latency(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Ev
 
 def _accuracy(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
     """Inherited accuracy on the spec's task (default: the task the supernet was trained on)."""
+    from hwnas.evaluators.accuracy import InheritedAccuracyEvaluator  # torch: only this path needs it
+    from hwnas.training.tasks import space_and_task
+
     if spec.supernet is None:
         raise SpecError("supernet: metric 'accuracy' needs a trained supernet; train one with `hwnas train-supernet "
                         f"--space {space.name} --preset {space.preset} --task ... --epochs ... --out DIR` and set supernet: DIR")

@@ -10,10 +10,12 @@ needs (the options a slot offers, e.g. its kernel sizes) are part of the spec so
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from hwnas.search_spaces._ops import OpSpec
+
+if TYPE_CHECKING:
+    from torch import nn
 
 HW = tuple[int, int]
 

@@ -36,12 +36,17 @@ def _all_exact(values: tuple[Any, ...], exact: frozenset[tuple[type, Any]]) -> b
         return False
 
 
+#: How many recently validated archs a space remembers (a few generations of a search).
+RECENTLY_VALID = 4096
+
+
 class ChoiceSpace:
     """Every generic operation on points of one declaration of `Choice`, `Depth` and `PerLayer`s.
 
     Subclasses set `noun` ("arch", "hardware": messages say "arch field 'x'"), `error` (raised by
     `validate`), `point_type` (an `Arch` subclass) and `param_prefix` (of Optuna params and features).
-    Instances are read-only after construction, so they are safe to share between threads.
+    Instances are read-only after construction (but for a memo of validated archs, kept by single dict
+    operations), so they are safe to share between threads.
     """
 
     #: Registry name (a space's name, a hardware kind).
@@ -64,6 +69,9 @@ class ChoiceSpace:
         #: Per choice, its values with their exact types: the fast path of `validate` (a value of the declared type).
         self._exact = {d.name: frozenset((type(v), v) for v in d.values) for d in self.declaration}
         self._check_order = sorted(self.declaration, key=lambda d: isinstance(d, PerLayer))  # depths before their layers
+        #: Archs this space validated lately (canonical JSON -> the arch): a search validates each proposal in
+        #: the runner and again in every evaluator, and an arch that passed once passes again.
+        self._recently_valid: dict[str, Arch] = {}
         self._named = {key: self.validate(value) for key, value in (named or {}).items()}
 
     @property
@@ -139,6 +147,16 @@ class ChoiceSpace:
     def validate(self, arch: Arch | Mapping[str, Any]) -> Arch:
         """`arch` as a point of this space; raises `self.error` naming the first bad field."""
         arch = arch if isinstance(arch, self.point_type) else self.point_type(arch)
+        known = self._recently_valid.get(key := arch.to_json())
+        if known is not None:
+            return known
+        valid = self._validated(arch)
+        if len(self._recently_valid) >= RECENTLY_VALID:
+            self._recently_valid.clear()
+        self._recently_valid[key] = valid
+        return valid
+
+    def _validated(self, arch: Arch) -> Arch:
         where, field = self.label, f"{self.noun} field"
         unknown = sorted(set(arch) - set(self.choices))
         if unknown:

@@ -9,20 +9,21 @@ so extracted subnets reuse these classes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from hwnas.search_spaces import _ops as ops
-from hwnas.search_spaces._block import HW, BlockSpec, BuildableSpec
-from hwnas.search_spaces._ops import OpSpec
+from hwnas.search_spaces._block import BlockSpec, BuildableSpec
 from hwnas.search_spaces._supernet import Network
 from hwnas.search_spaces.elastic._base import ElasticLayers
-from hwnas.search_spaces.elastic.conv import ChannelsLast, ElasticChoice, ElasticConv2d
-from hwnas.search_spaces.elastic.conv_blocks import ConvNormAct, conv_bn_act, conv_ops, conv_out, dw_bn_act
+from hwnas.search_spaces.elastic.conv import ChannelsLast, ElasticActivation, ElasticChoice, ElasticConv2d
+from hwnas.search_spaces.elastic.conv_blocks import ConvNormAct, conv_bn_act, dw_bn_act
 from hwnas.search_spaces.elastic.linear import ElasticLinear
 from hwnas.search_spaces.elastic.norm import ElasticLayerNorm
+
+if TYPE_CHECKING:
+    from hwnas.search_spaces._conv_specs import ClassifierHeadSpec, FeatureMixHeadSpec, SSDLiteHeadSpec
 
 
 def _stages(layers: Sequence[BlockSpec], count: int | None = None) -> list[list[BlockSpec]]:
@@ -87,23 +88,24 @@ class ClassifierHead(nn.Module):
         return self.fc(self.norm(features[-1]).mean(dim=(2, 3)))
 
 
-@dataclass(frozen=True)
-class ClassifierHeadSpec(BuildableSpec):
-    """The classifier over stage `taps[-1]`'s output (`channels` × `hw`); `layer_norm_eps` None: no norm."""
+class FeatureMixHead(nn.Module):
+    """MobileNetV3's head (see `FeatureMixHeadSpec`); its widths are fixed, so configuring only checks them."""
 
-    channels: int
-    hw: HW
-    num_classes: int
-    layer_norm_eps: float | None
-    taps: tuple[int, ...]
+    def __init__(self, cin: int, expand: int, mix: int, num_classes: int, act: str) -> None:
+        super().__init__()
+        self.final_expand = conv_bn_act(cin, expand, 1, 1, act)
+        self.feature_mix = ConvNormAct(ElasticConv2d(expand, mix, 1), None, ElasticActivation(act)) if mix else nn.Identity()
+        self.fc = ElasticLinear(mix or expand, num_classes)
 
-    def ops(self) -> list[OpSpec]:
-        n = self.hw[0] * self.hw[1]
-        return ([ops.layernorm(n, self.channels)] if self.layer_norm_eps is not None else []) + [
-            ops.pool("mean", n * self.channels, self.channels), ops.linear(1, self.channels, self.num_classes)]
+    def configure(self, spec: FeatureMixHeadSpec) -> None:
+        self.final_expand.resize(spec.cin, spec.expand, act=spec.act)
+        if isinstance(self.feature_mix, ConvNormAct):
+            self.feature_mix.resize(spec.expand, spec.mix, act=spec.act)
+        self.fc.configure(spec.mix or spec.expand, spec.num_classes)
 
-    def build(self) -> ClassifierHead:
-        return ClassifierHead(self.channels, self.num_classes, self.layer_norm_eps)
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        x = self.final_expand(features[-1]).mean(dim=(2, 3), keepdim=True)
+        return self.fc(self.feature_mix(x).flatten(1))
 
 
 class SSDLiteHead(nn.Module):
@@ -156,49 +158,3 @@ class SSDLiteHead(nn.Module):
             logits = cls(x).permute(0, 2, 3, 1).reshape(b, -1, self.class_slots)
             outputs.append(torch.cat([boxes, logits], dim=-1))
         return torch.cat(outputs, dim=1)
-
-
-@dataclass(frozen=True)
-class SSDLiteHeadSpec(BuildableSpec):
-    """SSDLite over the C4 (`c4` × `hw4`) and C5 (`c5` × `hw5`) maps of stages `taps`."""
-
-    c4: int
-    hw4: HW
-    c5: int
-    hw5: HW
-    extra_depths: tuple[int, ...]
-    anchors: tuple[int, ...]
-    class_slots: int
-    taps: tuple[int, ...]
-    box_code: int = 4
-
-    def _extra_maps(self) -> list[HW]:
-        sizes, hw = [], self.hw5
-        for _ in self.extra_depths:
-            hw = conv_out(hw, 3, 2)
-            sizes.append(hw)
-        return sizes
-
-    @property
-    def num_anchors(self) -> int:
-        """Rows of the detector's output: 2034 at 320×320 with the TF OD API's anchors."""
-        sizes = [self.hw4, self.hw5, *self._extra_maps()]
-        return sum(h * w * a for (h, w), a in zip(sizes, self.anchors))
-
-    def ops(self) -> list[OpSpec]:
-        maps, result = [(self.c4, self.hw4), (self.c5, self.hw5)], []
-        cin, hw = self.c5, self.hw5
-        for depth in self.extra_depths:
-            first, _ = conv_ops(cin, depth // 2, 1, 1, hw, "relu6")
-            dw, hw = conv_ops(depth // 2, depth // 2, 3, 2, hw, "relu6", groups=depth // 2)
-            result += first + dw + conv_ops(depth // 2, depth, 1, 1, hw, "relu6")[0]
-            maps.append((depth, hw))
-            cin = depth
-        for (channels, hw), a in zip(maps, self.anchors):
-            for outputs in (a * self.box_code, a * self.class_slots):
-                result += conv_ops(channels, channels, 3, 1, hw, "relu6", groups=channels)[0]
-                result.append(ops.conv2d(channels, outputs, 1, 1, hw, bias=True))
-        return result
-
-    def build(self) -> SSDLiteHead:
-        return SSDLiteHead(self.c4, self.c5, self.extra_depths, self.anchors, self.class_slots, self.box_code)

@@ -119,6 +119,11 @@ def batchnorm(channels: int, hw: tuple[int, int]) -> OpSpec:
     return _op("batchnorm", 2 * channels * hw[0] * hw[1], 2 * channels, channels=channels, h=hw[0], w=hw[1])
 
 
+def shuffle(numel: int, groups: int) -> OpSpec:
+    """Channel shuffle (ShuffleNet, FBNet's grouped blocks): a permuting copy of `numel` elements."""
+    return _op("shuffle", 0, numel=numel, groups=groups)
+
+
 def mul(numel: int) -> OpSpec:
     """Element-wise product (SE gating, layer scale applied): no MACs, as in fvcore."""
     return _op("mul", 0, numel=numel)

@@ -11,8 +11,6 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from hwnas.search_spaces._arch import Arch
 from hwnas.search_spaces._block import BlockSpec
 from hwnas.search_spaces._choice_space import ChoiceSpace, RngLike, as_rng
@@ -20,6 +18,8 @@ from hwnas.search_spaces._choices import Declaration
 from hwnas.search_spaces._io import SpaceIO
 
 if TYPE_CHECKING:
+    import torch
+
     from hwnas.search_spaces._ops import OpSpec
     from hwnas.search_spaces._supernet import Supernet
 
@@ -83,6 +83,8 @@ class SearchSpace(ChoiceSpace):
 
     def example_input(self, batch: int = 1, input_shape: Sequence[int] | None = None) -> tuple[torch.Tensor, ...]:
         """Positional inputs of the supernet's forward, for a batch of `batch` samples (seeded)."""
+        import torch  # here, not at the top: declaring, sampling and pricing subnets never needs torch
+
         shape = self._shape(input_shape)
         generator = torch.Generator().manual_seed(0)
         if self.io.is_seq2seq:

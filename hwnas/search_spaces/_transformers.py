@@ -10,52 +10,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from hwnas.search_spaces import _ops as ops
 from hwnas.search_spaces._block import BlockSpec
-from hwnas.search_spaces._ops import OpSpec
+from hwnas.search_spaces._sequence_specs import (
+    PatchEmbedSpec, TiedOutputSpec, TokenClassifierSpec, TokenEmbeddingSpec, TransformerLayerSpec,
+)
 from hwnas.search_spaces._supernet import Network
 from hwnas.search_spaces.elastic._base import ElasticLayers
-from hwnas.search_spaces.elastic.blocks import TransformerLayerSpec
 from hwnas.search_spaces.elastic.linear import ElasticConv, ElasticEmbedding, ElasticLinear, ElasticTensor
 from hwnas.search_spaces.elastic.norm import ElasticLayerNorm
-
-
-@dataclass(frozen=True)
-class PatchEmbedSpec(BlockSpec):
-    """Patches of a (C, H, W) image or an (L,) signal, a class token and learned positions (`max_tokens` rows)."""
-
-    shape: tuple[int, ...]
-    patch: int
-    embed: int
-    max_tokens: int
-
-    @property
-    def tokens(self) -> int:
-        spatial = self.shape[1:] if len(self.shape) == 3 else self.shape
-        return math.prod(s // self.patch for s in spatial) + 1
-
-    def ops(self) -> list[OpSpec]:
-        e, p, shape = self.embed, self.patch, self.shape
-        conv = (ops.conv2d(shape[0], e, p, p, (shape[1], shape[2])) if len(shape) == 3 else ops.conv1d(1, e, p, p, shape[0]))
-        return [conv, ops.param(e, "cls_token"), ops.param(self.max_tokens * e, "pos_embed"), ops.add(self.tokens * e)]
-
-
-@dataclass(frozen=True)
-class TokenClassifierSpec(BlockSpec):
-    """Final LayerNorm, mean over the patch tokens (not the class token), linear classifier."""
-
-    n: int
-    embed: int
-    num_classes: int
-
-    def ops(self) -> list[OpSpec]:
-        n, e = self.n, self.embed
-        return [ops.layernorm(n, e), ops.pool("mean", (n - 1) * e, e), ops.linear(1, e, self.num_classes)]
 
 
 class PatchClassifier(Network):
@@ -111,32 +77,6 @@ def sinusoidal_positions(n: int, table_dim: int, width: int, device: torch.devic
     freq = torch.exp(torch.arange(half, device=device, dtype=torch.float32) * -(math.log(10000.0) / (half - 1)))
     angles = torch.arange(n, device=device, dtype=torch.float32)[:, None] * freq[None, :]
     return torch.cat([angles.sin(), angles.cos()], dim=1)[:, :width]
-
-
-@dataclass(frozen=True)
-class TokenEmbeddingSpec(BlockSpec):
-    """`n` tokens looked up in the shared table (plus sinusoidal positions); `shared`: counted elsewhere."""
-
-    n: int
-    vocab: int
-    dim: int
-    shared: bool
-    padding_idx: int
-
-    def ops(self) -> list[OpSpec]:
-        return [ops.embedding(self.n, self.vocab, self.dim, shared=self.shared), ops.add(self.n * self.dim)]
-
-
-@dataclass(frozen=True)
-class TiedOutputSpec(BlockSpec):
-    """Token logits through the shared embedding table."""
-
-    n: int
-    dim: int
-    vocab: int
-
-    def ops(self) -> list[OpSpec]:
-        return [ops.linear(self.n, self.dim, self.vocab, bias=False, tied=True)]
 
 
 def _translator_parts(blocks: Sequence[BlockSpec]) -> tuple[TokenEmbeddingSpec, list, TokenEmbeddingSpec, list]:

@@ -7,28 +7,17 @@ from the largest arch's list, `configure` walks any arch's list, and extracted s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hwnas.search_spaces import _ops as ops
 from hwnas.search_spaces._block import BlockSpec
-from hwnas.search_spaces._ops import OpSpec
+from hwnas.search_spaces._sequence_specs import MeanClassifierSpec, WaveformFrontSpec, conv_frames
 from hwnas.search_spaces._supernet import Network
 from hwnas.search_spaces.elastic._base import ElasticLayers
 from hwnas.search_spaces.elastic.linear import ElasticGroupedConv1d, ElasticLinear, ElasticTensor
 from hwnas.search_spaces.elastic.norm import ElasticLayerNorm
-
-ConvLayers = tuple[tuple[int, int, int], ...]  # (channels, kernel, stride) per front-end conv
-
-
-def conv_frames(conv_layers: ConvLayers, samples: int) -> int:
-    """Frames the CNN front end gives for `samples` waveform samples."""
-    for _, kernel, stride in conv_layers:
-        samples = ops.conv_out_len(samples, kernel, stride, 0)
-    return samples
 
 
 class ConvFeatureExtractor(nn.Sequential):
@@ -48,54 +37,6 @@ class ConvFeatureExtractor(nn.Sequential):
 
     def frames(self, samples: int) -> int:
         return conv_frames(self.conv_layers, samples)
-
-
-@dataclass(frozen=True)
-class WaveformFrontSpec(BlockSpec):
-    """CNN features → LN → projection to `embed` → (+ grouped conv positions) → LN, over `samples` samples.
-
-    `depth_layout` (depth → indices of the layers that run) is the supernet's, kept here with its front.
-    """
-
-    samples: int
-    conv_layers: ConvLayers
-    embed: int
-    pos_kernel: int
-    pos_groups: int
-    depth_layout: tuple[tuple[int, tuple[int, ...]], ...] = ()
-
-    @property
-    def frames(self) -> int:
-        return conv_frames(self.conv_layers, self.samples)
-
-    def ops(self) -> list[OpSpec]:
-        result: list[OpSpec] = []
-        cin, length = 1, self.samples
-        for i, (cout, kernel, stride) in enumerate(self.conv_layers):
-            result.append(ops.conv1d(cin, cout, kernel, stride, length, bias=False))
-            length = ops.conv_out_len(length, kernel, stride, 0)
-            if i == 0:
-                result.append(ops.groupnorm(cout, cout, length))
-            result.append(ops.act("gelu", cout * length))
-            cin = cout
-        t, e, k = length, self.embed, self.pos_kernel
-        return result + [
-            ops.layernorm(t, cin), ops.linear(t, cin, e), ops.param(e, "mask_embedding"),
-            ops.conv1d(e, e, k, 1, t, groups=self.pos_groups, padding=k // 2), ops.act("gelu", t * e), ops.add(t * e),
-            ops.layernorm(t, e),
-        ]
-
-
-@dataclass(frozen=True)
-class MeanClassifierSpec(BlockSpec):
-    """Mean of the last hidden states over `n` frames, then a linear classifier."""
-
-    n: int
-    embed: int
-    num_classes: int
-
-    def ops(self) -> list[OpSpec]:
-        return [ops.pool("mean", self.n * self.embed, self.embed), ops.linear(1, self.embed, self.num_classes)]
 
 
 class WaveformEncoder(Network):

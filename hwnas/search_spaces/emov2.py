@@ -19,17 +19,19 @@ Presets: `imagenet` (224×224, 1,000 classes, window 7; named archs `emov2-1m/2m
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hwnas.search_spaces._arch import Arch
 from hwnas.search_spaces._block import BuildableSpec
 from hwnas.search_spaces._choices import Choice, Depth, PerLayer
-from hwnas.search_spaces._conv_nets import ClassifierHeadSpec, StagedNet
+from hwnas.search_spaces._conv_specs import ClassifierHeadSpec
+from hwnas.search_spaces._emo_specs import EPS, EMOv2StemSpec, I2RMBSpec
 from hwnas.search_spaces._io import SpaceIO
 from hwnas.search_spaces._registry import register_space
 from hwnas.search_spaces._space import SearchSpace
-from hwnas.search_spaces._supernet import Supernet
-from hwnas.search_spaces.elastic.emo_blocks import EPS, EMOv2StemSpec, I2RMBSpec
+
+if TYPE_CHECKING:
+    from hwnas.search_spaces._supernet import Supernet
 
 STAGES = ("s1", "s2", "s3", "s4")
 ATTENTION_STAGES = ("s3", "s4")
@@ -118,4 +120,7 @@ class EMOv2Space(SearchSpace):
         return result + [ClassifierHeadSpec(cin, hw, self.io.num_classes, EPS, (len(STAGES) - 1,))]  # type: ignore[arg-type]
 
     def build_supernet(self) -> Supernet:
+        from hwnas.search_spaces._conv_nets import StagedNet  # torch: only building the supernet needs it
+        from hwnas.search_spaces._supernet import Supernet
+
         return Supernet(self, StagedNet.from_blocks(self.blocks(self.max_arch()), order=("stages", "stem", "head")))

@@ -13,7 +13,7 @@ the mask embedding is counted at the subnet's width rather than at 768.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hwnas.search_spaces._arch import Arch
 from hwnas.search_spaces._block import BlockSpec
@@ -21,9 +21,10 @@ from hwnas.search_spaces._choices import Choice, Depth, PerLayer
 from hwnas.search_spaces._io import SpaceIO
 from hwnas.search_spaces._registry import register_space
 from hwnas.search_spaces._space import SearchSpace
-from hwnas.search_spaces._supernet import Supernet
-from hwnas.search_spaces._waveform import MeanClassifierSpec, WaveformEncoder, WaveformFrontSpec
-from hwnas.search_spaces.elastic.blocks import TransformerLayerSpec
+
+if TYPE_CHECKING:
+    from hwnas.search_spaces._supernet import Supernet
+from hwnas.search_spaces._sequence_specs import MeanClassifierSpec, TransformerLayerSpec, WaveformFrontSpec
 
 HUBERT_CONV = [(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512, 2, 2)] * 2
 # The official depth_maps: which of the 12 layers run at a smaller depth.
@@ -68,4 +69,7 @@ class LightHuBERTSpace(SearchSpace):
         return [front, *layers, *head]
 
     def build_supernet(self) -> Supernet:
+        from hwnas.search_spaces._supernet import Supernet  # torch: only building the supernet needs it
+        from hwnas.search_spaces._waveform import WaveformEncoder
+
         return Supernet(self, WaveformEncoder.from_blocks(self.blocks(self.max_arch())))

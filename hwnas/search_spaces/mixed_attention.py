@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hwnas.errors import InvalidArchError
 from hwnas.search_spaces._arch import Arch
@@ -29,11 +29,12 @@ from hwnas.search_spaces._hat_named import hat_named_archs
 from hwnas.search_spaces._io import SpaceIO
 from hwnas.search_spaces._registry import register_space
 from hwnas.search_spaces._space import SearchSpace
-from hwnas.search_spaces._supernet import Supernet
-from hwnas.search_spaces._transformers import (
-    EncoderDecoder, PatchClassifier, PatchEmbedSpec, TiedOutputSpec, TokenClassifierSpec, TokenEmbeddingSpec,
+from hwnas.search_spaces._sequence_specs import (
+    CrossAttention, PatchEmbedSpec, TiedOutputSpec, TokenClassifierSpec, TokenEmbeddingSpec, TransformerLayerSpec,
 )
-from hwnas.search_spaces.elastic.blocks import CrossAttention, TransformerLayerSpec
+
+if TYPE_CHECKING:
+    from hwnas.search_spaces._supernet import Supernet
 
 KINDS = ("cosformer", "softmax", "relative")
 
@@ -122,6 +123,9 @@ class MixedAttentionSpace(SearchSpace):
         return self._seq2seq_blocks(arch, shape) if self.io.is_seq2seq else self._classifier_blocks(arch, shape)
 
     def build_supernet(self) -> Supernet:
+        from hwnas.search_spaces._supernet import Supernet  # torch: only building the supernet needs it
+        from hwnas.search_spaces._transformers import EncoderDecoder, PatchClassifier
+
         network = EncoderDecoder if self.io.is_seq2seq else PatchClassifier
         return Supernet(self, network.from_blocks(self.blocks(self.max_arch())))
 

@@ -20,17 +20,18 @@ output (batch, anchors, 4 + 91)), `tiny` (32×32 classification, for tests and t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hwnas.search_spaces._arch import Arch
 from hwnas.search_spaces._block import BuildableSpec
 from hwnas.search_spaces._choices import Choice, Depth, PerLayer
-from hwnas.search_spaces._conv_nets import ClassifierHeadSpec, SSDLiteHeadSpec, StagedNet
+from hwnas.search_spaces._conv_specs import ClassifierHeadSpec, ConvSpec, LayerOp, SSDLiteHeadSpec
 from hwnas.search_spaces._io import SpaceIO
 from hwnas.search_spaces._registry import register_space
 from hwnas.search_spaces._space import SearchSpace
-from hwnas.search_spaces._supernet import Supernet
-from hwnas.search_spaces.elastic.conv_blocks import ConvSpec, LayerOp
+
+if TYPE_CHECKING:
+    from hwnas.search_spaces._supernet import Supernet
 
 __all__ = ["LayerOp", "MobileDetsSpace", "detector_anchors"]
 
@@ -139,6 +140,9 @@ class MobileDetsSpace(SearchSpace):
         return result + [ClassifierHeadSpec(c5, hw5, self.io.num_classes, None, (C5_STAGE,))]  # type: ignore[arg-type]
 
     def build_supernet(self) -> Supernet:
+        from hwnas.search_spaces._conv_nets import StagedNet  # torch: only building the supernet needs it
+        from hwnas.search_spaces._supernet import Supernet
+
         return Supernet(self, StagedNet.from_blocks(self.blocks(self.max_arch()), order=("stages", "head", "stem")))
 
 

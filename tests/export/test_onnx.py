@@ -40,6 +40,8 @@ CASES = {  # id: (space, preset, space options, arch of the space)
     "mobiledets-ibn": ("mobiledets", "tiny", {}, lambda s: _ops_of(s, "ibn")),
     "mobiledets-fused": ("mobiledets", "tiny", {}, lambda s: _ops_of(s, "fused")),
     "mobiledets-tucker": ("mobiledets", "tiny", {}, lambda s: _ops_of(s, "tucker")),
+    "ofa-max": ("ofa-mbv3", "tiny", {}, lambda s: s.max_arch()),
+    "ofa-min": ("ofa-mbv3", "tiny", {}, lambda s: s.min_arch()),
     "mt-softmax": ("mixed-attention", "tiny-mt", {}, lambda s: _with(
         s, encoder_attn=("softmax",) * 3, decoder_attn=("softmax",) * 2)),
     "mt-cosformer": ("mixed-attention", "tiny-mt", {}, lambda s: _with(

@@ -104,7 +104,7 @@ def test_the_space_registry_is_one_registry():
     assert SPACES.kind == "search space" and list_spaces() == SPACES.names() == sorted(SPACES)
     assert all(issubclass(space_class(n), SearchSpace) and issubclass(space_class(n), ChoiceSpace) for n in SPACES)
     assert list_spaces("mobile*") == ["mobiledets"]
-    with pytest.raises(UnknownNameError, match="unknown search space 'nope'; choose one of: emov2, lighthubert"):
+    with pytest.raises(UnknownNameError, match="unknown search space 'nope'; choose one of: emov2, fbnet, lighthubert"):
         get_space("nope")
     with pytest.raises(UnknownNameError, match="preset of space 'emov2' 'huge'"):
         get_space("emov2", "huge")

@@ -112,6 +112,7 @@ def test_optuna_suggest_reaches_every_choice(supernets, name, preset):
             seen[key].update(value if isinstance(value, tuple) else (value,))
         return float(len(arch.to_json()))
 
-    study.optimize(objective, n_trials=80)
+    most = max(len(d.values) for d in space.declaration)
+    study.optimize(objective, n_trials=max(80, 8 * most))  # enough draws to see each of `most` values
     for decl in space.declaration:
         assert seen[decl.name] == set(decl.values), decl.name

@@ -7,17 +7,17 @@ layer's `configure(spec)` activates it (supernet side only).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from hwnas.search_spaces import _ops as ops
-from hwnas.search_spaces._block import BuildableSpec
-from hwnas.search_spaces._ops import OpSpec
 from hwnas.search_spaces.elastic.attention import MixedAttention
 from hwnas.search_spaces.elastic.linear import ElasticLinear
 from hwnas.search_spaces.elastic.norm import ElasticLayerNorm
+
+if TYPE_CHECKING:
+    from hwnas.search_spaces._sequence_specs import TransformerLayerSpec
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
 
@@ -53,6 +53,16 @@ class TransformerLayer(nn.Module):
         #: Decoder layers only: how many of the last encoder layers' outputs the cross-attention reads.
         self.memory_layers = 1
 
+    @classmethod
+    def from_spec(cls, spec: TransformerLayerSpec) -> TransformerLayer:
+        width = dict(qkv_dim=spec.qkv_dim) if spec.qkv_dim else dict(head_dim=spec.head_dim)
+        rel = dict(max_rel_range=spec.rel_range) if spec.rel_range else {}
+        attn = MixedAttention(spec.kinds, spec.embed, spec.heads, **width, **rel, **({"causal": True} if spec.causal else {}))
+        cross = None
+        if spec.cross is not None:
+            cross = MixedAttention(("softmax",), spec.embed, spec.cross.heads, **width, max_kv_embed=spec.cross.kv_embed)
+        return cls(attn, FeedForward(spec.embed, spec.ffn, spec.activation), spec.embed, spec.norm_first, cross_attn=cross)
+
     def configure(self, spec: TransformerLayerSpec) -> None:
         self.self_attn.configure(spec.kind, spec.heads, spec.embed, rel_range=spec.rel_range)
         if spec.cross is not None:
@@ -73,76 +83,3 @@ class TransformerLayer(nn.Module):
         if self.cross_attn is not None:
             x = self._residual(x, self.norm_cross, self.cross_attn, memory)
         return self._residual(x, self.norm2, self.ffn)
-
-
-@dataclass(frozen=True)
-class CrossAttention:
-    """A decoder layer's softmax attention over the last `memory_layers` encoder outputs (`n_kv` tokens)."""
-
-    n_kv: int
-    kv_embed: int
-    heads: int
-    head_dim: int
-    memory_layers: int = 1
-
-
-def attention_ops(n_q: int, n_kv: int, q_embed: int, kv_embed: int, heads: int, head_dim: int, kind: str,
-                  causal: bool, rel_range: int = 0) -> list[OpSpec]:
-    qkv = heads * head_dim
-    return [
-        ops.linear(n_q, q_embed, qkv),
-        ops.linear(n_kv, kv_embed, qkv),
-        ops.linear(n_kv, kv_embed, qkv),
-        ops.attention(kind, n_q, n_kv, heads, head_dim, causal, rel_range),
-        ops.linear(n_q, qkv, q_embed),
-        ops.add(n_q * q_embed),
-        ops.layernorm(n_q, q_embed),
-    ]
-
-
-@dataclass(frozen=True)
-class TransformerLayerSpec(BuildableSpec):
-    """One layer over `n` tokens at its active sizes.
-
-    The head width is `head_dim` (mixFormer, LightHuBERT), or `qkv_dim / heads` when `qkv_dim` fixes the
-    attention width (HAT). `kinds` are the attention kinds the layer's slot offers; `rel_range` is the
-    relative range (used only by relative attention).
-    """
-
-    n: int
-    embed: int
-    heads: int
-    head_dim: int
-    ffn: int
-    kind: str
-    activation: str
-    norm_first: bool
-    kinds: tuple[str, ...]
-    rel_range: int = 0
-    causal: bool = False
-    qkv_dim: int | None = None
-    cross: CrossAttention | None = None
-
-    def ops(self) -> list[OpSpec]:
-        n, embed = self.n, self.embed
-        result = attention_ops(n, n, embed, embed, self.heads, self.head_dim, self.kind, self.causal, self.rel_range)
-        if self.cross is not None:
-            c = self.cross
-            result += attention_ops(n, c.n_kv, embed, c.kv_embed, c.heads, c.head_dim, "softmax", False)
-        return result + [
-            ops.linear(n, embed, self.ffn),
-            ops.act(self.activation, n * self.ffn),
-            ops.linear(n, self.ffn, embed),
-            ops.add(n * embed),
-            ops.layernorm(n, embed),
-        ]
-
-    def build(self) -> TransformerLayer:
-        width = dict(qkv_dim=self.qkv_dim) if self.qkv_dim else dict(head_dim=self.head_dim)
-        rel = dict(max_rel_range=self.rel_range) if self.rel_range else {}
-        attn = MixedAttention(self.kinds, self.embed, self.heads, **width, **rel, **({"causal": True} if self.causal else {}))
-        cross = None
-        if self.cross is not None:
-            cross = MixedAttention(("softmax",), self.embed, self.cross.heads, **width, max_kv_embed=self.cross.kv_embed)
-        return TransformerLayer(attn, FeedForward(self.embed, self.ffn, self.activation), self.embed, self.norm_first,
-                                cross_attn=cross)

@@ -1,56 +1,31 @@
-"""Mobile conv blocks (MobileDets' IBN / fused IBN / Tucker, a conv stem) and the specs that describe them.
+"""Mobile conv blocks (MobileDets' IBN / fused IBN / Tucker, a conv stem), the modules their specs build.
 
 Blocks are containers of elastic leaves: `forward` only calls children (plus residual arithmetic), so an
-extracted subnet reuses the same class with plain children. Each block has a frozen spec beside it: the
-spec builds the supernet block (`build()`), describes one sample's operators (`ops()`), and the block's
+extracted subnet reuses the same class with plain children. Each block has a frozen spec in `_conv_specs`:
+the spec builds the supernet block (`build()`), describes one sample's operators (`ops()`), and the block's
 `configure(spec)` activates it, so the three can only change together (the tests check ops against fvcore).
-
-Layers are named by block strings, decoded once (`LayerOp.parse`): `ibn_k5_e8`, `fused_k3_e4`,
-`tucker_k3_i0.25_o0.75` (input/output compression ratios).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from hwnas.search_spaces import _ops as ops
-from hwnas.search_spaces._block import HW, BuildableSpec
-from hwnas.search_spaces._ops import OpSpec
+from hwnas.search_spaces._conv_math import make_divisible, se_hidden
 from hwnas.search_spaces.elastic.conv import (
     ElasticActivation, ElasticBatchNorm2d, ElasticChoice, ElasticConv2d, ElasticDepthwiseConv2d,
 )
 
 __all__ = [
-    "HW", "ConvNormAct", "ConvSpec", "FusedInvertedBottleneck", "FusedIBNSpec", "IBNSpec", "InvertedBottleneck",
-    "LayerOp", "MobileLayerSpec", "SqueezeExcite", "TuckerBlock", "TuckerSpec", "conv_bn_act", "conv_ops", "conv_out",
-    "dw_bn_act", "make_divisible", "se_ops",
+    "ChannelShuffle", "ConvNormAct", "FusedInvertedBottleneck", "GroupedBottleneck", "InvertedBottleneck", "SkipLayer",
+    "SqueezeExcite", "TuckerBlock", "conv_bn_act", "dw_bn_act", "fbnet_slot",
 ]
 
-
-def make_divisible(filters: float, ratio: float = 1.0, base: int = 8) -> int:
-    """`filters·ratio` rounded half up to a multiple of `base` (at least `base`): MobileDets' _scale_filters."""
-    return max(int(int(filters) * ratio / base + 0.5) * base, base)
-
-
-def conv_out(hw: HW, k: int, stride: int) -> HW:
-    return ops.conv_out_len(hw[0], k, stride, k // 2), ops.conv_out_len(hw[1], k, stride, k // 2)
-
-
-def conv_ops(cin: int, cout: int, k: int, stride: int, hw: HW, act: str, *, groups: int = 1, bias: bool = False,
-             norm: bool = True) -> tuple[list[OpSpec], HW]:
-    """Ops of conv (→ BatchNorm) (→ activation) and the output size."""
-    out = conv_out(hw, k, stride)
-    result = [ops.conv2d(cin, cout, k, stride, hw, groups=groups, padding=k // 2, bias=bias)]
-    if norm:
-        result.append(ops.batchnorm(cout, out))
-    if act != "identity":
-        result.append(ops.act(act, cout * out[0] * out[1]))
-    return result, out
+if TYPE_CHECKING:
+    from hwnas.search_spaces._conv_specs import ConvSpec, FBNetLayerSpec, FusedIBNSpec, IBNSpec, TuckerSpec
 
 
 class ConvNormAct(nn.Module):
@@ -94,28 +69,6 @@ def dw_bn_act(max_channels: int, kernels: int | Sequence[int], stride: int, act:
                        ElasticActivation(act))
 
 
-@dataclass(frozen=True)
-class ConvSpec(BuildableSpec):
-    """A k×k conv → BatchNorm → activation block (MobileDets' stem) with elastic output width."""
-
-    cin: int
-    cout: int
-    kernel: int
-    stride: int
-    act: str
-    hw: HW
-
-    @property
-    def out_hw(self) -> HW:
-        return conv_out(self.hw, self.kernel, self.stride)
-
-    def ops(self) -> list[OpSpec]:
-        return conv_ops(self.cin, self.cout, self.kernel, self.stride, self.hw, self.act)[0]
-
-    def build(self) -> ConvNormAct:
-        return conv_bn_act(self.cin, self.cout, self.kernel, self.stride, self.act)
-
-
 class SqueezeExcite(nn.Module):
     """x · sigmoid(W₂·act(W₁·mean(x))): channel gates from the spatial mean (MobileNetV3, MobileDets)."""
 
@@ -135,29 +88,20 @@ class SqueezeExcite(nn.Module):
         return x * torch.sigmoid(self.expand(self.act(self.reduce(squeezed))))
 
 
-def se_ops(channels: int, ratio: float, hw: HW, act: str) -> list[OpSpec]:
-    """Ops of squeeze-excite at `ratio` of `channels` (none when the ratio is 0)."""
-    if not ratio:
-        return []
-    hidden, numel = make_divisible(channels, ratio), channels * hw[0] * hw[1]
-    return [ops.pool("mean", numel, channels), ops.conv2d(channels, hidden, 1, 1, (1, 1)), ops.act(act, hidden),
-            ops.conv2d(hidden, channels, 1, 1, (1, 1)), ops.act("sigmoid", channels), ops.mul(numel)]
-
-
-def _optional_se(max_channels: int, act: str, se: bool) -> nn.Module:
+def _optional_se(max_channels: int, act: str, se: bool, rounding: str) -> nn.Module:
     """SE that subnets switch on or off (its hidden width is at most 0.25 of the channels, the largest ratio)."""
     if not se:
         return nn.Identity()
-    return ElasticChoice({"off": None, "on": SqueezeExcite(max_channels, make_divisible(max_channels, 0.25), act)})
+    return ElasticChoice({"off": None, "on": SqueezeExcite(max_channels, se_hidden(max_channels, 0.25, rounding), act)})
 
 
-def _configure_se(se: nn.Module, channels: int, ratio: float, act: str) -> None:
+def _configure_se(se: nn.Module, channels: int, ratio: float, act: str, rounding: str) -> None:
     if not isinstance(se, ElasticChoice):
         if ratio:
             raise ValueError("squeeze-excite requested from a layer built without it")
         return
     if ratio:
-        se.configure("on").configure(channels, make_divisible(channels, ratio), act)
+        se.configure("on").configure(channels, se_hidden(channels, ratio, rounding), act)
     else:
         se.configure("off")
 
@@ -181,12 +125,12 @@ class InvertedBottleneck(_ResidualBody):
     steps = ("expand", "depthwise", "se", "project")
 
     def __init__(self, max_in: int, max_out: int, kernels: Sequence[int], stride: int, expansions: Sequence[int],
-                 residual: bool, se: bool, act: str, eps: float = 1e-3) -> None:
+                 residual: bool, se: bool, act: str, eps: float = 1e-3, se_rounding: str = "mobiledets") -> None:
         super().__init__()
         mid = max_in * max(expansions)
         self.expand = conv_bn_act(max_in, mid, 1, 1, act, eps) if max(expansions) > 1 else nn.Identity()
         self.depthwise = dw_bn_act(mid, kernels, stride, act, eps)
-        self.se = _optional_se(mid, act, se)
+        self.se = _optional_se(mid, act, se, se_rounding)
         self.project = conv_bn_act(mid, max_out, 1, 1, "identity", eps)
         self.residual = residual
 
@@ -197,7 +141,7 @@ class InvertedBottleneck(_ResidualBody):
         elif spec.expansion != 1:
             raise ValueError(f"expansion {spec.expansion} asked of an inverted bottleneck built without expansion")
         self.depthwise.resize(mid, mid, spec.kernel, spec.act)
-        _configure_se(self.se, mid, spec.se_ratio, spec.act)
+        _configure_se(self.se, mid, spec.se_ratio, spec.act, spec.se_rounding)
         self.project.resize(mid, spec.cout)
 
 
@@ -207,18 +151,18 @@ class FusedInvertedBottleneck(_ResidualBody):
     steps = ("expand", "se", "project")
 
     def __init__(self, max_in: int, max_out: int, kernels: Sequence[int], stride: int, expansions: Sequence[int],
-                 residual: bool, se: bool, act: str, eps: float = 1e-3) -> None:
+                 residual: bool, se: bool, act: str, eps: float = 1e-3, se_rounding: str = "mobiledets") -> None:
         super().__init__()
         mid = max_in * max(expansions)
         self.expand = conv_bn_act(max_in, mid, kernels, stride, act, eps)
-        self.se = _optional_se(mid, act, se)
+        self.se = _optional_se(mid, act, se, se_rounding)
         self.project = conv_bn_act(mid, max_out, 1, 1, "identity", eps)
         self.residual = residual
 
     def configure(self, spec: FusedIBNSpec) -> None:
         mid = spec.cin * spec.expansion
         self.expand.resize(spec.cin, mid, spec.kernel, spec.act)
-        _configure_se(self.se, mid, spec.se_ratio, spec.act)
+        _configure_se(self.se, mid, spec.se_ratio, spec.act, spec.se_rounding)
         self.project.resize(mid, spec.cout)
 
 
@@ -243,122 +187,54 @@ class TuckerBlock(_ResidualBody):
         self.expand.resize(out_rank, spec.cout)
 
 
-@dataclass(frozen=True)
-class LayerOp:
-    """A parsed block string such as `ibn_k5_e8` or `tucker_k3_i0.25_o0.75`."""
+class ChannelShuffle(nn.Module):
+    """Interleave the channels of `groups` groups (ShuffleNet), so grouped 1×1 convs mix across groups."""
 
-    kind: str
-    kernel: int
-    expansion: int = 1
-    in_ratio: float = 0.0
-    out_ratio: float = 0.0
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
 
-    @classmethod
-    def parse(cls, text: str) -> LayerOp:
-        kind, *fields = text.split("_")
-        values = {f[0]: f[1:] for f in fields}
-        if kind == "tucker":
-            return cls(kind, int(values["k"]), in_ratio=float(values["i"]), out_ratio=float(values["o"]))
-        return cls(kind, int(values["k"]), expansion=int(values["e"]))
-
-    def spec(self, cin: int, cout: int, stride: int, residual: bool, act: str, se_ratio: float, hw: HW,
-             choices: Sequence[str], stage: int) -> MobileLayerSpec:
-        """This layer at the given sizes, in a slot offering the block strings `choices`."""
-        common = dict(cin=cin, cout=cout, kernel=self.kernel, stride=stride, residual=residual, act=act,
-                      se_ratio=se_ratio, hw=hw, choices=tuple(choices), stage=stage)
-        if self.kind == "tucker":
-            return TuckerSpec(**common, in_ratio=self.in_ratio, out_ratio=self.out_ratio)  # type: ignore[arg-type]
-        return LAYER_SPECS[self.kind](**common, expansion=self.expansion)  # type: ignore[arg-type]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        return x.view(b, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
-@dataclass(frozen=True)
-class MobileLayerSpec(BuildableSpec):
-    """One layer of a staged mobile backbone; `choices` are the block strings its supernet slot offers,
-    `stage` the index of the stage it belongs to. `se_ratio` is the network's squeeze-excite ratio."""
+class GroupedBottleneck(_ResidualBody):
+    """FBNet's grouped block: grouped 1×1 conv (BatchNorm, ReLU) → shuffle → k×k depthwise → grouped 1×1 conv."""
 
-    cin: int
-    cout: int
-    kernel: int
-    stride: int
-    residual: bool
-    act: str
-    se_ratio: float
-    hw: HW
-    choices: tuple[str, ...]
-    stage: int
+    steps = ("expand", "shuffle", "depthwise", "project")
 
-    #: The key of this layer's kind in its slot's `ElasticChoice`.
-    option: ClassVar[str]
+    def __init__(self, cin: int, cout: int, kernels: Sequence[int], stride: int, groups: int, residual: bool, eps: float) -> None:
+        super().__init__()
+        self.expand = nn.Sequential(nn.Conv2d(cin, cin, 1, groups=groups, bias=False), nn.BatchNorm2d(cin, eps=eps), nn.ReLU())
+        self.shuffle = ChannelShuffle(groups)
+        self.depthwise = dw_bn_act(cin, kernels, stride, "relu", eps)
+        self.project = nn.Sequential(nn.Conv2d(cin, cout, 1, groups=groups, bias=False), nn.BatchNorm2d(cout, eps=eps))
+        self.residual = residual
 
-    @property
-    def out_hw(self) -> HW:
-        return conv_out(self.hw, self.kernel, self.stride)
-
-    def _with_residual(self, result: list[OpSpec]) -> list[OpSpec]:
-        out = self.out_hw
-        return result + ([ops.add(self.cout * out[0] * out[1])] if self.residual else [])
-
-    def build(self) -> ElasticChoice:
-        """The slot: every kind at these (largest) sizes, kept where `choices` offers it.
-
-        All three kinds are built, in this order, even when a slot offers fewer, so that a seeded
-        initialisation gives the same weights as it always has (saved supernets stay reproducible).
-        """
-        vocab = [LayerOp.parse(text) for text in self.choices]
-        kernels = sorted({op.kernel for op in vocab})
-        expansions = sorted({op.expansion for op in vocab if op.kind != "tucker"}) or [1]
-        ratios = sorted({r for op in vocab if op.kind == "tucker" for r in (op.in_ratio, op.out_ratio)}) or [0.25, 0.75]
-        se = self.se_ratio > 0
-        c = (self.cin, self.cout, kernels, self.stride)
-        built = {
-            "tucker": TuckerBlock(*c, ratios, self.residual, self.act),
-            "ibn": InvertedBottleneck(*c, expansions, self.residual, se, self.act),
-            "fused": FusedInvertedBottleneck(*c, expansions, self.residual, se, self.act),
-        }
-        return ElasticChoice({kind: built[kind] for kind in sorted({op.kind for op in vocab})})
+    def configure(self, spec: FBNetLayerSpec) -> None:
+        self.depthwise.resize(spec.cin, spec.cin, spec.kernel, "relu")
 
 
-@dataclass(frozen=True)
-class IBNSpec(MobileLayerSpec):
-    expansion: int
-    option: ClassVar[str] = "ibn"
+class SkipLayer(nn.Module):
+    """FBNet's `skip`: the identity, or 1×1 conv (BatchNorm, ReLU) where stride or width change."""
 
-    def ops(self) -> list[OpSpec]:
-        mid, result = self.cin * self.expansion, []
-        if self.expansion > 1:
-            result += conv_ops(self.cin, mid, 1, 1, self.hw, self.act)[0]
-        dw, out = conv_ops(mid, mid, self.kernel, self.stride, self.hw, self.act, groups=mid)
-        result += dw + se_ops(mid, self.se_ratio, out, self.act) + conv_ops(mid, self.cout, 1, 1, out, "identity")[0]
-        return self._with_residual(result)
+    def __init__(self, cin: int, cout: int, stride: int, eps: float) -> None:
+        super().__init__()
+        self.conv = nn.Identity() if stride == 1 and cin == cout else conv_bn_act(cin, cout, 1, stride, "relu", eps)
 
+    def configure(self, spec: FBNetLayerSpec) -> None:
+        if isinstance(self.conv, ConvNormAct):
+            self.conv.resize(spec.cin, spec.cout, act="relu")
 
-@dataclass(frozen=True)
-class FusedIBNSpec(MobileLayerSpec):
-    expansion: int
-    option: ClassVar[str] = "fused"
-
-    def ops(self) -> list[OpSpec]:
-        mid = self.cin * self.expansion
-        expand, out = conv_ops(self.cin, mid, self.kernel, self.stride, self.hw, self.act)
-        return self._with_residual(expand + se_ops(mid, self.se_ratio, out, self.act)
-                                   + conv_ops(mid, self.cout, 1, 1, out, "identity")[0])
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
 
 
-@dataclass(frozen=True)
-class TuckerSpec(MobileLayerSpec):
-    in_ratio: float
-    out_ratio: float
-    option: ClassVar[str] = "tucker"
-
-    @property
-    def ranks(self) -> tuple[int, int]:
-        return make_divisible(self.cin, self.in_ratio), make_divisible(self.cout, self.out_ratio)
-
-    def ops(self) -> list[OpSpec]:
-        in_rank, out_rank = self.ranks
-        compress = conv_ops(self.cin, in_rank, 1, 1, self.hw, self.act)[0]
-        conv, out = conv_ops(in_rank, out_rank, self.kernel, self.stride, self.hw, self.act)
-        return self._with_residual(compress + conv + conv_ops(out_rank, self.cout, 1, 1, out, "identity")[0])
-
-
-LAYER_SPECS: dict[str, type[MobileLayerSpec]] = {"ibn": IBNSpec, "fused": FusedIBNSpec, "tucker": TuckerSpec}
+def fbnet_slot(spec: FBNetLayerSpec) -> ElasticChoice:
+    """Every block an FBNet layer offers: dense blocks share one bottleneck (elastic kernel and expansion),
+    grouped blocks another; `skip` its own."""
+    c, residual = (spec.cin, spec.cout, [3, 5], spec.stride), spec.identity
+    return ElasticChoice({"ibn": InvertedBottleneck(*c, [1, 3, 6], residual, False, "relu", spec.eps),
+                          "grouped": GroupedBottleneck(*c, 2, residual, spec.eps),
+                          "skip": SkipLayer(spec.cin, spec.cout, spec.stride, spec.eps)})

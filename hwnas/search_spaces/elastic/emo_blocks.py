@@ -6,22 +6,20 @@ supernet block, describes one sample's operators, and the block's `configure(spe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from hwnas.search_spaces import _ops as ops
-from hwnas.search_spaces._block import HW, BuildableSpec
-from hwnas.search_spaces._ops import OpSpec
+from hwnas.search_spaces._conv_math import EPS, LAYER_SCALE_INIT, window_layout
 from hwnas.search_spaces.elastic.conv import (
     ChannelsLast, ElasticActivation, ElasticBatchNorm2d, ElasticChoice, ElasticConv2d, ElasticLayerScale,
 )
-from hwnas.search_spaces.elastic.conv_blocks import ConvNormAct, conv_ops, conv_out, dw_bn_act
+from hwnas.search_spaces.elastic.conv_blocks import ConvNormAct, dw_bn_act
 from hwnas.search_spaces.elastic.norm import ElasticLayerNorm
 
-EPS = 1e-6  # the official norms' epsilon
-LAYER_SCALE_INIT = 1e-6  # the official ls_value
+if TYPE_CHECKING:
+    from hwnas.search_spaces._emo_specs import EMOv2StemSpec, I2RMBSpec
 
 
 def _partition(x: torch.Tensor, n1: int, n2: int, dilated: bool) -> torch.Tensor:
@@ -59,13 +57,6 @@ def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: i
     return torch.cat([group @ attn[:, i].transpose(-1, -2) for i, group in enumerate(groups)], dim=1).reshape(n, cv, h, w)
 
 
-def window_layout(hw: HW, window: int) -> tuple[HW, int, int]:
-    """Padded size, number of windows and tokens per window for an input of size `hw` (window ≤ 0: global)."""
-    wh, ww = hw if window <= 0 else (window, window)
-    padded = (hw[0] + (-hw[0]) % wh, hw[1] + (-hw[1]) % ww)
-    return padded, (padded[0] // wh) * (padded[1] // ww), wh * ww
-
-
 class SpanningWindowAttention(nn.Module):
     """EMOv2's spanning window attention that also expands (the i2RMB's attention 'expansion').
 
@@ -101,14 +92,6 @@ class SpanningWindowAttention(nn.Module):
         return out[:, :, :h, :w]
 
 
-def spanning_attention_ops(cin: int, mid: int, heads: int, head_dim: int, window: int, hw: HW, act: str) -> list[OpSpec]:
-    padded, windows, tokens = window_layout(hw, window)
-    qk = heads * head_dim
-    return [ops.conv2d(cin, qk, 1, 1, padded), ops.conv2d(cin, qk, 1, 1, padded),
-            *conv_ops(cin, mid, 1, 1, padded, act, bias=True, norm=False)[0],
-            ops.window_attention(windows, tokens, heads, qk, mid, branches=2), ops.add(mid * padded[0] * padded[1])]
-
-
 class I2RMB(nn.Module):
     """EMOv2's improved inverted residual mobile block.
 
@@ -122,6 +105,17 @@ class I2RMB(nn.Module):
         super().__init__()
         self.norm, self.mixer, self.local, self.proj, self.scale = norm, mixer, local, proj, scale
         self.skip = skip
+
+    @classmethod
+    def from_spec(cls, spec: I2RMBSpec) -> I2RMB:
+        norm = ElasticBatchNorm2d(spec.cin, EPS) if spec.norm == "bn" else ChannelsLast(ElasticLayerNorm(spec.cin, EPS))
+        mixer: nn.Module = ConvNormAct(ElasticConv2d(spec.cin, spec.mid, 1, bias=True), None, ElasticActivation(spec.act))
+        if spec.attention is not None:
+            heads, head_dim = spec.attention
+            mixer = ElasticChoice({"conv": mixer, "attn": SpanningWindowAttention(spec.cin, spec.mid, heads, head_dim,
+                                                                                  spec.window, spec.act)})
+        return cls(norm, mixer, dw_bn_act(spec.mid, spec.kernels, spec.stride, "silu", EPS),
+                   ElasticConv2d(spec.mid, spec.cout, 1), ElasticLayerScale(spec.cout, LAYER_SCALE_INIT), spec.skip)
 
     def configure(self, spec: I2RMBSpec) -> None:
         if isinstance(self.norm, ElasticBatchNorm2d):
@@ -150,85 +144,17 @@ class I2RMB(nn.Module):
         return shortcut + x if self.skip else x
 
 
-@dataclass(frozen=True)
-class I2RMBSpec(BuildableSpec):
-    """One i2RMB: `norm` is 'bn' or 'ln'; `attention` = (heads, head_dim), None for the 1×1 conv expansion;
-    `kernels` are the depthwise sizes its slot offers; `stage` the index of its stage."""
-
-    cin: int
-    cout: int
-    mid: int
-    kernel: int
-    stride: int
-    skip: bool
-    norm: str
-    act: str
-    attention: tuple[int, int] | None
-    window: int
-    hw: HW
-    kernels: tuple[int, ...]
-    stage: int
-
-    @property
-    def out_hw(self) -> HW:
-        return conv_out(self.hw, self.kernel, self.stride)
-
-    @property
-    def windows(self) -> tuple[HW, int, int]:
-        """(padded input size, number of windows, tokens per window) of its attention."""
-        return window_layout(self.hw, self.window)
-
-    def ops(self) -> list[OpSpec]:
-        hw, cin, mid, cout = self.hw, self.cin, self.mid, self.cout
-        result = [ops.batchnorm(cin, hw) if self.norm == "bn" else ops.layernorm(hw[0] * hw[1], cin)]
-        if self.attention is None:
-            result += conv_ops(cin, mid, 1, 1, hw, self.act, bias=True, norm=False)[0]
-        else:
-            result += spanning_attention_ops(cin, mid, *self.attention, self.window, hw, self.act)
-        local, out = conv_ops(mid, mid, self.kernel, self.stride, hw, "silu", groups=mid)
-        result += local + ([ops.add(mid * out[0] * out[1])] if self.skip else [])
-        numel = cout * out[0] * out[1]
-        result += [ops.conv2d(mid, cout, 1, 1, out, bias=False), ops.param(cout, "layer_scale"), ops.mul(numel)]
-        return result + ([ops.add(numel)] if self.skip else [])
-
-    def build(self) -> I2RMB:
-        """A supernet i2RMB at these (largest) sizes; with `attention`, the slot also offers the conv expansion."""
-        norm = ElasticBatchNorm2d(self.cin, EPS) if self.norm == "bn" else ChannelsLast(ElasticLayerNorm(self.cin, EPS))
-        mixer: nn.Module = ConvNormAct(ElasticConv2d(self.cin, self.mid, 1, bias=True), None, ElasticActivation(self.act))
-        if self.attention is not None:
-            heads, head_dim = self.attention
-            mixer = ElasticChoice({"conv": mixer, "attn": SpanningWindowAttention(self.cin, self.mid, heads, head_dim,
-                                                                                  self.window, self.act)})
-        return I2RMB(norm, mixer, dw_bn_act(self.mid, self.kernels, self.stride, "silu", EPS),
-                     ElasticConv2d(self.mid, self.cout, 1), ElasticLayerScale(self.cout, LAYER_SCALE_INIT), self.skip)
-
-
 class EMOv2Stem(nn.Sequential):
     """3×3 stride-2 conv (bias, BatchNorm, SiLU) → 3×3 depthwise (BatchNorm, SiLU) → 1×1 conv."""
+
+    @classmethod
+    def from_spec(cls, spec: EMOv2StemSpec) -> EMOv2Stem:
+        w = spec.width
+        return cls(ConvNormAct(ElasticConv2d(spec.cin, w, 3, 2, bias=True), ElasticBatchNorm2d(w, EPS),
+                               ElasticActivation("silu")),
+                   dw_bn_act(w, 3, 1, "silu", EPS), ElasticConv2d(w, w, 1))
 
     def configure(self, spec: EMOv2StemSpec) -> None:
         self[0].resize(self[0].conv.max_in, spec.width)  # type: ignore[operator,union-attr]
         self[1].resize(spec.width, spec.width)  # type: ignore[operator]
         self[2].configure(spec.width, spec.width)  # type: ignore[operator]
-
-
-@dataclass(frozen=True)
-class EMOv2StemSpec(BuildableSpec):
-    cin: int
-    width: int
-    hw: HW
-
-    @property
-    def out_hw(self) -> HW:
-        return conv_out(self.hw, 3, 2)
-
-    def ops(self) -> list[OpSpec]:
-        w = self.width
-        result, hw = conv_ops(self.cin, w, 3, 2, self.hw, "silu", bias=True)
-        return result + conv_ops(w, w, 3, 1, hw, "silu", groups=w)[0] + [ops.conv2d(w, w, 1, 1, hw, bias=False)]
-
-    def build(self) -> EMOv2Stem:
-        w = self.width
-        return EMOv2Stem(ConvNormAct(ElasticConv2d(self.cin, w, 3, 2, bias=True), ElasticBatchNorm2d(w, EPS),
-                                     ElasticActivation("silu")),
-                         dw_bn_act(w, 3, 1, "silu", EPS), ElasticConv2d(w, w, 1))

@@ -11,7 +11,9 @@ from hwnas.search_spaces.elastic import export_module
 from hwnas.search_spaces.elastic.conv import (
     ElasticActivation, ElasticBatchNorm2d, ElasticChoice, ElasticConv2d, ElasticDepthwiseConv2d, ElasticLayerScale,
 )
-from hwnas.search_spaces.elastic.conv_blocks import IBNSpec, InvertedBottleneck, SqueezeExcite, TuckerBlock, TuckerSpec, make_divisible
+from hwnas.search_spaces._conv_math import make_divisible
+from hwnas.search_spaces._conv_specs import IBNSpec, TuckerSpec
+from hwnas.search_spaces.elastic.conv_blocks import InvertedBottleneck, SqueezeExcite, TuckerBlock
 from hwnas.search_spaces.elastic.emo_blocks import SpanningWindowAttention, window_attention
 
 
