@@ -37,6 +37,21 @@ def read_arch(space: SearchSpace, text: str) -> Arch:
     return space.validate(arch)
 
 
+def read_archs_file(space: SearchSpace, path: Path) -> list[Arch]:
+    """Archs of a JSON-lines file (one arch object per line, as `hwnas sample` prints); a bad line is named."""
+    archs = []
+    for number, line in enumerate(read_text_file(path, "--archs").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            archs.append(space.validate(Arch.from_json(line)))
+        except (InvalidArchError, RecursionError) as exc:
+            raise InvalidArchError(f"{path}: line {number}: {exc}") from None
+    if not archs:
+        raise InvalidArchError(f"{path}: no archs (expected one JSON object per line)")
+    return archs
+
+
 def read_input_shape(space: SearchSpace, text: Optional[str]) -> tuple[int, ...]:
     default = space.default_input_shape
     if text is None:

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("hwnas.cli_export", "Write a subnet as arch.json, model.pt, model.onnx (checked with ONNX Runtime) and README.md."),
     "train": ("hwnas.cli_export", "Fine-tune (or train from scratch) an extracted subnet; writes metrics.json and the new weights."),
     "train-supernet": ("hwnas.cli_train", "Train a supernet with the sandwich rule and in-place distillation; checkpoints every epoch."),
+    "latency": ("hwnas.cli_latency", "Predicted latency of subnets on a device; --explain gives ms per op class and its provenance."),
     "devices": ("hwnas.cli_devices", "List the shipped hardware profiles: kind, runtime, measurements and held-out accuracy."),
     "hardware": ("hwnas.cli_hardware", "Co-design: hardware spaces, accelerator cost model, ZigZag calibration."),
     "profile": ("hwnas.cli_profiles", "Measure, calibrate, predict with and validate hardware profiles."),

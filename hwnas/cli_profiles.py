@@ -15,11 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from hwnas._cli_common import console, fmt_metric, user_errors
-from hwnas.errors import UnknownNameError
+from hwnas.errors import DataFileError, UnknownNameError
 from hwnas.hw_profiles import DEVICE_KINDS, get_profile, save_profile
+from hwnas.hw_profiles._calibrate_op_level import calibrate_help_columns
 from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S
+from hwnas.hw_profiles._op_level import FUSIONS
 from hwnas.hw_profiles._measure import check_device, measure_profile, validate_local
-from hwnas.hw_profiles._sources import CALIBRATION_SOURCES
+from hwnas.hw_profiles._sources import CALIBRATION_SOURCES, space_of
 from hwnas.predictors import metrics
 from hwnas.search_spaces import get_space
 
@@ -31,10 +33,17 @@ _user_errors = user_errors
 @profile_app.command()
 @_user_errors
 def calibrate(
-    file: Path = typer.Argument(..., metavar="FILE", help="Measurements: a HAT latency CSV or an nn-Meter LUT JSON."),
+    files: list[Path] = typer.Argument(..., metavar="FILE...", help="Measurements: a HAT latency CSV, an nn-Meter LUT JSON, "
+                                       "or HELP latency CSVs (several: one profile fitted on all of them)."),
     source: str = typer.Option(..., "--source", help=" or ".join(CALIBRATION_SOURCES.names()) + "."),
     out: Path = typer.Option(..., "--out", help="Profile directory to write (replaced atomically if it exists)."),
-    device: Optional[str] = typer.Option(None, "--device", help="Device name (default: from the file name)."),
+    devices: Optional[list[str]] = typer.Option(None, "--device", help="Device name (default: from the file name); "
+                                                "help-csv: the column (once, or once per FILE)."),
+    space_name: Optional[str] = typer.Option(None, "--space", help="help-csv: the space the rows are subnets of (checked); "
+                                             "arch-csv: the space they are subnets of."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="arch-csv: the space's preset."),
+    name: Optional[str] = typer.Option(None, "--name", help="help-csv, arch-csv: the profile's device name (default: the column)."),
+    fusion: str = typer.Option("eager", "--fusion", help="arch-csv: eager (PyTorch) or deployed (BatchNorm, activations fold into convs)."),
     kind: Optional[str] = typer.Option(None, "--kind", help="cpu, gpu, mobile-cpu or accelerator (default: from the file)."),
     runtime: Optional[str] = typer.Option(None, "--runtime", help="Runtime the measurements used."),
     as_json: bool = typer.Option(False, "--json", help="Print the profile's facts as JSON."),
@@ -42,7 +51,25 @@ def calibrate(
     """Fit a profile on public measurements; validation on a held-out 20% is stored inside it."""
     if kind is not None and kind not in DEVICE_KINDS:
         raise UnknownNameError("device kind", kind, DEVICE_KINDS)
-    profile, model = CALIBRATION_SOURCES.get(source).calibrate(file, device=device, kind=kind, runtime=runtime)
+    entry, devices = CALIBRATION_SOURCES.get(source), devices or []
+    if entry.space_option:
+        if space_name is None or len(files) != 1 or len(devices) != 1:
+            raise DataFileError(f"source {source!r} reads one FILE of subnets of --space SPACE, with one --device COLUMN")
+        if fusion not in FUSIONS:
+            raise UnknownNameError("fusion", fusion, FUSIONS)
+        profile, model = entry.calibrate(files[0], get_space(space_name, preset), devices[0], name=name, kind=kind,
+                                         runtime=runtime, fusion=fusion)
+    elif entry.has_spaces:
+        if len(devices) not in (1, len(files)):
+            raise DataFileError(f"--device: give the column once, or once per FILE ({len(files)}); got {len(devices)}")
+        pairs = list(zip(files, devices * len(files) if len(devices) == 1 else devices))
+        for file, _ in pairs:
+            _check_space(source, file, space_name)
+        profile, model = calibrate_help_columns(pairs, name=name, kind=kind, runtime=runtime)
+    else:
+        if len(files) != 1 or len(devices) > 1 or name is not None:
+            raise DataFileError(f"source {source!r} calibrates one FILE with at most one --device (and no --name)")
+        profile, model = entry.calibrate(files[0], device=devices[0] if devices else None, kind=kind, runtime=runtime)
     save_profile(profile, model, out)
     facts = {**profile.summary(), "validation": profile.validation}
     if as_json:
@@ -56,15 +83,17 @@ def calibrate(
 @profile_app.command()
 @_user_errors
 def predict(
-    file: Path = typer.Argument(..., metavar="FILE", help="Rows/keys to price: a HAT latency CSV or an nn-Meter LUT JSON."),
+    file: Path = typer.Argument(..., metavar="FILE", help="Rows/keys to price: a HAT or HELP latency CSV or an nn-Meter LUT JSON."),
     profile_name: str = typer.Option(..., "--profile", help="Profile directory or shipped profile name."),
     source: str = typer.Option(..., "--source", help=" or ".join(CALIBRATION_SOURCES.names()) + "."),
+    column: Optional[str] = typer.Option(None, "--column", help="help-csv, arch-csv: the measured column (default: the profile's)."),
     as_json: bool = typer.Option(False, "--json", help="Print every prediction as JSON."),
 ) -> None:
     """One prediction (ms) per row/key of FILE, scored against the latencies FILE holds."""
-    scorer = CALIBRATION_SOURCES.get(source).score
+    entry = CALIBRATION_SOURCES.get(source)
     profile = get_profile(profile_name)
-    rows, predicted, measured = scorer(profile, file)
+    by_column = entry.has_spaces or entry.space_option
+    rows, predicted, measured = entry.score(profile, file, column) if by_column else entry.score(profile, file)
     result = {"profile": profile.device, "source": source, "file": str(file), "metrics": metrics.summary(measured, predicted),
               "predictions": rows}
     if as_json:
@@ -133,6 +162,18 @@ def validate(
     drift = report["anchor_drift"]
     console.print(f"acc10 {fmt_metric(report['acc10'])}, τ {fmt_metric(report['kendall_tau'])} over {report['n']} subnets"
                   + ("" if drift is None else f"; machine speed vs the profile's anchors {drift:+.1%}"))
+
+
+def _check_space(source: str, file: Path, space_name: str | None) -> None:
+    """`--space` names the space a help-csv file's rows belong to; other sources have none."""
+    if space_name is None:
+        return
+    if not CALIBRATION_SOURCES.get(source).has_spaces:
+        raise DataFileError(f"--space: source {source!r} holds no subnets of a space (help-csv does)")
+    get_space(space_name)  # an unknown name is one clear line
+    found = space_of(source, file)
+    if found != space_name:
+        raise DataFileError(f"{file}: its rows are subnets of {found!r}, not of --space {space_name!r}")
 
 
 def register(app: typer.Typer, console: Console) -> None:

@@ -36,6 +36,8 @@ class LatencyFact:
     value_ms: float
     source: str  # "predicted" (a shipped profile of that name), "measured" (local-*), or "unknown"
     validation: dict[str, float] = field(default_factory=dict)
+    #: Op-level predictions: the share of the ms priced by composition or extrapolation rather than measured.
+    unmeasured: float | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ def trial_details(data: ExperimentData, row: TrialRow) -> TrialDetails:
     if (params is None or flops is None) and space is not None:
         counted = _counts(space, row)
         params, flops, source = params if params is not None else counted["params_m"], flops if flops is not None else counted["flops_m"], "ops"
-    latencies = [_latency(key, value) for key, value in row.metrics.items() if key.startswith("latency_ms@")]
+    latencies = [_latency(key, value, row.metrics.get(key.replace("latency_ms@", "latency_unmeasured@", 1)))
+                 for key, value in row.metrics.items() if key.startswith("latency_ms@")]
     return TrialDetails(row.number, row.state, row.arch_id, row.feasible, global_choices, layers, params, flops,
                         source if params is not None else "", latencies, dict(row.metrics), extract_command(data.name, row.number, data.storage_url), problem,
                         dict(row.hardware))
@@ -101,11 +104,11 @@ def _counts(space: Any, row: TrialRow) -> dict[str, float]:
     return CountEvaluator(space).evaluate([Arch(row.arch)])[0]
 
 
-def _latency(key: str, value: float) -> LatencyFact:
+def _latency(key: str, value: float, unmeasured: float | None = None) -> LatencyFact:
     device = key.partition("@")[2]
     validation = profile_validation(device)
     if validation is not None:
-        return LatencyFact(key, device, value, "predicted", validation)
+        return LatencyFact(key, device, value, "predicted", validation, unmeasured)
     return LatencyFact(key, device, value, "measured" if device.startswith("local-") else "unknown")
 
 

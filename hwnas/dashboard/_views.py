@@ -110,11 +110,13 @@ def details_panel(details: TrialDetails) -> list[Any]:
     if details.flops_m is not None:
         facts.append(("FLOPs", f"{fmt(details.flops_m)} M{counted}"))
     facts += [(metric_label(k), fmt(v)) for k, v in details.metrics.items()
-              if k not in ("params_m", "flops_m") and not k.startswith("latency_ms@")]
+              if k not in ("params_m", "flops_m") and not k.startswith(("latency_ms@", "latency_unmeasured@"))]
     latency_rows = []
     for fact in details.latencies:
         how = {"predicted": f"predicted by profile {fact.device}", "measured": "measured"}.get(fact.source, "no shipped profile of that name")
         validation = fmt_validation(fact.validation) if fact.validation else ""
+        if fact.unmeasured is not None:
+            how += f" · {fact.unmeasured:.0%} of it composed or extrapolated" if fact.unmeasured > 0 else " · every op measured"
         latency_rows.append(html.Tr([html.Td(fact.device), html.Td(f"{fmt(fact.value_ms)} ms", className="num"),
                                      html.Td([how, html.Br() if validation else None, html.Span(validation, className="muted small")])]))
     latency = (html.Table([html.Thead(html.Tr([html.Th("device"), html.Th("latency"), html.Th("source, held-out validation")])),

@@ -16,6 +16,8 @@ from typing import Any
 
 from hwnas.evaluators.base import Evaluator
 from hwnas.hw_profiles import Profile, get_profile, predict_archs_ms
+from hwnas.hw_profiles._op_level import FEATURE_SET as OP_LEVEL
+from hwnas.hw_profiles._predict import unmeasured_share
 from hwnas.hw_profiles._common import DEVICES
 from hwnas.hw_profiles._lock import device_lock
 from hwnas.search_spaces import Arch, SearchSpace
@@ -52,8 +54,18 @@ class LatencyEvaluator(Evaluator):
         return super().evaluate([self.space.validate(a) for a in archs])
 
     def _evaluate(self, archs: Sequence[Arch]) -> list[dict[str, float]]:
-        values = self._measured(archs) if self.measure else predict_archs_ms(self.profile, self.space, archs)  # type: ignore[arg-type]
-        return [{self.metrics[0]: float(v)} for v in values]
+        if self.measure:
+            return [{self.metrics[0]: float(v)} for v in self._measured(archs)]
+        values = predict_archs_ms(self.profile, self.space, archs)  # type: ignore[arg-type]
+        if self.profile.domain.get("features") != OP_LEVEL:  # type: ignore[union-attr]
+            return [{self.metrics[0]: float(v)} for v in values]
+        shares = unmeasured_share(self.profile, self.space, archs)  # type: ignore[arg-type]
+        return [{self.metrics[0]: float(v), self.unmeasured_key: float(s)} for v, s in zip(values, shares)]
+
+    @property
+    def unmeasured_key(self) -> str:
+        """Stored beside an op-level prediction: the share of its ms composed or extrapolated, not measured."""
+        return self.metrics[0].replace("latency_ms@", "latency_unmeasured@", 1)
 
     def _measured(self, archs: Sequence[Arch]) -> list[float]:
         from hwnas.hw_profiles._timing import Threads, measure_subnets  # torch: only this path needs it

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from hwnas.errors import OutOfDomainError
-from hwnas.hw_profiles import _hat, _nnmeter, _torch_features
+from hwnas.hw_profiles import _hat, _nnmeter, _op_level, _torch_features
 from hwnas.hw_profiles._blocks import BlockPart, nnmeter_block_parts
 from hwnas.hw_profiles._profile import Profile
 from hwnas.predictors import OpCostLinear
@@ -68,6 +68,98 @@ def _torch_archs_ms(profile: Profile, space, archs: Sequence) -> np.ndarray:  # 
     _space_entry(profile, space.name, space.preset)
     rows = _torch_features.ops_feature_rows(space, archs, profile.domain, profile.model.aux.get("kernels"))  # type: ignore[arg-type]
     return profile.predict_parts({"model": rows})
+
+
+_OP_DOMAINS: dict[int, tuple[object, _op_level.OpLevelDomain]] = {}
+
+
+def op_level_domain(profile: Profile) -> _op_level.OpLevelDomain:
+    """The profile's op classes, built once per loaded model (its resolved ops and blocks are cached in it)."""
+    model = profile.model
+    cached = _OP_DOMAINS.get(id(model))
+    if cached is None or cached[0] is not model:
+        cached = _OP_DOMAINS[id(model)] = (model, _op_level.OpLevelDomain.from_dict(profile.domain, profile.device))
+    return cached[1]
+
+
+def _op_level_rows(profile: Profile, space, archs: Sequence) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """Each arch's op-level row, and the part of it from ops priced by composition or extrapolation."""
+    domain, rows, unmeasured = op_level_domain(profile), [], []
+    for arch in archs:
+        try:
+            row, _, rest = domain.blocks_row(space.blocks(arch))
+        except OutOfDomainError as exc:
+            raise OutOfDomainError(f"arch {space.validate(arch).id} of {space.name}/{space.preset}: {exc}") from None
+        rows.append(row)
+        unmeasured.append(rest)
+    return np.array(rows), np.array(unmeasured)
+
+
+def unmeasured_share(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
+    """Per arch, the share of its unit-cost milliseconds priced by composition or extrapolation (0 when every op
+    was measured; always 0 for profiles that are not op-level)."""
+    if profile.domain.get("features") != _op_level.FEATURE_SET:
+        return np.zeros(len(archs))
+    rows, rest = _op_level_rows(profile, space, archs)
+    model = profile.model.parts["model"]
+    return np.clip(model.predict(rest) / np.maximum(model.predict(rows), 1e-12), 0.0, 1.0)
+
+
+def _op_level_archs_ms(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
+    """Unit costs over the archs' op rows; archs of a calibrated space also get that space's measured correction."""
+    rows = _op_level_rows(profile, space, archs)[0]
+    ms = profile.predict_parts({"model": rows})
+    correction = profile.model.aux.get(f"correction:{space.name}/{space.preset}")
+    return ms if correction is None else ms * np.exp(correction.predict_raw(rows))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Where an op-level prediction's milliseconds come from: per op class its ms and provenance."""
+
+    ms: float
+    overhead_ms: float
+    classes: dict[str, tuple[float, str]]  # op class -> (ms, measured | composed | extrapolated)
+    #: The calibrated space's own measured correction (ms it adds, or removes, over the unit costs).
+    correction_ms: float = 0.0
+
+    def share(self, provenance: str) -> float:
+        """The share of the predicted ms whose op classes have `provenance` (overhead and correction: measured)."""
+        part = sum(ms for ms, where in self.classes.values() if where == provenance)
+        gross = self.ms - min(self.correction_ms, 0.0)
+        if provenance == "measured":
+            part += self.overhead_ms + max(self.correction_ms, 0.0)
+        return part / gross if gross > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ms": self.ms, "overhead_ms": self.overhead_ms, "correction_ms": self.correction_ms,
+                "share": {p: self.share(p) for p in _op_level.PROVENANCE},
+                "classes": [{"op_class": name, "ms": ms, "provenance": where}
+                            for name, (ms, where) in sorted(self.classes.items(), key=lambda item: -item[1][0])]}
+
+
+def explain_arch(profile: Profile, space, arch) -> Explanation:  # noqa: ANN001
+    """The prediction of `arch` on an op-level profile, split by op class (they sum to the predicted ms)."""
+    if profile.domain.get("features") != _op_level.FEATURE_SET:
+        raise OutOfDomainError(f"profile {profile.device!r} ({profile.domain.get('features')}) is not an op-level profile; "
+                               f"--explain needs one ({_op_level.FEATURE_SET})")
+    domain = op_level_domain(profile)
+    overhead, units = _op_level.unit_costs(profile.model.parts["model"], domain.columns)
+    classes: dict[str, list] = {}
+    for block in space.blocks(arch):
+        for op in _op_level.fused(block.ops(), domain.fusion):
+            try:
+                priced = domain.resolve(op)
+            except OutOfDomainError as exc:
+                raise OutOfDomainError(f"arch {space.validate(arch).id} of {space.name}/{space.preset}: {exc}") from None
+            ms = sum(units[name][0] * count + units[name][1] * macs + units[name][2] * out for name, count, macs, out in priced.parts)
+            entry = classes.setdefault(priced.op_class, [0.0, "measured"])
+            entry[0] += ms
+            if _op_level.PROVENANCE.index(priced.provenance) > _op_level.PROVENANCE.index(entry[1]):
+                entry[1] = priced.provenance
+    unit_total = overhead + sum(ms for ms, _ in classes.values())
+    predicted = float(_op_level_archs_ms(profile, space, [arch])[0])
+    return Explanation(predicted, overhead, {name: (ms, where) for name, (ms, where) in classes.items()}, predicted - unit_total)
 
 
 ArchPricer = Callable[[Profile, Any, Sequence], np.ndarray]
@@ -223,6 +315,8 @@ def phone_archs_ms(profile: Profile, space, archs: Sequence, input_shape: Sequen
 
 
 FEATURE_SETS.register(_nnmeter.FEATURE_SET, phone_archs_ms, summary="nn-Meter TFLite block tables (phones)")
+FEATURE_SETS.register(_op_level.FEATURE_SET, _op_level_archs_ms,
+                      summary="op classes' unit costs: prices the ops of any space (measured, composed or extrapolated)")
 FEATURE_SETS.register(_hat.FEATURE_SET, _hat_archs_ms, summary="HAT SubTransformer rows, op-level cost features")
 for _name in _torch_features.READABLE:
     FEATURE_SETS.register(_name, _torch_archs_ms, summary="op classes of torch-measured subnets (this machine, a GPU)")

@@ -70,7 +70,7 @@ def out_numel(op: Any) -> int:
         return a["n"] * a["cout"]
     if op.kind == "attention":
         return a["n_q"] * a["n_kv"] * a["heads"]
-    if op.kind in ("act", "add", "param", "mul"):
+    if op.kind in ("act", "add", "param", "mul", "shuffle"):
         return a["numel"]
     if op.kind in ("layernorm", "embedding"):
         return a["n"] * a["dim"]

@@ -298,8 +298,8 @@ class FeatureMixHeadSpec(BuildableSpec):
         return FeatureMixHead(self.cin, self.expand, self.mix, self.num_classes, self.act)
 
 
-#: FBNet's block choices (HW-NAS-Bench's primitives): kernel, expansion, groups of the 1×1 convs; `skip`.
-FBNET_BLOCKS = ("k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip")
+#: FBNet's block choices (HW-NAS-Bench's primitives: kernel, expansion, groups of the 1×1 convs; `skip`), cheapest first.
+FBNET_BLOCKS = ("skip", "k3_e1_g2", "k5_e1_g2", "k3_e1", "k5_e1", "k3_e3", "k5_e3", "k3_e6", "k5_e6")
 
 
 @dataclass(frozen=True)

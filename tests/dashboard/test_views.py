@@ -160,3 +160,18 @@ def test_routes(store: TrialStore) -> None:
     assert "x-metric" in text(route(store, "/experiment/synthetic"))
     assert "unknown experiment 'nope'" in text(route(store, "/experiment/nope"))
     assert "no page at" in text(route(store, "/elsewhere"))
+
+
+def test_details_say_how_much_of_an_op_level_latency_is_measured(store: TrialStore) -> None:
+    from dataclasses import replace
+
+    from hwnas.dashboard._views import details_panel
+
+    data = store.experiment("real-run")
+    row = data.row(int(data.numbers[0]))
+    row = replace(row, metrics={**row.metrics, "latency_ms@v100-b64": 3.2, "latency_unmeasured@v100-b64": 0.35})
+    details = trial_details(data, row)
+    fact = next(f for f in details.latencies if f.device == "v100-b64")
+    assert fact.source == "predicted" and fact.unmeasured == 0.35
+    panel = text(details_panel(details))
+    assert "35% of it composed or extrapolated" in panel and "latency_unmeasured" not in panel

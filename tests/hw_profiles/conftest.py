@@ -34,3 +34,16 @@ def small_lut(tmp_path_factory, hwnas_data):
     path = folder / "pixel4_lut_ln_v3.json"
     path.write_text(json.dumps(subset))
     return path
+
+
+@pytest.fixture(scope="session")
+def small_help(tmp_path_factory, hwnas_data):
+    """The first 300 rows of HELP's OFA and FBNet files, with their LICENSE beside them: {space: path}."""
+    folder = tmp_path_factory.mktemp("help")
+    (folder / "LICENSE").write_text((hwnas_data / "help-latency" / "LICENSE").read_text())
+    paths = {}
+    for space, name in (("ofa-mbv3", "ofa_latency_ms.csv"), ("fbnet", "fbnet_latency_ms.csv")):
+        lines = (hwnas_data / "help-latency" / name).read_text().splitlines(keepends=True)
+        paths[space] = folder / name
+        paths[space].write_text("".join(lines[:301]))
+    return paths

@@ -27,7 +27,7 @@ def hwnas(*args: str) -> Result:
 def test_devices_as_a_real_process():
     out = subprocess.run([sys.executable, "-c", DRIVER, "devices", "--json"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert len(json.loads(out.stdout)) == 7
+    assert len(json.loads(out.stdout)) == 31
     bad = subprocess.run([sys.executable, "-c", DRIVER, "profile", "predict", "--profile", "pixel9", "--source", "hat-csv", "x.csv"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.startswith("hwnas: error: unknown device profile") and bad.stderr.count("\n") == 1
@@ -37,7 +37,8 @@ def test_devices_lists_every_shipped_profile():
     out = hwnas("devices", "--json")
     assert out.returncode == 0, out.stderr
     rows = {r["name"]: r for r in json.loads(out.stdout)}
-    assert set(rows) == {"pixel1", "pixel4", "pixel6", "raspberrypi", "titanxp", "titanxp-iwslt14", "xeon"}
+    assert {"pixel1", "pixel4", "pixel6", "raspberrypi", "titanxp", "titanxp-iwslt14", "xeon", "v100-b64", "pixel2"} <= set(rows)
+    assert len(rows) == 31 and rows["v100-b64"]["features"] == "op-level-v1"
     assert rows["xeon"]["kind"] == "cpu" and rows["pixel4"]["n_measurements"] == 12116 and rows["xeon"]["acc10"] > 0.8
     table = hwnas("devices")
     assert table.returncode == 0 and "raspberrypi" in table.stdout and "mobile-cpu" in table.stdout
@@ -64,7 +65,7 @@ def test_predict_nnmeter_keys_with_a_shipped_profile(small_lut):
 
 @pytest.mark.parametrize("args,message", [
     (("profile", "calibrate", "--source", "hat-csv", "missing.csv", "--out", "{out}"), "missing.csv: file not found"),
-    (("profile", "calibrate", "--source", "csv", "x.csv", "--out", "{out}"), "unknown calibration source 'csv'; choose one of: hat-csv, nnmeter-lut"),
+    (("profile", "calibrate", "--source", "csv", "x.csv", "--out", "{out}"), "unknown calibration source 'csv'; choose one of: hat-csv, help-csv, nnmeter-lut"),
     (("profile", "calibrate", "--source", "nnmeter-lut", "{bad}", "--out", "{out}"), "not valid JSON"),
     (("profile", "predict", "--profile", "pixel9", "--source", "hat-csv", "x.csv"), "unknown device profile"),
     (("profile", "measure", "--device", "local-gpu", "--space", "mixed-attention", "--out", "{out}"), "no CUDA GPU"),

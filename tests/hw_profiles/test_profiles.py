@@ -12,7 +12,12 @@ from hwnas.hw_profiles import (
 )
 from hwnas.search_spaces import get_space
 
-SHIPPED = ["pixel1", "pixel4", "pixel6", "raspberrypi", "titanxp", "titanxp-iwslt14", "xeon"]
+PUBLIC_SHIPPED = ["pixel1", "pixel4", "pixel6", "raspberrypi", "titanxp", "titanxp-iwslt14", "xeon"]
+#: HELP's devices: op-level profiles, one per device and batch size.
+HELP_SHIPPED = [f"{gpu}{batch}" for gpu in ("1080ti", "2080ti", "titanx", "v100") for batch in ("", "-b32", "-b64")] + [
+    "titanxp-b1", "titanxp-b32", "titanxp-b64", "gold-6226", "gold-6240", "silver-4114", "silver-4210r",
+    "pixel2", "pixel3", "samsung-a50", "samsung-s7", "essential-ph-1"]
+SHIPPED = sorted(PUBLIC_SHIPPED + HELP_SHIPPED)
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +28,16 @@ def hat_space():
 def test_every_device_ships_with_provenance_and_validation():
     assert shipped_profile_names() == SHIPPED
     for profile in list_profiles():
-        assert profile.provenance["licence"].startswith("MIT") and profile.provenance["sha256"]
-        assert profile.batch == 1 and (PROFILES_DIR / profile.device / "predictor.json").stat().st_size < 1_000_000
+        assert profile.provenance["licence"].startswith("MIT")
+        assert (PROFILES_DIR / profile.device / "predictor.json").stat().st_size < 1_000_000
+        if profile.device in HELP_SHIPPED:
+            sources = profile.provenance["sources"]
+            assert all(s["sha256"] and s["column"] for s in sources) and profile.n_measurements == 5000 * len(sources)
+            assert set(profile.validation["per_source"]) == {s["label"] for s in sources}
+            assert profile.domain["features"] == "op-level-v1" and profile.batch in (1, 32, 64)
+            assert profile.metrics["acc10"] >= 0.5 and profile.metrics["kendall_tau"] >= 0.5  # phones: whole ms
+            continue
+        assert profile.provenance["sha256"] and profile.batch == 1
         m = profile.metrics
         if profile.kind == "mobile-cpu":
             assert profile.n_measurements == 12116
@@ -70,7 +83,7 @@ def test_unseen_nnmeter_block_is_priced_by_the_regressor():
 
 
 def test_unknown_device_names_the_choices():
-    with pytest.raises(UnknownNameError, match="unknown device profile .* 'pixel9'; choose one of: pixel1, pixel4"):
+    with pytest.raises(UnknownNameError, match="unknown device profile .* 'pixel9'; choose one of: 1080ti, .*, pixel1, pixel2, pixel3, pixel4"):
         get_profile("pixel9")
 
 

@@ -16,7 +16,8 @@ from hwnas.search_spaces import get_space
 
 #: feature set -> (shipped profile, space, preset, options) it prices; measured sets use this machine instead.
 PRICES = {"hat-ops-v1": ("xeon", "mixed-attention", "hat-wmt14-en-de", {"attention": ["softmax"]}),
-          "nnmeter-block-v1": ("pixel4", "emov2", "imagenet", {})}
+          "nnmeter-block-v1": ("pixel4", "emov2", "imagenet", {}),
+          "op-level-v1": ("v100-b64", "ofa-mbv3", "imagenet-w1.2", {})}
 
 
 def test_every_shipped_profile_has_a_registered_feature_set():
@@ -46,10 +47,10 @@ def test_every_feature_set_prices_archs(features, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("source", CALIBRATION_SOURCES.names())
-def test_every_calibration_source_fits_and_scores(source, small_hat_csv, small_lut):
-    file = {"hat-csv": small_hat_csv, "nnmeter-lut": small_lut}[source]
+def test_every_calibration_source_fits_and_scores(source, small_hat_csv, small_lut, small_help):
+    file = {"hat-csv": small_hat_csv, "nnmeter-lut": small_lut, "help-csv": small_help["ofa-mbv3"]}[source]
     entry = CALIBRATION_SOURCES.get(source)
-    profile, model = entry.calibrate(file, device=f"test-{source}")
+    profile, model = entry.calibrate(file, device="v100_64" if source == "help-csv" else f"test-{source}")
     profile._model = model
     rows, predicted, measured = entry.score(profile, file)
     assert len(rows) == len(predicted) == len(measured) > 0
