@@ -30,8 +30,7 @@ from hwnas.errors import OutOfDomainError
 from hwnas.hw_profiles import list_profiles, predict_archs_ms
 from hwnas.hw_profiles._calibrate_op_level import Measured, calibrate_measured, help_source
 from hwnas.hw_profiles._common import split_indices
-from hwnas.hw_profiles._op_level import FEATURE_SET
-from hwnas.hw_profiles._predict import explain_arch
+from hwnas.hw_profiles._predict import explain_arch, has_op_model
 from hwnas.predictors import GradientBoosted, metrics
 from hwnas.search_spaces import get_space
 
@@ -52,7 +51,7 @@ def cell(profile, space, archs) -> dict:  # noqa: ANN001
             reasons[key] = reasons.get(key, 0) + 1
             continue
         priced += 1
-        if profile.domain.get("features") == FEATURE_SET:
+        if has_op_model(profile):
             shares.append(explain_arch(profile, space, arch).to_dict()["share"])
     result = {"priced": priced / len(archs), "missing": max(reasons, key=reasons.get) if reasons else None}
     if shares:
@@ -70,8 +69,7 @@ def matrix(samples: int) -> dict:
         rows[f"{name}/{preset}"] = {p.device: cell(p, space, archs) for p in profiles}
     paper = [rows[f"{n}/{p}"][d.device] for n, p in PAPER_PRESETS for d in profiles]
     priced_cells = sum(c["priced"] >= 0.9 for c in paper)
-    measured_cells = sum(c.get("ms_share", {}).get("measured", 0.0) >= 0.8 or (c["priced"] >= 0.9 and "ms_share" not in c)
-                         for c in paper)
+    measured_cells = sum(c["priced"] >= 0.9 and c.get("ms_share", {}).get("measured", 0.0) >= 0.8 for c in paper)
     return {"cells": rows, "devices": {p.device: {"kind": p.kind, "features": p.domain.get("features"), "validation": p.metrics}
                                         for p in profiles},
             "paper_cells": len(paper), "paper_cells_priced_90pct": priced_cells, "paper_cells_80pct_measured_ms": measured_cells,

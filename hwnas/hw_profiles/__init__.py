@@ -1,7 +1,9 @@
 """Hardware profiles: a device's calibrated latency predictor plus provenance, domain and validation.
 
-Profiles come from public measurements (`calibrate_hat_csv`, `calibrate_nnmeter_lut`) or from measuring
-this machine (`measure_profile`); the fitted ones ship under `profiles/<device>/`.
+Profiles come from public measurements (`calibrate_hat_csv`, `calibrate_nnmeter_lut`, `calibrate_help_columns`),
+a user's own CSV (`calibrate_arch_csv`) or from measuring this machine (`measure_profile`); the fitted ones ship
+under `profiles/<device>/`. Op-level profiles (`op-level-v1`) price any space's ops; `explain_arch` says
+which of an arch's milliseconds are measured, composed or extrapolated.
 
 Names load on first use (PEP 562): listing profiles (`hwnas devices`) reads YAML and must not import
 torch, which pricing a space's subnets needs.
@@ -14,6 +16,8 @@ from typing import Any
 
 _EXPORTS = {
     "calibrate_hat_csv": "_calibrate_hat", "calibrate_nnmeter_lut": "_calibrate_nnmeter",
+    "calibrate_arch_csv": "_calibrate_op_level", "calibrate_help_columns": "_calibrate_op_level", "read_help_csv": "_help",
+    "explain_arch": "_predict", "unmeasured_share": "_predict",
     "HAT_COLUMNS": "_hat", "HatData": "_hat", "hat_op_features": "_hat", "hat_rows_from_archs": "_hat", "read_hat_csv": "_hat",
     "Block": "_nnmeter", "LutData": "_nnmeter", "parse_block_key": "_nnmeter", "read_nnmeter_lut": "_nnmeter",
     "hat_rows_ms": "_predict", "nnmeter_keys_ms": "_predict", "predict_archs_ms": "_predict",

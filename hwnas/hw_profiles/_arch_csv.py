@@ -7,14 +7,13 @@ fitted on it prices that space's ops as measured and other spaces' ops by compos
 
 from __future__ import annotations
 
-import csv
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hwnas.errors import DataFileError, HwnasError
+from hwnas.hw_profiles._csv import csv_records, positive
 from hwnas.search_spaces import Arch
 
 ARCH_COLUMN = "arch"
@@ -24,36 +23,21 @@ def read_arch_csv(path: str | Path, space: Any, column: str) -> tuple[list[Arch]
     """The archs of `space` and the ms of `column`; a missing file or column, an arch outside the space, a
     non-number or a non-positive latency raises `DataFileError` naming the file, line and column."""
     path = Path(path)
-    try:
-        with path.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = list(reader.fieldnames or [])
-            if ARCH_COLUMN not in header:
-                raise DataFileError(f"{path}: no column {ARCH_COLUMN!r}; a measurements CSV has an 'arch' column of arch JSON "
-                                    "objects and one latency column (ms) per device")
-            if column not in header or column == ARCH_COLUMN:
-                choices = ", ".join(c for c in header if c != ARCH_COLUMN) or "none"
-                raise DataFileError(f"{path}: no latency column {column!r}; columns: {choices}")
-            archs, values = [], []
-            for line, record in enumerate(reader, start=2):
-                try:
-                    archs.append(space.validate(Arch.from_json(record[ARCH_COLUMN] or "")))
-                except (HwnasError, RecursionError) as exc:
-                    raise DataFileError(f"{path}: line {line}, column 'arch': {exc}") from None
-                text = record.get(column)
-                try:
-                    value = float(text)  # type: ignore[arg-type]
-                except (TypeError, ValueError):
-                    raise DataFileError(f"{path}: line {line}, column {column!r}: {text!r} is not a number") from None
-                if not math.isfinite(value) or value <= 0:
-                    raise DataFileError(f"{path}: line {line}, column {column!r} = {text} must be a positive number of ms")
-                values.append(value)
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: file not found") from None
-    except UnicodeDecodeError:
-        raise DataFileError(f"{path}: not a text CSV file") from None
-    except csv.Error as exc:
-        raise DataFileError(f"{path}: malformed CSV ({exc})") from None
+    with csv_records(path) as reader:
+        header = list(reader.fieldnames or [])
+        if ARCH_COLUMN not in header:
+            raise DataFileError(f"{path}: no column {ARCH_COLUMN!r}; a measurements CSV has an 'arch' column of arch JSON "
+                                "objects and one latency column (ms) per device")
+        if column not in header or column == ARCH_COLUMN:
+            choices = ", ".join(c for c in header if c != ARCH_COLUMN) or "none"
+            raise DataFileError(f"{path}: no latency column {column!r}; columns: {choices}")
+        archs, values = [], []
+        for line, record in enumerate(reader, start=2):
+            try:
+                archs.append(space.validate(Arch.from_json(record[ARCH_COLUMN] or "")))
+            except (HwnasError, RecursionError) as exc:
+                raise DataFileError(f"{path}: line {line}, column 'arch': {exc}") from None
+            values.append(positive(record.get(column), f"{path}: line {line}, column {column!r}"))
     if len(archs) < 10:
         raise DataFileError(f"{path}: {len(archs)} measured subnets; fitting unit costs needs at least 10 (100 or more is better)")
     return archs, np.asarray(values, dtype=np.float64)

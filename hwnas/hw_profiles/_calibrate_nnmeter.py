@@ -3,6 +3,8 @@
 Measured blocks are answered from the table; unmeasured ones by one regressor per block kind (nn-Meter's
 kernel-level method): non-negative unit costs of the block's MACs and traffic, times a boosted-tree
 correction over the same counts and the raw key fields. Validation holds out 20% of every kind's keys.
+The same blocks, written out as ops (`_nnmeter_ops`), also fit an op-level model (TFLite's fusion), which
+prices the archs of spaces whose blocks do not map onto the table (`domain.op_classes`, aux `ops`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hwnas.hw_profiles._calibrate_op_level import Measured, calibrate_measured
 from hwnas.hw_profiles._common import file_provenance, split_indices, today
 from hwnas.hw_profiles._nnmeter import (
     BLOCK_KINDS,
@@ -20,8 +23,10 @@ from hwnas.hw_profiles._nnmeter import (
     KEY_FORMATS,
     PHYSICAL_WIDTH,
     LutData,
+    parse_block_key,
     read_nnmeter_lut,
 )
+from hwnas.hw_profiles._nnmeter_ops import block_ops
 from hwnas.hw_profiles._profile import LatencyModel, Profile
 from hwnas.predictors import BlockLookupTable, GradientBoosted, KernelLevel, OpCostLinear, Predictor, Residual, metrics
 
@@ -65,6 +70,7 @@ def calibrate_nnmeter_lut(path: str | Path, device: str | None = None, kind: str
     validation = {"split": "random 80/20 of every block kind's keys, numpy seed 0; held-out keys priced by the regressors",
                   "n_train": int(len(train)), "n_test": int(len(test)), "metrics": metrics.summary(y, pred), "per_kind": per_kind}
     model = LatencyModel(FEATURE_SET, {"blocks": fit_lut(data, np.arange(len(data)))})
+    op_level, op_model = _op_level_of(data)
     match = re.match(r"(?P<device>[a-z0-9]+)_lut", data.path.stem)
     present = sorted(set(data.kinds), key=BLOCK_KINDS.index)
     ranges = {k: {name: [int(data.X[kinds == k][:, PHYSICAL_WIDTH[k] + i].min()), int(data.X[kinds == k][:, PHYSICAL_WIDTH[k] + i].max())]
@@ -75,11 +81,27 @@ def calibrate_nnmeter_lut(path: str | Path, device: str | None = None, kind: str
         provenance={"source": f"nn-Meter block latency table ({data.path.name}), microsoft/nn-Meter, measured with TFLite on the phone",
                     **file_provenance(data.path), "date": today(), "method": "hwnas profile calibrate --source nnmeter-lut"},
         domain={"features": FEATURE_SET, "block_kinds": present, "key_formats": {k: KEY_FORMATS[k] for k in present},
-                "shapes": ranges, "spaces": [], "note": "prices blocks by key; spaces map their blocks onto these kinds"},
-        predictor={"kind": "block-lut", "file": "predictor.json", "fallback": "kernel-level: residual(op-cost-linear, gradient-boosted) per block kind"},
-        validation=validation, n_measurements=len(data),
+                "shapes": ranges, "spaces": [], "note": "prices blocks by key; spaces map their blocks onto these kinds; "
+                "archs of other spaces are priced by op_classes (the blocks' ops, deployed fusion)",
+                "fusion": "deployed", "op_classes": op_level.domain["op_classes"]},
+        predictor={"kind": "block-lut", "file": "predictor.json", "fallback": "kernel-level: residual(op-cost-linear, gradient-boosted) per block kind",
+                   "ops": "op-cost-linear over the blocks' op classes (archs whose blocks the table cannot price)"},
+        validation={**validation, "op_level": {"per_kind": op_level.validation["per_source"], "metrics": op_level.validation["metrics"]}},
+        n_measurements=len(data),
     )
+    model.aux["ops"] = op_model.parts["model"]
     return profile, model
+
+
+def _op_level_of(data: LutData) -> tuple[Profile, LatencyModel]:
+    """Unit costs of the table's blocks as ops, one source per block kind (so validation is per kind)."""
+    kinds = np.array(data.kinds)
+    sources = []
+    for kind in sorted(set(data.kinds), key=BLOCK_KINDS.index):
+        index = np.nonzero(kinds == kind)[0]
+        ops = [block_ops(parse_block_key(data.keys[i])) for i in index]
+        sources.append(Measured(kind, None, [], data.latency_ms[index], {}, op_lists=ops))
+    return calibrate_measured(sources, "blocks", "mobile-cpu", "tflite", 1, "nn-Meter blocks", "op-level", fusion="deployed")
 
 
 def _raw_names(kind: str) -> list[str]:

@@ -125,13 +125,20 @@ def _spearman(truth: np.ndarray, predicted: np.ndarray) -> float:
 
 @dataclass
 class Measured:
-    """End-to-end latencies of measured subnets of one space on one device: one source of a calibration."""
+    """End-to-end latencies of measured subnets of one space on one device: one source of a calibration.
+
+    `op_lists` instead of a space's archs: measured pieces given as their ops (a phone table's blocks), which
+    carry no per-inference overhead and no space of their own."""
 
     label: str
     space: Any
     archs: list[Any]
     latency_ms: np.ndarray
     provenance: dict[str, Any]
+    op_lists: list[list[Any]] | None = None
+
+    def ops(self) -> list[list[Any]]:
+        return self.op_lists if self.op_lists is not None else [self.space.ops(a) for a in self.archs]
 
     @property
     def key(self) -> str:
@@ -153,11 +160,11 @@ def calibrate_measured(sources: Sequence[Measured], device: str, kind: str, runt
 
     Unit costs are fitted on all sources' rows together (relative error); each source's space may add its own
     correction (kept where CV on its training rows shows a clear gain), which prices only archs of that space."""
-    all_ops = [[s.space.ops(a) for a in s.archs] for s in sources]
+    all_ops = [s.ops() for s in sources]
     classes = calibration_domain([ops for group in all_ops for ops in group], fusion)
     domain = OpLevelDomain.from_dict({"op_classes": classes, "fusion": fusion}, device)
-    rows = [np.array([domain.row(ops)[0] for ops in group]) for group in all_ops]
-    splits = [split_indices(len(s.archs)) for s in sources]
+    rows = [np.array([domain.row(ops, overhead=float(s.op_lists is None))[0] for ops in group]) for s, group in zip(sources, all_ops)]
+    splits = [split_indices(len(s.latency_ms)) for s in sources]
     train_rows = np.vstack([r[train] for r, (train, _) in zip(rows, splits)])
     train_ms = np.concatenate([s.latency_ms[train] for s, (train, _) in zip(sources, splits)])
     held_out = fit_unit_costs(train_rows, train_ms, domain.columns)
@@ -166,7 +173,7 @@ def calibrate_measured(sources: Sequence[Measured], device: str, kind: str, runt
     truth, predicted, plain = [], [], []
     for s, r, (train, test) in zip(sources, rows, splits):
         base_test = held_out.predict(r[test])
-        keep = correction_helps(r[train], s.latency_ms[train], held_out)
+        keep = s.space is not None and correction_helps(r[train], s.latency_ms[train], held_out)
         pred = base_test * np.exp(fit_correction(r[train], s.latency_ms[train], held_out).predict_raw(r[test])) if keep else base_test
         per_source[s.label] = {**metrics.summary(s.latency_ms[test], pred), "spearman": _spearman(s.latency_ms[test], pred),
                                "correction": keep,
@@ -185,7 +192,7 @@ def calibrate_measured(sources: Sequence[Measured], device: str, kind: str, runt
         "unit_costs_alone": metrics.summary(np.concatenate(truth), np.concatenate(plain)),
         "per_source": per_source,
     }
-    spaces = [{"space": s.space.name, "preset": s.space.preset} for s in sources]
+    spaces = [{"space": s.space.name, "preset": s.space.preset} for s in sources if s.space is not None]
     profile = Profile(
         device=device, kind=kind, runtime=runtime, threads=0, batch=batch,
         provenance={"source": source, "sources": [{"label": s.label, **s.provenance} for s in sources], "date": today(),
@@ -193,7 +200,7 @@ def calibrate_measured(sources: Sequence[Measured], device: str, kind: str, runt
         domain={"features": FEATURE_SET, "fusion": fusion, "spaces": spaces, "input": "each arch at its space's input",
                 "op_classes": classes, **({"corrections": corrections} if corrections else {})},
         predictor={"kind": "op-cost-linear" + ("+space corrections" if corrections else ""), "file": "predictor.json"},
-        validation=validation, n_measurements=int(sum(len(s.archs) for s in sources)),
+        validation=validation, n_measurements=int(sum(len(s.latency_ms) for s in sources)),
     )
     return profile, LatencyModel(FEATURE_SET, {"model": shipped}, aux)
 

@@ -13,8 +13,6 @@ each part (encoder, decoder), and the predictor learns a non-negative cost per u
 
 from __future__ import annotations
 
-import csv
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.errors import DataFileError
+from hwnas.hw_profiles._csv import csv_records, positive
 
 HAT_COLUMNS = (
     "encoder_embed_dim", "encoder_layer_num", "encoder_ffn_embed_dim_avg", "encoder_self_attention_heads_avg",
@@ -56,35 +55,14 @@ def read_hat_csv(path: str | Path) -> HatData:
     """Parse a HAT latency CSV; a missing file, missing column, non-number, NaN, non-positive latency or
     no rows raises `DataFileError` naming the file, row and column."""
     path = Path(path)
-    try:
-        with path.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            missing = [c for c in HAT_COLUMNS + LATENCY_COLUMNS if c not in header]
-            if missing:
-                raise DataFileError(f"{path}: column {missing[0]!r} is missing; a HAT latency CSV has columns "
-                                    f"{', '.join(HAT_COLUMNS + LATENCY_COLUMNS)}")
-            rows = []
-            for line, record in enumerate(reader, start=2):
-                values = []
-                for column in HAT_COLUMNS + LATENCY_COLUMNS:
-                    text = record.get(column)
-                    try:
-                        value = float(text)  # type: ignore[arg-type]
-                    except (TypeError, ValueError):
-                        raise DataFileError(f"{path}: line {line}, column {column!r}: {text!r} is not a number") from None
-                    if not math.isfinite(value):
-                        raise DataFileError(f"{path}: line {line}, column {column!r} is {text} (need a finite number)")
-                    if value <= 0:
-                        raise DataFileError(f"{path}: line {line}, column {column!r} = {text} must be positive")
-                    values.append(value)
-                rows.append(values)
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: file not found") from None
-    except UnicodeDecodeError:
-        raise DataFileError(f"{path}: not a text CSV file") from None
-    except csv.Error as exc:
-        raise DataFileError(f"{path}: malformed CSV ({exc})") from None
+    with csv_records(path) as reader:
+        header = reader.fieldnames or []
+        missing = [c for c in HAT_COLUMNS + LATENCY_COLUMNS if c not in header]
+        if missing:
+            raise DataFileError(f"{path}: column {missing[0]!r} is missing; a HAT latency CSV has columns "
+                                f"{', '.join(HAT_COLUMNS + LATENCY_COLUMNS)}")
+        rows = [[positive(record.get(column), f"{path}: line {line}, column {column!r}") for column in HAT_COLUMNS + LATENCY_COLUMNS]
+                for line, record in enumerate(reader, start=2)]
     if not rows:
         raise DataFileError(f"{path}: no measurements (the CSV has a header but no rows)")
     table = np.asarray(rows, dtype=np.float64)

@@ -10,8 +10,6 @@ batch sizes (`2080ti_32`), or `<device>` alone (batch 1).
 
 from __future__ import annotations
 
-import csv
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hwnas.errors import DataFileError
+from hwnas.hw_profiles._csv import csv_records, positive
 
 #: Arch columns of each layout -> the space their rows are subnets of.
 LAYOUTS = {("ks", "e", "d", "r"): "ofa-mbv3", ("arch",): "fbnet"}
@@ -91,43 +90,25 @@ def read_help_csv(path: str | Path) -> HelpData:
     """Parse a HELP CSV; a missing file or column, a malformed arch, a non-number or non-positive latency, or
     no rows raises `DataFileError` naming the file, line and column."""
     path = Path(path)
-    try:
-        with path.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = list(reader.fieldnames or [])
-            layout = next((cols for cols in LAYOUTS if set(cols) <= set(header)), None)
-            if layout is None or "index" not in header:
-                known = "; ".join("index, " + ", ".join(cols) for cols in LAYOUTS)
-                raise DataFileError(f"{path}: not a HELP latency CSV (columns {header[:6]}...); expected the columns {known}, "
-                                    "then one column per device")
-            devices = [c for c in header if c not in layout and c != "index"]
-            if not devices:
-                raise DataFileError(f"{path}: no device columns after the arch columns")
-            index, archs, values = [], [], []
-            for line, record in enumerate(reader, start=2):
-                where = f"{path}: line {line}"
-                try:
-                    index.append(int(record["index"]))
-                except (TypeError, ValueError):
-                    raise DataFileError(f"{where}, column 'index': {record.get('index')!r} is not an integer") from None
-                archs.append(PARSERS[LAYOUTS[layout]](*(record[c] or "" for c in layout), where))
-                row = []
-                for column in devices:
-                    text = record.get(column)
-                    try:
-                        value = float(text)  # type: ignore[arg-type]
-                    except (TypeError, ValueError):
-                        raise DataFileError(f"{where}, column {column!r}: {text!r} is not a number") from None
-                    if not math.isfinite(value) or value <= 0:
-                        raise DataFileError(f"{where}, column {column!r} = {text} must be a positive number of ms")
-                    row.append(value)
-                values.append(row)
-    except FileNotFoundError:
-        raise DataFileError(f"{path}: file not found") from None
-    except UnicodeDecodeError:
-        raise DataFileError(f"{path}: not a text CSV file") from None
-    except csv.Error as exc:
-        raise DataFileError(f"{path}: malformed CSV ({exc})") from None
+    with csv_records(path) as reader:
+        header = list(reader.fieldnames or [])
+        layout = next((cols for cols in LAYOUTS if set(cols) <= set(header)), None)
+        if layout is None or "index" not in header:
+            known = "; ".join("index, " + ", ".join(cols) for cols in LAYOUTS)
+            raise DataFileError(f"{path}: not a HELP latency CSV (columns {header[:6]}...); expected the columns {known}, "
+                                "then one column per device")
+        devices = [c for c in header if c not in layout and c != "index"]
+        if not devices:
+            raise DataFileError(f"{path}: no device columns after the arch columns")
+        index, archs, values = [], [], []
+        for line, record in enumerate(reader, start=2):
+            where = f"{path}: line {line}"
+            try:
+                index.append(int(record["index"]))
+            except (TypeError, ValueError):
+                raise DataFileError(f"{where}, column 'index': {record.get('index')!r} is not an integer") from None
+            archs.append(PARSERS[LAYOUTS[layout]](*(record[c] or "" for c in layout), where))
+            values.append([positive(record.get(column), f"{where}, column {column!r}") for column in devices])
     if not archs:
         raise DataFileError(f"{path}: no measurements (the CSV has a header but no rows)")
     table = np.asarray(values, dtype=np.float64)

@@ -115,11 +115,10 @@ LOWERINGS: dict[str, Callable[[Any], list[Part]]] = {
     "pool": lambda op: [("add", 1.0, 0.0, float(dict(op.attrs)["numel_in"]))],
     "embedding": lambda op: [("add", 1.0, 0.0, float(out_numel(op)))],
     "param": lambda op: [],  # a stored tensor read by the op that uses it: no work of its own
-    # where no norm or activation was measured (a deployed runtime folds them all into convs): elementwise passes
-    **{norm: (lambda op: [("add", 2.0, 0.0, 2.0 * out_numel(op))]) for norm in ("batchnorm", "layernorm", "groupnorm")},
-    **{f"act-{a}": (lambda op: [("add", 1.0, 0.0, float(out_numel(op)))]) for a in ACTIVATIONS},
-    "act": lambda op: [("add", 1.0, 0.0, float(out_numel(op)))],
 }
+#: Where no norm or activation of any kind was measured (a deployed runtime folds them into convs), an
+#: activation is one elementwise pass and a norm two (statistics, then scale and shift).
+PASSES = {**{norm: 2.0 for norm in ("batchnorm", "layernorm", "groupnorm")}, **{f"act-{a}": 1.0 for a in ACTIVATIONS}, "act": 1.0}
 
 
 def fused(ops: Sequence[Any], fusion: str) -> list[Any]:
@@ -193,16 +192,18 @@ class OpLevelDomain:
         own = self.classes[name].where(macs / max(count, 1.0), out / max(count, 1.0)) if name in self.classes else "outside"
         if own is None:
             return [part], "measured"
-        alternatives = SAME_WORK.get(name, []) if depth < 3 else []
+        alternatives = [(a, count, macs, out) for a in SAME_WORK.get(name, [])] if depth < 3 else []
+        if name in PASSES and depth < 3:
+            alternatives.append(("add", count * PASSES[name], 0.0, out * PASSES[name]))
         for alternative in alternatives:
-            placed = self._place((alternative, count, macs, out), False, depth + 1)
+            placed = self._place(alternative, False, depth + 1)
             if placed is not None:
                 return placed[0], "composed"
         if extrapolate and own == "extrapolated":
             return [part], "extrapolated"
         if extrapolate:
             for alternative in alternatives:
-                placed = self._place((alternative, count, macs, out), True, depth + 1)
+                placed = self._place(alternative, True, depth + 1)
                 if placed is not None:
                     return placed[0], "extrapolated"
         return None

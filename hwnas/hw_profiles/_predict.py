@@ -73,6 +73,17 @@ def _torch_archs_ms(profile: Profile, space, archs: Sequence) -> np.ndarray:  # 
 _OP_DOMAINS: dict[int, tuple[object, _op_level.OpLevelDomain]] = {}
 
 
+def has_op_model(profile: Profile) -> bool:
+    """Whether the profile prices archs by op classes: an op-level profile, or a block table with its op model."""
+    return profile.domain.get("features") == _op_level.FEATURE_SET or "op_classes" in profile.domain
+
+
+def op_model(profile: Profile) -> Any:
+    """The unit-cost model over the profile's op classes."""
+    model = profile.model
+    return model.parts["model"] if profile.domain.get("features") == _op_level.FEATURE_SET else model.aux["ops"]
+
+
 def op_level_domain(profile: Profile) -> _op_level.OpLevelDomain:
     """The profile's op classes, built once per loaded model (its resolved ops and blocks are cached in it)."""
     model = profile.model
@@ -98,17 +109,17 @@ def _op_level_rows(profile: Profile, space, archs: Sequence) -> tuple[np.ndarray
 def unmeasured_share(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
     """Per arch, the share of its unit-cost milliseconds priced by composition or extrapolation (0 when every op
     was measured; always 0 for profiles that are not op-level)."""
-    if profile.domain.get("features") != _op_level.FEATURE_SET:
+    if not has_op_model(profile):
         return np.zeros(len(archs))
     rows, rest = _op_level_rows(profile, space, archs)
-    model = profile.model.parts["model"]
+    model = op_model(profile)
     return np.clip(model.predict(rest) / np.maximum(model.predict(rows), 1e-12), 0.0, 1.0)
 
 
 def _op_level_archs_ms(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
     """Unit costs over the archs' op rows; archs of a calibrated space also get that space's measured correction."""
     rows = _op_level_rows(profile, space, archs)[0]
-    ms = profile.predict_parts({"model": rows})
+    ms = op_model(profile).predict(rows)
     correction = profile.model.aux.get(f"correction:{space.name}/{space.preset}")
     return ms if correction is None else ms * np.exp(correction.predict_raw(rows))  # type: ignore[attr-defined]
 
@@ -140,11 +151,16 @@ class Explanation:
 
 def explain_arch(profile: Profile, space, arch) -> Explanation:  # noqa: ANN001
     """The prediction of `arch` on an op-level profile, split by op class (they sum to the predicted ms)."""
-    if profile.domain.get("features") != _op_level.FEATURE_SET:
+    if not has_op_model(profile):
         raise OutOfDomainError(f"profile {profile.device!r} ({profile.domain.get('features')}) is not an op-level profile; "
                                f"--explain needs one ({_op_level.FEATURE_SET})")
+    if profile.domain.get("features") == _nnmeter.FEATURE_SET:
+        try:
+            return _block_explanation(phone_block_report(profile, space, arch))
+        except OutOfDomainError:
+            pass  # priced by the table's op model: explained op by op below
     domain = op_level_domain(profile)
-    overhead, units = _op_level.unit_costs(profile.model.parts["model"], domain.columns)
+    overhead, units = _op_level.unit_costs(op_model(profile), domain.columns)
     classes: dict[str, list] = {}
     for block in space.blocks(arch):
         for op in _op_level.fused(block.ops(), domain.fusion):
@@ -160,6 +176,25 @@ def explain_arch(profile: Profile, space, arch) -> Explanation:  # noqa: ANN001
     unit_total = overhead + sum(ms for ms, _ in classes.values())
     predicted = float(_op_level_archs_ms(profile, space, [arch])[0])
     return Explanation(predicted, overhead, {name: (ms, where) for name, (ms, where) in classes.items()}, predicted - unit_total)
+
+
+def _tier_provenance(priced: PricedPart) -> str:
+    """A phone table's tiers as provenance: its keys and in-range regressions are measured; unit costs price a
+    block's remainder (composed) or a key outside the measured ranges (extrapolated)."""
+    if priced.tier != "unit-cost":
+        return "measured"
+    return "composed" if priced.part.key is None else "extrapolated"
+
+
+def _block_explanation(parts: Sequence[PricedPart]) -> Explanation:
+    """A phone table's prediction by block kind and tier (`block:conv/lut`, ...), each with its provenance."""
+    classes: dict[str, tuple[float, str]] = {}
+    for priced in parts:
+        where = _tier_provenance(priced)
+        name = f"block:{priced.part.kind}/{priced.tier}" + ("-remainder" if where == "composed" else "")
+        ms, _ = classes.get(name, (0.0, where))
+        classes[name] = (ms + priced.ms, where)
+    return Explanation(sum(ms for ms, _ in classes.values()), 0.0, classes)
 
 
 ArchPricer = Callable[[Profile, Any, Sequence], np.ndarray]
@@ -310,8 +345,20 @@ def phone_block_report(profile: Profile, space, arch, input_shape: Sequence[int]
 
 
 def phone_archs_ms(profile: Profile, space, archs: Sequence, input_shape: Sequence[int] | None = None) -> np.ndarray:  # noqa: ANN001
-    """Latency (ms) of each arch on a phone profile: the sum over its nn-Meter block parts."""
-    return np.array([sum(p.ms for p in phone_block_report(profile, space, arch, input_shape)) for arch in archs])
+    """Latency (ms) of each arch on a phone profile: the sum over its nn-Meter block parts; an arch whose blocks
+    the table cannot price (another space's blocks, a block kind it never measured) by the table's op-level model."""
+    result = []
+    for arch in archs:
+        try:
+            result.append(sum(p.ms for p in phone_block_report(profile, space, arch, input_shape)))
+        except OutOfDomainError as exc:
+            if not has_op_model(profile) or input_shape is not None:
+                raise
+            try:
+                result.append(float(_op_level_archs_ms(profile, space, [arch])[0]))
+            except OutOfDomainError as fallback:
+                raise OutOfDomainError(f"{exc}; and by its ops: {str(fallback).split(': ', 1)[-1]}") from None
+    return np.array(result)
 
 
 FEATURE_SETS.register(_nnmeter.FEATURE_SET, phone_archs_ms, summary="nn-Meter TFLite block tables (phones)")

@@ -65,7 +65,7 @@ def test_predict_nnmeter_keys_with_a_shipped_profile(small_lut):
 
 @pytest.mark.parametrize("args,message", [
     (("profile", "calibrate", "--source", "hat-csv", "missing.csv", "--out", "{out}"), "missing.csv: file not found"),
-    (("profile", "calibrate", "--source", "csv", "x.csv", "--out", "{out}"), "unknown calibration source 'csv'; choose one of: hat-csv, help-csv, nnmeter-lut"),
+    (("profile", "calibrate", "--source", "csv", "x.csv", "--out", "{out}"), "unknown calibration source 'csv'; choose one of: arch-csv, hat-csv, help-csv, nnmeter-lut"),
     (("profile", "calibrate", "--source", "nnmeter-lut", "{bad}", "--out", "{out}"), "not valid JSON"),
     (("profile", "predict", "--profile", "pixel9", "--source", "hat-csv", "x.csv"), "unknown device profile"),
     (("profile", "measure", "--device", "local-gpu", "--space", "mixed-attention", "--out", "{out}"), "no CUDA GPU"),

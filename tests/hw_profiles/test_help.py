@@ -16,7 +16,7 @@ ROW = "0," + "-".join(["3"] * 20) + "," + "-".join(["4"] * 20) + ",2-3-4-2-3,160
     ("index,ks,e,d,r\n", "no device columns"),
     (HEADER, "no measurements"),
     (HEADER + ROW + "abc\n", "line 2, column 'v100_1': 'abc' is not a number"),
-    (HEADER + ROW + "-1\n", "line 2, column 'v100_1' = -1 must be a positive number of ms"),
+    (HEADER + ROW + "-1\n", "line 2, column 'v100_1' = -1 must be positive"),
     (HEADER + ROW.replace("2-3-4-2-3", "2-3") + "5\n", "line 2, column 'd': 2 values, expected 5"),
     (HEADER + ROW.replace(",160,", ",big,") + "5\n", "line 2, column 'r': 'big' is not an integer"),
 ])

@@ -73,18 +73,21 @@ def test_calibrate_refuses_mismatched_inputs(small_help, tmp_path):
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
-@pytest.fixture(scope="module")
-def own_csv(tmp_path_factory):
+def write_own_csv(path):
     """A user's own measurements: 60 `mobiledets/tiny` subnets on a device with known unit costs."""
     from hwnas.search_spaces import get_space
     from tests.hw_profiles.test_op_level import known_device_ms
 
     space = get_space("mobiledets", "tiny")
     archs = [space.sample(i) for i in range(60)]
-    path = tmp_path_factory.mktemp("own") / "laptop.csv"
     path.write_text("arch,laptop\n" + "".join(f'"{a.to_json().replace(chr(34), chr(34) * 2)}",{known_device_ms(space, a):.6f}\n'
                                               for a in archs))
     return path
+
+
+@pytest.fixture(scope="module")
+def own_csv(tmp_path_factory):
+    return write_own_csv(tmp_path_factory.mktemp("own") / "laptop.csv")
 
 
 def test_your_own_csv_calibrates_a_profile_of_your_device(own_csv, tmp_path):

@@ -68,8 +68,13 @@ def test_other_spaces_and_block_profiles_are_out_of_domain(hat_space):
     with pytest.raises(OutOfDomainError, match="space mixed-attention/tiny is outside profile 'xeon'"):
         tiny = get_space("mixed-attention", "tiny")
         predict_archs_ms(get_profile("xeon"), tiny, [tiny.min_arch()])
-    with pytest.raises(OutOfDomainError, match="outside profile 'pixel4'"):
-        predict_archs_ms(get_profile("pixel4"), hat_space, [hat_space.min_arch()])
+    from hwnas.hw_profiles._predict import explain_arch, phone_block_report
+
+    lighthubert = get_space("lighthubert", "base")  # no nn-Meter blocks: priced by the table's ops, mostly not measured
+    with pytest.raises(OutOfDomainError, match="space lighthubert has no nn-Meter block decomposition"):
+        phone_block_report(get_profile("pixel4"), lighthubert, lighthubert.min_arch())
+    explained = explain_arch(get_profile("pixel4"), lighthubert, lighthubert.min_arch())
+    assert 0 < explained.share("measured") < 1 and explained.classes["conv1d-k3"][1] != "measured"
     with pytest.raises(OutOfDomainError, match="'transffn_7_152_9_hard_swish_ln': expand = 9 is outside profile 'pixel4'"):
         nnmeter_keys_ms(get_profile("pixel4"), ["transffn_7_152_3_hard_swish_ln", "transffn_7_152_9_hard_swish_ln"])
 
