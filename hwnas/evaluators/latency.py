@@ -16,8 +16,7 @@ from typing import Any
 
 from hwnas.evaluators.base import Evaluator
 from hwnas.hw_profiles import Profile, get_profile, predict_archs_ms
-from hwnas.hw_profiles._op_level import FEATURE_SET as OP_LEVEL
-from hwnas.hw_profiles._predict import unmeasured_share
+from hwnas.hw_profiles._predict import has_op_model, unmeasured_share
 from hwnas.hw_profiles._common import DEVICES
 from hwnas.hw_profiles._lock import device_lock
 from hwnas.search_spaces import Arch, SearchSpace
@@ -57,7 +56,7 @@ class LatencyEvaluator(Evaluator):
         if self.measure:
             return [{self.metrics[0]: float(v)} for v in self._measured(archs)]
         values = predict_archs_ms(self.profile, self.space, archs)  # type: ignore[arg-type]
-        if self.profile.domain.get("features") != OP_LEVEL:  # type: ignore[union-attr]
+        if not has_op_model(self.profile):  # type: ignore[arg-type]
             return [{self.metrics[0]: float(v)} for v in values]
         shares = unmeasured_share(self.profile, self.space, archs)  # type: ignore[arg-type]
         return [{self.metrics[0]: float(v), self.unmeasured_key: float(s)} for v, s in zip(values, shares)]

@@ -108,9 +108,11 @@ def _op_level_rows(profile: Profile, space, archs: Sequence) -> tuple[np.ndarray
 
 def unmeasured_share(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
     """Per arch, the share of its unit-cost milliseconds priced by composition or extrapolation (0 when every op
-    was measured; always 0 for profiles that are not op-level)."""
+    was measured; always 0 for profiles without op classes). Phone tables: by block tier, or by op."""
     if not has_op_model(profile):
         return np.zeros(len(archs))
+    if profile.domain.get("features") == _nnmeter.FEATURE_SET:
+        return np.array([1.0 - explain_arch(profile, space, arch).share("measured") for arch in archs])
     rows, rest = _op_level_rows(profile, space, archs)
     model = op_model(profile)
     return np.clip(model.predict(rest) / np.maximum(model.predict(rows), 1e-12), 0.0, 1.0)

@@ -164,7 +164,9 @@ def test_latency_evaluator_on_pixel4(emov2):
     arch = emov2.named_arch("emov2-1m")
     first = evaluator.evaluate([arch])[0]["latency_ms@pixel4"]
     assert first == pytest.approx(float(predict_archs_ms(evaluator.profile, emov2, [arch])[0]))
-    assert arch.id in evaluator._cache and evaluator.evaluate([arch]) == [{"latency_ms@pixel4": first}]
+    stored = evaluator.evaluate([arch])[0]
+    assert arch.id in evaluator._cache and stored["latency_ms@pixel4"] == first
+    assert 0.0 <= stored["latency_unmeasured@pixel4"] < 0.5  # mostly table keys and in-range regressions
     big = dict(emov2.max_arch())
     big["s3_heads"] = [0] * len(big["s3_heads"])  # beyond what the blocks price: priced by the table's op model
     with pytest.raises(OutOfDomainError, match="exceeds"):
