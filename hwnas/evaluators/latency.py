@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.evaluators.base import Evaluator
-from hwnas.hw_profiles import Profile, get_profile, predict_archs_ms
-from hwnas.hw_profiles._predict import has_op_model, unmeasured_share
+from hwnas.hw_profiles import Profile, get_profile
+from hwnas.hw_profiles._predict import priced_archs
 from hwnas.hw_profiles._common import DEVICES
 from hwnas.hw_profiles._lock import device_lock
 from hwnas.search_spaces import Arch, SearchSpace
@@ -55,10 +55,9 @@ class LatencyEvaluator(Evaluator):
     def _evaluate(self, archs: Sequence[Arch]) -> list[dict[str, float]]:
         if self.measure:
             return [{self.metrics[0]: float(v)} for v in self._measured(archs)]
-        values = predict_archs_ms(self.profile, self.space, archs)  # type: ignore[arg-type]
-        if not has_op_model(self.profile):  # type: ignore[arg-type]
+        values, shares = priced_archs(self.profile, self.space, archs)  # type: ignore[arg-type]
+        if shares is None:
             return [{self.metrics[0]: float(v)} for v in values]
-        shares = unmeasured_share(self.profile, self.space, archs)  # type: ignore[arg-type]
         return [{self.metrics[0]: float(v), self.unmeasured_key: float(s)} for v, s in zip(values, shares)]
 
     @property

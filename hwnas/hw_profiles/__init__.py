@@ -17,7 +17,7 @@ from typing import Any
 _EXPORTS = {
     "calibrate_hat_csv": "_calibrate_hat", "calibrate_nnmeter_lut": "_calibrate_nnmeter",
     "calibrate_arch_csv": "_calibrate_op_level", "calibrate_help_columns": "_calibrate_op_level", "read_help_csv": "_help",
-    "explain_arch": "_predict", "unmeasured_share": "_predict",
+    "explain_arch": "_predict", "priced_archs": "_predict",
     "HAT_COLUMNS": "_hat", "HatData": "_hat", "hat_op_features": "_hat", "hat_rows_from_archs": "_hat", "read_hat_csv": "_hat",
     "Block": "_nnmeter", "LutData": "_nnmeter", "parse_block_key": "_nnmeter", "read_nnmeter_lut": "_nnmeter",
     "hat_rows_ms": "_predict", "nnmeter_keys_ms": "_predict", "predict_archs_ms": "_predict",

@@ -86,17 +86,30 @@ def fbnet_arch(blocks: str, where: str) -> dict[str, Any]:
 PARSERS = {"ofa-mbv3": ofa_arch, "fbnet": fbnet_arch}
 
 
+def _layout(path: Path, header: list[str]) -> tuple[str, ...]:
+    """The arch columns of the layout `header` has (a key of `LAYOUTS`)."""
+    layout = next((cols for cols in LAYOUTS if set(cols) <= set(header)), None)
+    if layout is None or "index" not in header:
+        known = "; ".join("index, " + ", ".join(cols) for cols in LAYOUTS)
+        raise DataFileError(f"{path}: not a HELP latency CSV (columns {header[:6]}...); expected the columns {known}, "
+                            "then one column per device")
+    return layout
+
+
+def help_space(path: str | Path) -> str:
+    """The space a HELP CSV's rows are subnets of, from its header alone."""
+    path = Path(path)
+    with csv_records(path) as reader:
+        return LAYOUTS[_layout(path, list(reader.fieldnames or []))]
+
+
 def read_help_csv(path: str | Path) -> HelpData:
     """Parse a HELP CSV; a missing file or column, a malformed arch, a non-number or non-positive latency, or
     no rows raises `DataFileError` naming the file, line and column."""
     path = Path(path)
     with csv_records(path) as reader:
         header = list(reader.fieldnames or [])
-        layout = next((cols for cols in LAYOUTS if set(cols) <= set(header)), None)
-        if layout is None or "index" not in header:
-            known = "; ".join("index, " + ", ".join(cols) for cols in LAYOUTS)
-            raise DataFileError(f"{path}: not a HELP latency CSV (columns {header[:6]}...); expected the columns {known}, "
-                                "then one column per device")
+        layout = _layout(path, header)
         devices = [c for c in header if c not in layout and c != "index"]
         if not devices:
             raise DataFileError(f"{path}: no device columns after the arch columns")

@@ -152,9 +152,6 @@ class ClassRange:
             return None
         return "extrapolated" if all(v <= hi * EXTRAPOLATION for v, _, hi in pairs) else "outside"
 
-    def to_dict(self) -> dict[str, list[float]]:
-        return {"macs": list(self.macs), "out": list(self.out)}
-
 
 @dataclass(frozen=True)
 class PricedOp:

@@ -106,24 +106,34 @@ def _op_level_rows(profile: Profile, space, archs: Sequence) -> tuple[np.ndarray
     return np.array(rows), np.array(unmeasured)
 
 
-def unmeasured_share(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
-    """Per arch, the share of its unit-cost milliseconds priced by composition or extrapolation (0 when every op
-    was measured; always 0 for profiles without op classes). Phone tables: by block tier, or by op."""
+def priced_archs(profile: Profile, space, archs: Sequence) -> tuple[np.ndarray, np.ndarray | None]:  # noqa: ANN001
+    """Each arch's latency (as `predict_archs_ms`) and, for profiles with op classes, the share of its milliseconds
+    priced by composition or extrapolation (None for other profiles), in one pass over the archs."""
     if not has_op_model(profile):
-        return np.zeros(len(archs))
-    if profile.domain.get("features") == _nnmeter.FEATURE_SET:
-        return np.array([1.0 - explain_arch(profile, space, arch).share("measured") for arch in archs])
+        return predict_archs_ms(profile, space, archs), None
+    if profile.domain.get("features") == _nnmeter.FEATURE_SET:  # by block tier, or by op where blocks do not map
+        try:
+            explained = [explain_arch(profile, space, arch) for arch in archs]
+        except OutOfDomainError:
+            predict_archs_ms(profile, space, archs)  # raises with the block and the op reasons
+            raise
+        return np.array([e.ms for e in explained]), np.array([1.0 - e.share("measured") for e in explained])
     rows, rest = _op_level_rows(profile, space, archs)
     model = op_model(profile)
-    return np.clip(model.predict(rest) / np.maximum(model.predict(rows), 1e-12), 0.0, 1.0)
+    base = model.predict(rows)
+    return _corrected(profile, space, rows, base), np.clip(model.predict(rest) / np.maximum(base, 1e-12), 0.0, 1.0)
+
+
+def _corrected(profile: Profile, space, rows: np.ndarray, ms: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """`ms` times the calibrated space's measured correction, for archs of that space."""
+    correction = profile.model.aux.get(f"correction:{space.name}/{space.preset}")
+    return ms if correction is None else ms * np.exp(correction.predict_raw(rows))  # type: ignore[attr-defined]
 
 
 def _op_level_archs_ms(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
     """Unit costs over the archs' op rows; archs of a calibrated space also get that space's measured correction."""
     rows = _op_level_rows(profile, space, archs)[0]
-    ms = op_model(profile).predict(rows)
-    correction = profile.model.aux.get(f"correction:{space.name}/{space.preset}")
-    return ms if correction is None else ms * np.exp(correction.predict_raw(rows))  # type: ignore[attr-defined]
+    return _corrected(profile, space, rows, op_model(profile).predict(rows))
 
 
 @dataclass(frozen=True)

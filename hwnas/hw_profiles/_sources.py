@@ -18,7 +18,7 @@ from hwnas.hw_profiles._arch_csv import read_arch_csv
 from hwnas.hw_profiles._calibrate_op_level import calibrate_arch_csv, calibrate_help_csv
 from hwnas.hw_profiles._calibrate_nnmeter import calibrate_nnmeter_lut
 from hwnas.hw_profiles._hat import read_hat_csv
-from hwnas.hw_profiles._help import read_help_csv
+from hwnas.hw_profiles._help import help_space, read_help_csv
 from hwnas.hw_profiles._nnmeter import read_nnmeter_lut
 from hwnas.hw_profiles._predict import hat_rows_ms, nnmeter_keys_ms, predict_archs_ms
 from hwnas.hw_profiles._profile import LatencyModel, Profile
@@ -73,7 +73,7 @@ def _score_arch_csv(profile: Profile, file: Path, column: str | None = None) -> 
 
 def space_of(source: str, file: Path) -> str | None:
     """The space a file's rows are subnets of (None for formats without one)."""
-    return read_help_csv(file).space if CALIBRATION_SOURCES.get(source).has_spaces else None
+    return help_space(file) if CALIBRATION_SOURCES.get(source).has_spaces else None
 
 
 def _score_lut(profile: Profile, file: Path) -> Scored:

@@ -37,13 +37,18 @@ def _kill_when(command: list[str], url: str, name: str, finished: int, log: Path
     return log.read_text()
 
 
+def _run_command(tmp_path, spec: dict) -> tuple:
+    """(spec file, storage URL, the `hwnas run` command line) of `spec` on a fresh SQLite storage in `tmp_path`."""
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    url = f"sqlite:///{tmp_path}/s.db"
+    return spec_path, url, [sys.executable, "-m", "hwnas.cli", "run", str(spec_path), "--storage", url]
+
+
 def test_sigkill_then_resume(spec_dict, tmp_path):
     spec_dict["budget"] = {"trials": 30}
     spec_dict["searcher"] = {"kind": "optuna", "sampler": "random"}
-    spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(spec_dict))
-    url = f"sqlite:///{tmp_path}/s.db"
-    command = [sys.executable, "-m", "hwnas.cli", "run", str(spec_path), "--storage", url]
+    spec_path, url, command = _run_command(tmp_path, spec_dict)
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
 
     log = _kill_when(command, url, "tiny-search", 8, tmp_path / "worker.log", poll_s=0.2)
@@ -103,10 +108,7 @@ def test_sigkill_during_a_batched_run_then_resume(tmp_path):
             "objectives": [{"metric": "params_m", "direction": "minimize"}, {"metric": "flops_m", "direction": "minimize"}],
             "searcher": {"kind": "optuna", "sampler": "nsga2", "options": {"population_size": 20}},
             "budget": {"trials": 100000}}
-    spec_path = tmp_path / "spec.yaml"
-    spec_path.write_text(yaml.safe_dump(spec))
-    url = f"sqlite:///{tmp_path}/s.db"
-    command = [sys.executable, "-m", "hwnas.cli", "run", str(spec_path), "--storage", url]
+    spec_path, url, command = _run_command(tmp_path, spec)
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
     log = _kill_when(command, url, "batched", 150, tmp_path / "worker.log", poll_s=0.05)
     study = optuna.load_study(study_name="batched", storage=url)
