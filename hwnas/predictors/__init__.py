@@ -2,7 +2,8 @@
 
 Kinds (registry names): `block-lut` (lookup table with a regressor fallback), `kernel-level` (one
 regressor per op kind, nn-Meter's method), `arch-mlp` (HAT's method), `gradient-boosted`,
-`op-cost-linear` (non-negative unit costs of MACs/traffic/kernels), `residual` and `ensemble`.
+`op-cost-linear` (non-negative unit costs of MACs/traffic/kernels), `residual` and `ensemble`; and
+`surrogate-ensemble`, the score surrogate (accuracy, mAP, BLEU) with an uncertainty that surrogate search uses.
 """
 
 from hwnas.predictors import metrics
@@ -23,9 +24,10 @@ from hwnas.predictors._kernel import KernelLevel
 from hwnas.predictors._linear import OpCostLinear
 from hwnas.predictors._lut import BlockLookupTable
 from hwnas.predictors._mlp import ArchMLP
+from hwnas.predictors._surrogate import SurrogateEnsemble
 
 __all__ = [
     "PREDICTOR_FORMAT_VERSION", "ArchMLP", "BlockLookupTable", "Ensemble", "GradientBoosted", "KernelLevel",
-    "OpCostLinear", "PREDICTORS", "Predictor", "Residual", "list_predictors", "load_predictor", "metrics", "predictor_class",
+    "OpCostLinear", "PREDICTORS", "Predictor", "Residual", "SurrogateEnsemble", "list_predictors", "load_predictor", "metrics", "predictor_class",
     "predictor_from_dict", "register_predictor", "save_predictor",
 ]

@@ -180,6 +180,27 @@ class ObjectiveSet:
                 evaluator.prime(arch_id, values)
 
     @property
+    def expensive_keys(self) -> list[str]:
+        """Objective and constraint keys whose evaluator runs a network (accuracy, proxies, measurements)."""
+        return [key for key, evaluator in self._by_key.items() if not evaluator.cheap]
+
+    def evaluate_cheap(self, points: Sequence[tuple[Arch, Arch | None]]) -> list[TrialResult]:
+        """The cheap evaluators' values for many points, no network run: what a surrogate search prices
+        thousands of candidates with. Constraints on expensive keys count as met (their values are unknown);
+        a point a predictor refuses is incomplete, with the reason."""
+        values: list[dict[str, float]] = [{} for _ in points]
+        refused: dict[int, str] = {}
+        for evaluator in (e for e in self.evaluators.values() if e.cheap):
+            live = [i for i in range(len(points)) if i not in refused]
+            for i, outcome in zip(live, self._run(evaluator, [points[i] for i in live])):
+                if isinstance(outcome, OutOfDomainError):
+                    refused[i] = str(outcome)
+                else:
+                    values[i].update(outcome)
+        return [TrialResult(v, self._violations(v), complete=i not in refused, reason=refused.get(i, ""))
+                for i, v in enumerate(values)]
+
+    @property
     def all_cheap(self) -> bool:
         """Every objective and constraint is cheap (predicted, counted): trials can run in batches."""
         return all(e.cheap for e in self.evaluators.values())

@@ -145,7 +145,7 @@ class Experiment:
         """Create the study, or load it (many workers may race here; both outcomes are the same)."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(study_name=self.spec.name, storage=self.storage, directions=self.spec.directions,
-                                    sampler=make_sampler(self.spec, self.search_space), load_if_exists=True)
+                                    sampler=make_sampler(self.spec, self.search_space, self.objectives), load_if_exists=True)
         identity = json.dumps(_identity(self.spec))
         stored = study.user_attrs.get(schema.IDENTITY)
         if stored is None:
@@ -182,6 +182,9 @@ class Experiment:
             self._duplicates_in_a_row = 0
             schema.claim(trial, arch, hardware)  # other workers see it while this one runs
             self._local_claims[key] = trial.number
+        predicted = getattr(self.study.sampler, "predicted", None)  # a surrogate search: what it expected here
+        if callable(predicted) and (prediction := predicted(trial.number)) is not None:
+            trial.set_user_attr(schema.SURROGATE, prediction)
 
     def refuse_duplicate(self, trial: optuna.Trial, holder: int, taken: dict[tuple[str, str | None], int]) -> None:
         """Mark `trial` as a repeat of trial `holder` (its caller stores it as FAIL) and steer the sampler away."""

@@ -24,7 +24,10 @@ FEASIBLE, INFEASIBLE_REASON, CONSTRAINT_VALUES = "feasible", "infeasible_reason"
 DUPLICATE_OF = "duplicate_of"
 #: On a queued retry (of a killed trial) failed unrun because the budget was spent: why.
 NOT_RUN = "not_run"
-TRIAL_ATTRS = (ARCH, ARCH_ID, METRICS, HARDWARE, FEASIBLE, INFEASIBLE_REASON, CONSTRAINT_VALUES, DUPLICATE_OF, NOT_RUN)
+#: On a trial a surrogate search chose: what its surrogate predicted, per modelled key {"mean", "std"}.
+SURROGATE = "surrogate"
+TRIAL_ATTRS = (ARCH, ARCH_ID, METRICS, HARDWARE, FEASIBLE, INFEASIBLE_REASON, CONSTRAINT_VALUES, DUPLICATE_OF, NOT_RUN,
+               SURROGATE)
 #: The attributes a trial row (pareto, dashboard, API) is built from.
 ROW_ATTRS = (ARCH, ARCH_ID, METRICS, FEASIBLE, HARDWARE)
 

@@ -36,6 +36,8 @@ for _name, _target, _summary in (
     ("qmc", "optuna.samplers:QMCSampler", "quasi-Monte Carlo (Sobol/Halton) points (Optuna)"),
     ("gp", "optuna.samplers:GPSampler", "Gaussian-process Bayesian optimisation (Optuna)"),
     ("evolution", "hwnas.search.evolution:EvolutionSampler", "OFA/HAT-style evolution through the space's mutate/crossover"),
+    ("surrogate", "hwnas.search.surrogate:SurrogateSampler",
+     "rounds of surrogate-guided picks: an accuracy ensemble steers the few real evaluations"),
 ):
     SAMPLERS.register_lazy(_name, _target, summary=_summary)
 
@@ -55,10 +57,10 @@ SEARCHERS.register("evolution", Searcher(sampler="evolution"), summary="evolutio
 SEARCHERS.register("ray", Searcher(engine="hwnas.search.ray_runner:run_with_ray"),
                    summary="an Optuna sampler in the driver, trials on Ray Tune workers (locally or on a cluster)")
 
-_HIDDEN_OPTIONS = ("space", "seed", "constraints_func", "independent_sampler")
+_HIDDEN_OPTIONS = ("space", "objectives", "seed", "constraints_func", "independent_sampler")
 #: Samplers whose every decision is seeded by (seed, trial number) already: a resumed or parallel run
 #: continues them exactly, so they need no session seed.
-TRIAL_SEEDED = frozenset({"evolution"})
+TRIAL_SEEDED = frozenset({"evolution", "surrogate"})
 
 
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
@@ -86,11 +88,12 @@ def sampler_name(spec: ExperimentSpec) -> str:
     return SEARCHERS.get(spec.searcher.kind).sampler or spec.searcher.sampler
 
 
-def make_sampler(spec: ExperimentSpec, space: Any) -> optuna.samplers.BaseSampler:
+def make_sampler(spec: ExperimentSpec, space: Any, objectives: Any = None) -> optuna.samplers.BaseSampler:
     """The sampler a spec asks for, seeded; unknown options are one line naming them.
 
     A factory that takes `space` gets the space searched (the arch space, or arch × hardware), so it can
-    mutate and cross over whole archs. Constraints reach Optuna's samplers through `trial.set_constraint`
+    mutate and cross over whole archs; one that takes `objectives` gets the experiment's `ObjectiveSet`
+    (the surrogate sampler prices candidates with its cheap evaluators). Constraints reach Optuna's samplers through `trial.set_constraint`
     (set by the runner), and the evolution sampler through the violations stored on each trial.
     """
     name = sampler_name(spec)
@@ -105,6 +108,8 @@ def make_sampler(spec: ExperimentSpec, space: Any) -> optuna.samplers.BaseSample
         _check_option_type(name, key, value, accepted[key].default)
     if "space" in accepted:
         options["space"] = space
+    if "objectives" in accepted:
+        options["objectives"] = objectives
     if "seed" in accepted:
         options["seed"] = spec.seed
     try:

@@ -235,6 +235,36 @@ class ChoiceSpace:
         rows = [self.encode(a) for a in archs]
         return np.stack(rows) if rows else np.zeros((0, len(self.feature_names())))
 
+    def summary_names(self) -> list[str]:
+        names: list[str] = []
+        for decl in self.declaration:
+            name = self.param_prefix + decl.name
+            if isinstance(decl, PerLayer):
+                c = decl.choice
+                names += [f"{name}:sum", f"{name}:max", f"{name}:min"] if c.numeric else [f"{name}:count={v}" for v in c.values]
+            else:
+                names += decl.feature_names(name)
+        return names
+
+    def encode_summary(self, arch: Arch) -> np.ndarray:
+        """Per-layer choices summed up (numeric: sum, max and min over the active layers; categorical: how
+        many layers take each value), global choices as `encode` has them (`summary_names()` order).
+
+        A position-free view of the arch: with tens of evaluated subnets a surrogate learns "how much width
+        in total" far sooner than a weight per layer slot."""
+        arch = self.validate(arch)
+        row: list[float] = []
+        for decl in self.declaration:
+            value = arch[decl.name]
+            if not isinstance(decl, PerLayer):
+                row += decl.encode(value)  # type: ignore[arg-type]
+            elif decl.choice.numeric:
+                layers = [float(v) for v in value] or [0.0]  # type: ignore[union-attr]
+                row += [sum(layers), max(layers), min(layers)]
+            else:
+                row += [float(sum(1 for v in value if v == option)) for option in decl.choice.values]  # type: ignore[union-attr]
+        return np.asarray(row, dtype=np.float64)
+
     # -- Optuna --------------------------------------------------------------------------------
     def suggest(self, trial: optuna.trial.BaseTrial) -> Arch:
         """Ask `trial` for a point; per-layer params (`heads.3`) exist only for active layers.

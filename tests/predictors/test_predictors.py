@@ -7,7 +7,7 @@ import pytest
 
 from hwnas.errors import OutOfDomainError, ProfileError
 from hwnas.predictors import (
-    ArchMLP, BlockLookupTable, Ensemble, GradientBoosted, KernelLevel, OpCostLinear, Residual, list_predictors,
+    ArchMLP, BlockLookupTable, Ensemble, GradientBoosted, KernelLevel, OpCostLinear, Residual, SurrogateEnsemble, list_predictors,
     load_predictor, metrics, predictor_from_dict, save_predictor,
 )
 
@@ -26,6 +26,7 @@ FACTORIES = {
     "arch-mlp": lambda: ArchMLP(hidden_dim=32, hidden_layers=1, lr=3e-3, steps=300),
     "residual": lambda: Residual(OpCostLinear(), GradientBoosted(n_estimators=30, min_child_samples=20)),
     "ensemble": lambda: Ensemble([OpCostLinear(), GradientBoosted(n_estimators=30)], [3, 1]),
+    "surrogate-ensemble": lambda: SurrogateEnsemble(members=2),
 }
 
 

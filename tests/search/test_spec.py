@@ -16,7 +16,7 @@ def test_quickstart_spec_is_valid():
 
 
 @pytest.mark.parametrize("change,message", [
-    ({"searcher": {"sampler": "annealing"}}, "searcher.sampler: Input should be 'gp', 'nsga2', 'nsga3', 'qmc', 'random' or 'tpe', got 'annealing'"),
+    ({"searcher": {"sampler": "annealing"}}, "searcher.sampler: Input should be 'gp', 'nsga2', 'nsga3', 'qmc', 'random', 'surrogate' or 'tpe', got 'annealing'"),
     ({"budget": {"trials": 0}}, "budget.trials: Input should be greater than 0"),
     ({"budget": {}}, "budget: give trials and/or minutes"),
     ({"objectives": []}, "objectives: List should have at least 1 item"),
