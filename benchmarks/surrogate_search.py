@@ -13,6 +13,8 @@ Kendall τ on held-out evaluated subnets is ≥ 0.8 after 50 evaluations (`surro
 surrogate run's first 50 trials, scored on the random runs' subnets it has not seen). Measured accuracy is
 itself noisy (a finite validation set), so the JSON also gives `noise_ceiling_tau`: how well 60 subnets'
 accuracies on the validation set rank their accuracies on an independent one, the most any surrogate can reach.
+`surrogate-no-anchors` is the same searcher without the smallest and largest subnet as its first two trials
+(`speedup_vs_nsga2_no_anchors`): how much of the speed-up the two anchors alone explain.
 
     OMP_NUM_THREADS=1 python benchmarks/surrogate_search.py --json              # both problems, ~40 min on 2 cores
     OMP_NUM_THREADS=1 python benchmarks/surrogate_search.py --only mixed-attention --seeds 2 --trials 100
@@ -51,7 +53,10 @@ SEARCHERS: dict[str, dict[str, Any]] = {
     "nsga2": {"kind": "optuna", "sampler": "nsga2", "options": {"population_size": 20}},
     "evolution": {"kind": "evolution", "options": {"population_size": 20, "parents": 6}},
     "surrogate": {"kind": "optuna", "sampler": "surrogate"},
+    # ablation: the same searcher without its first two trials being the smallest and the largest subnet
+    "surrogate-no-anchors": {"kind": "optuna", "sampler": "surrogate", "options": {"anchors": False}},
 }
+SURROGATES = ("surrogate", "surrogate-no-anchors")
 
 
 def hard_digits(out: Path, copies: int = 6, shift: int = 6, noise: float = 2.5, seed: int = 0) -> dict[str, Any]:
@@ -143,7 +148,7 @@ def run_problem(name: str, trials: int, surrogate_trials: int, seeds: int, retra
     seconds: dict[str, float] = dict.fromkeys(SEARCHERS, 0.0)
     jobs = [(searcher, seed) for seed in range(seeds) for searcher in SEARCHERS]
     for searcher, seed in track(jobs, description=f"{name}: searching"):
-        budget = surrogate_trials if searcher == "surrogate" else trials
+        budget = surrogate_trials if searcher in SURROGATES else trials
         spec = parse_spec(problem_spec(name, supernet, SEARCHERS[searcher], budget, seed))
         experiment = Experiment(spec, ":memory:", objectives=shared)
         shared = experiment.objectives
@@ -156,15 +161,16 @@ def run_problem(name: str, trials: int, surrogate_trials: int, seeds: int, retra
     union = [r for per_run in rows.values() for run in per_run for r in run if r.state == "COMPLETE"]
     data = minimisation_matrix(union, keys, ["maximize", "minimize"])
     reference = list(data.max(axis=0) + 0.1 * (data.max(axis=0) - data.min(axis=0)))
-    curves = {s: [statistics.mean(c) for c in zip(*(curve(run, keys, reference, surrogate_trials if s == "surrogate" else trials)
+    curves = {s: [statistics.mean(c) for c in zip(*(curve(run, keys, reference, surrogate_trials if s in SURROGATES else trials)
                                                   for run in rows[s]))] for s in SEARCHERS}
     target = curves["nsga2"][trials - 1]
     needed = next((n + 1 for n, hv in enumerate(curves["surrogate"]) if hv >= target), None)
+    needed_no_anchors = next((n + 1 for n, hv in enumerate(curves["surrogate-no-anchors"]) if hv >= target), None)
     random_rows = [r for run in rows["random"] for r in run]
     taus = [held_out_tau(e, random_rows) for e in runs["surrogate"]]
     taus_mlp = [held_out_tau(e, random_rows, mlp=True) for e in runs["surrogate"]]
     ceiling = noise_ceiling(name, supernet, runs["random"][0], rows["random"][0])
-    checkpoints = [n for n in (10, 25, 50, 100, 150, 200, 300, 400) if n <= trials]
+    checkpoints = sorted({n for n in (10, 25, 50, 100, 150, 200, 300, 400) if n <= trials} | {surrogate_trials, trials})
     return {
         "space": PROBLEMS[name][0], "preset": PROBLEMS[name][1], "task": PROBLEMS[name][2], "supernet": str(supernet),
         "objectives": keys, "trials": trials, "surrogate_trials": surrogate_trials, "seeds": seeds, "reference": reference,
@@ -172,6 +178,7 @@ def run_problem(name: str, trials: int, surrogate_trials: int, seeds: int, retra
         "nsga2_hv_at_n": target, "surrogate_evaluations_to_match": needed,
         "speedup_vs_nsga2": None if needed is None else round(trials / needed, 2),
         "speedup_at_least": None if needed is not None else round(trials / surrogate_trials, 2),
+        "speedup_vs_nsga2_no_anchors": None if needed_no_anchors is None else round(trials / needed_no_anchors, 2),
         "surrogate_tau": round(statistics.mean(taus), 3), "surrogate_tau_per_seed": [round(t, 3) for t in taus],
         "surrogate_tau_with_mlp": round(statistics.mean(taus_mlp), 3),
         "noise_ceiling_tau": round(ceiling, 3),

@@ -4,7 +4,8 @@ With a trained supernet an `accuracy` evaluation costs a BatchNorm re-estimation
 while predicted latency and counted FLOPs cost microseconds. `SurrogateSampler` spends the expensive
 evaluations in rounds:
 
-1. the first `initial` trials are random subnets (the surrogate needs something to learn from);
+1. the first `initial` trials are the smallest and the largest subnet, then random ones (the surrogate needs
+   something to learn from, and the two extremes anchor the front's ends);
 2. each round fits a `SurrogateEnsemble` per expensive key (objective or constraint) on the study's
    evaluated trials (`ArchFeatures`: the arch's encoding, its per-layer summary, log params and FLOPs), evolves a population on surrogate scores and the exact cheap objectives (thousands
    of candidates, priced in batches), and
@@ -114,6 +115,7 @@ class SurrogateSampler(BaseSampler):
         members: bootstrap members per surrogate.
         mlp: each member fits a small MLP besides its boosted trees (on inherited accuracy it ranked no better
             and cost ten times the fitting time: `benchmarks/surrogate_search.py`).
+        anchors: the initial trials start with the space's smallest and largest archs.
 
     Raises:
         ValueError: options out of range, or a spec whose objectives are all cheap (nothing to model).
@@ -121,7 +123,7 @@ class SurrogateSampler(BaseSampler):
 
     def __init__(self, space: Any = None, objectives: ObjectiveSet | None = None, initial: int = 10, batch: int = 4,
                  population: int = 128, generations: int = 16, kappa: float = 1.0, members: int = 5,
-                 mlp: bool = False, seed: int | None = None) -> None:
+                 mlp: bool = False, anchors: bool = True, seed: int | None = None) -> None:
         if space is None or objectives is None:
             raise ValueError("the surrogate sampler is built by an experiment (it needs the space and objectives)")
         if initial < 2 or batch < 1 or population < 4 or generations < 1 or kappa < 0 or members < 2:
@@ -133,7 +135,7 @@ class SurrogateSampler(BaseSampler):
                              "every objective and constraint here is predicted or counted: use nsga2 or evolution")
         self.space, self.objectives = space, objectives
         self.initial, self.batch, self.population, self.generations = initial, batch, population, generations
-        self.kappa, self.members, self.mlp = float(kappa), members, bool(mlp)
+        self.kappa, self.members, self.mlp, self.anchors = float(kappa), members, bool(mlp), bool(anchors)
         self.seed = 0 if seed is None else seed
         spec = objectives.spec
         self.keys, self.directions, self.constraints = spec.objective_keys, spec.directions, list(spec.constraints)
@@ -195,7 +197,7 @@ class SurrogateSampler(BaseSampler):
             self._queue = self._round(evaluated, random.Random(f"{self.seed}:round:{len(evaluated.points)}:{number}"))
             if self._queue:
                 return self._queue.pop(0)
-        return self._random_point(evaluated.taken, random.Random(f"{self.seed}:{number}:random")), None
+        return self._initial_point(evaluated.taken, random.Random(f"{self.seed}:{number}:random")), None
 
     def _point_of(self, params: Mapping[str, Any]) -> Arch | None:
         try:
@@ -219,7 +221,12 @@ class SurrogateSampler(BaseSampler):
                 evaluated.feasible.append(bool(trial.user_attrs.get(schema.FEASIBLE, False)))
         return evaluated
 
-    def _random_point(self, taken: set[str], rng: random.Random) -> Arch:
+    def _initial_point(self, taken: set[str], rng: random.Random) -> Arch:
+        """The space's smallest and largest archs first (they anchor the front's two ends), then random ones."""
+        for anchor in ("min_arch", "max_arch") if self.anchors else ():
+            point = getattr(self.space, anchor, None)
+            if callable(point) and (point := point()).id not in taken:
+                return point
         point = self.space.sample(rng)
         for _ in range(RANDOM_TRIES):
             if point.id not in taken:

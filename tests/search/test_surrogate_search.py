@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hwnas.errors import SpecError
-from hwnas.search import Experiment, schema
+from hwnas.search import Experiment, parse_spec, schema
 from hwnas.search.surrogate import Prediction, _improvements, _Pool
 
 #: Small rounds so a test sees several: 5 random trials, then rounds of 3 picks from a short evolution.
@@ -106,3 +106,27 @@ def test_a_batch_spreads_over_the_front_and_skips_infeasible_candidates():
     assert picks == ["arch-0", "arch-2"]  # the second pick goes where the first (believed at its mean) left room
     nothing_better = pool.pick(np.array([[0.0, 0.0]]), np.array([1.0, 1.0]), 1, rng=None)  # type: ignore[arg-type]
     assert [p for p, _ in nothing_better] == ["arch-2"]  # no gain anywhere: the most uncertain feasible one
+
+
+def test_co_design_picks_arch_and_hardware_together():
+    spec = parse_spec({"name": "joint-surrogate", "space": {"name": "emov2", "preset": "tiny"}, "hardware": {"kind": "accelerator"},
+                       "task": {"name": "synthetic", "options": {"input_shape": [3, 32, 32]}},
+                       "objectives": [{"metric": "naswot", "direction": "maximize"}, {"metric": "energy_mj", "direction": "minimize"}],
+                       "searcher": {"sampler": "surrogate", "options": {**OPTIONS, "initial": 4}}, "budget": {"trials": 8}})
+    experiment = Experiment(spec, ":memory:")
+    experiment.run()
+    trials = [t for t in experiment.study.get_trials() if t.state.name == "COMPLETE"]
+    assert len(trials) == 8
+    picked = [t for t in trials if schema.SURROGATE in t.user_attrs]
+    assert picked and all(t.user_attrs[schema.HARDWARE]["hw_id"] for t in picked)
+    points = {(t.user_attrs[schema.ARCH_ID], t.user_attrs[schema.HARDWARE]["hw_id"]) for t in trials}
+    assert len(points) == 8
+
+
+@pytest.mark.parametrize("anchors", [True, False])
+def test_the_first_trials_anchor_the_fronts_ends(make_spec, tmp_path, anchors):
+    experiment = Experiment(_surrogate_spec(make_spec, 3, anchors=anchors), f"sqlite:///{tmp_path}/s.db")
+    experiment.run()
+    first = [t.user_attrs[schema.ARCH_ID] for t in sorted(experiment.study.get_trials(), key=lambda t: t.number)][:2]
+    extremes = [experiment.space.min_arch().id, experiment.space.max_arch().id]
+    assert (first == extremes) == anchors
