@@ -166,8 +166,9 @@ class SurrogateSampler(BaseSampler):
         return {}
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        fixed = self._point_of(trial.system_attrs.get("fixed_params") or {})  # an enqueued trial (a killed one's retry)
         with self._lock:  # one round at a time: threads wait for it (a round costs less than an evaluation)
-            self._plans[trial.number] = self._next(study, trial.number)
+            self._plans[trial.number] = (fixed, None) if fixed is not None else self._next(study, trial.number)
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 import yaml
 from optuna.trial import TrialState
 
@@ -45,9 +46,13 @@ def _run_command(tmp_path, spec: dict) -> tuple:
     return spec_path, url, [sys.executable, "-m", "hwnas.cli", "run", str(spec_path), "--storage", url]
 
 
-def test_sigkill_then_resume(spec_dict, tmp_path):
+@pytest.mark.parametrize("searcher", [
+    {"kind": "optuna", "sampler": "random"},
+    {"kind": "optuna", "sampler": "surrogate", "options": {"initial": 5, "batch": 3, "population": 16, "generations": 2}},
+], ids=["random", "surrogate"])
+def test_sigkill_then_resume(spec_dict, tmp_path, searcher):
     spec_dict["budget"] = {"trials": 30}
-    spec_dict["searcher"] = {"kind": "optuna", "sampler": "random"}
+    spec_dict["searcher"] = searcher
     spec_path, url, command = _run_command(tmp_path, spec_dict)
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -55,7 +60,7 @@ def test_sigkill_then_resume(spec_dict, tmp_path):
     assert _count(url, "tiny-search", finished) >= 8, f"the worker made no progress: {log[-2000:]}"
     study = optuna.load_study(study_name="tiny-search", storage=url)
     completed_before = {t.number: t.values for t in study.get_trials(states=(TrialState.COMPLETE,))}
-    assert 8 <= len(completed_before) < 30
+    assert completed_before and 8 <= _count(url, "tiny-search", finished) < 30  # (the largest arch is pruned: params)
 
     time.sleep(GRACE_S + 3)  # the killed trial's heartbeat goes stale, so the re-run fails and retries it
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)

@@ -130,3 +130,17 @@ def test_the_first_trials_anchor_the_fronts_ends(make_spec, tmp_path, anchors):
     first = [t.user_attrs[schema.ARCH_ID] for t in sorted(experiment.study.get_trials(), key=lambda t: t.number)][:2]
     extremes = [experiment.space.min_arch().id, experiment.space.max_arch().id]
     assert (first == extremes) == anchors
+
+
+def test_an_enqueued_trial_keeps_its_arch_and_claims_no_prediction(make_spec, tmp_path):
+    """A killed trial's retry is enqueued with its params: it runs that arch, and no pick's prediction is stored on it."""
+    url = f"sqlite:///{tmp_path}/s.db"
+    Experiment(_surrogate_spec(make_spec, 8), url).run()
+    resumed = Experiment(_surrogate_spec(make_spec, 10), url)
+    taken = {r.arch_id for r in resumed.rows()}
+    retry = next(a for a in (resumed.space.sample(seed) for seed in range(100)) if a.id not in taken)
+    resumed.study.enqueue_trial(resumed.space.to_params(retry))
+    resumed.run()
+    trial = next(t for t in resumed.study.get_trials() if t.user_attrs.get(schema.ARCH_ID) == retry.id)
+    assert trial.state.name in ("COMPLETE", "PRUNED") and schema.SURROGATE not in trial.user_attrs
+    assert len({r.arch_id for r in resumed.rows()}) == 10
