@@ -14,6 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hwnas._defaults import DEFAULT_STORAGE
 from hwnas.errors import QueryError, shown
+from hwnas.search import schema
 from hwnas.search.schema import TrialRecord, objective_keys
 
 
@@ -26,17 +27,22 @@ class TrialRow:
     metrics: dict[str, float]
     feasible: bool
     hardware: dict[str, Any] = field(default_factory=dict)
+    #: A surrogate search's pick: what its surrogate expected, per modelled metric {"mean", "std"}.
+    surrogate: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_trial(cls, trial: FrozenTrial) -> TrialRow:
         stored = TrialRecord.of(trial.user_attrs)
-        return cls(trial.number, trial.state.name, stored.arch_id, stored.arch, stored.metrics, stored.feasible, stored.hardware)
+        return cls(trial.number, trial.state.name, stored.arch_id, stored.arch, stored.metrics, stored.feasible, stored.hardware,
+                   dict(trial.user_attrs.get(schema.SURROGATE) or {}))
 
     def to_dict(self, experiment: str | None = None, storage: str | None = None) -> dict[str, Any]:
         row: dict[str, Any] = {"trial": self.number, "state": self.state, "arch_id": self.arch_id, "feasible": self.feasible,
                                **self.metrics, "arch": self.arch}
         if self.hardware:
             row["hardware"] = self.hardware
+        if self.surrogate:
+            row["surrogate"] = self.surrogate
         if experiment is not None:
             row["extract"] = extract_command(experiment, self.number, storage)
         return row

@@ -61,6 +61,15 @@ def test_fit_reads_only_writes_the_model_and_predict_matches_it(stored, tmp_path
     assert [r["naswot"] for r in rows] == pytest.approx(list(mean)) and [r["naswot_std"] for r in rows] == pytest.approx(list(spread))
 
 
+def test_trials_show_what_the_surrogate_expected_of_its_picks(stored):
+    url, experiment = stored
+    listed = hwnas("trials", "--experiment", "tiny-search", "--storage", url, "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    picks = [r for r in json.loads(listed.stdout) if "surrogate" in r]
+    assert picks and all(set(r["surrogate"]["naswot"]) == {"mean", "std"} for r in picks)
+    assert len(picks) == sum(bool(r.surrogate) for r in experiment.rows())
+
+
 @pytest.mark.parametrize("args, message", [
     (["fit", "--experiment", "nope", "--out", "{tmp}/x.json"], "unknown experiment 'nope'"),
     (["fit", "--experiment", "tiny-search", "--metric", "accuracy", "--out", "{tmp}/x.json"],
