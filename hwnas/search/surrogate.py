@@ -108,7 +108,7 @@ class SurrogateSampler(BaseSampler):
     Args:
         space: the space searched (an arch space, or arch × hardware); given by the experiment.
         objectives: the experiment's `ObjectiveSet` (its directions, constraints and cheap evaluators).
-        initial: random trials before the first round.
+        initial: trials before the first round (the two anchors, then random points).
         batch: real evaluations per round (each round refits the surrogates).
         population, generations: the inner evolution on surrogate scores (population × generations candidates).
         kappa: optimism, in ensemble standard deviations, of the values candidates are picked by.
@@ -143,7 +143,7 @@ class SurrogateSampler(BaseSampler):
         self._independent = RandomSampler(seed=seed)
         self._lock = threading.Lock()
         self._queue: list[tuple[Arch, Prediction]] = []  # this round's picks not yet handed to a trial
-        self._plans: dict[int, tuple[Arch, Prediction | None]] = {}  # trial number -> its point
+        self._plans: dict[int, tuple[dict[str, Any], Prediction | None]] = {}  # trial number -> its point's params
 
     def __getstate__(self) -> dict[str, Any]:  # pickled with the study (Ray's searcher holds it)
         state = self.__dict__.copy()
@@ -168,12 +168,12 @@ class SurrogateSampler(BaseSampler):
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         fixed = self._point_of(trial.system_attrs.get("fixed_params") or {})  # an enqueued trial (a killed one's retry)
         with self._lock:  # one round at a time: threads wait for it (a round costs less than an evaluation)
-            self._plans[trial.number] = (fixed, None) if fixed is not None else self._next(study, trial.number)
+            point, prediction = (fixed, None) if fixed is not None else self._next(study, trial.number)
+            self._plans[trial.number] = (self.space.to_params(point), prediction)
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
-        planned = self._plans.get(trial.number)
-        params = self.space.to_params(planned[0]) if planned else {}
+        params = self._plans.get(trial.number, ({}, None))[0]
         if param_name in params:
             return params[param_name]
         return self._independent.sample_independent(study, trial, param_name, param_distribution)
@@ -207,7 +207,8 @@ class SurrogateSampler(BaseSampler):
             return None
 
     def _read(self, study: optuna.Study, number: int) -> _Evaluated:
-        evaluated = _Evaluated(taken={point.id for n, (point, _) in self._plans.items() if n != number})
+        planned = (self._point_of(params) for n, (params, _) in self._plans.items() if n != number)
+        evaluated = _Evaluated(taken={point.id for point in planned if point is not None})
         for trial in study.get_trials(deepcopy=False):
             if trial.number == number or trial.state == TrialState.FAIL:
                 continue
