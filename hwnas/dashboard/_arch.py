@@ -56,6 +56,7 @@ class TrialDetails:
     extract: str
     problem: str | None = None  # why the arch could not be checked against its space
     hardware: dict[str, Any] = field(default_factory=dict)  # co-design: the trial's hardware choice (with hw_id)
+    surrogate: dict[str, Any] = field(default_factory=dict)  # a surrogate search's pick: what it expected, per metric
 
 
 def trial_details(data: ExperimentData, row: TrialRow) -> TrialDetails:
@@ -80,7 +81,7 @@ def trial_details(data: ExperimentData, row: TrialRow) -> TrialDetails:
                  for key, value in row.metrics.items() if key.startswith("latency_ms@")]
     return TrialDetails(row.number, row.state, row.arch_id, row.feasible, global_choices, layers, params, flops,
                         source if params is not None else "", latencies, dict(row.metrics), extract_command(data.name, row.number, data.storage_url), problem,
-                        dict(row.hardware))
+                        dict(row.hardware), dict(row.surrogate))
 
 
 @lru_cache(maxsize=16)

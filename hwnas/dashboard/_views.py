@@ -111,6 +111,8 @@ def details_panel(details: TrialDetails) -> list[Any]:
         facts.append(("FLOPs", f"{fmt(details.flops_m)} M{counted}"))
     facts += [(metric_label(k), fmt(v)) for k, v in details.metrics.items()
               if k not in ("params_m", "flops_m") and not k.startswith(("latency_ms@", "latency_unmeasured@"))]
+    facts += [(f"surrogate expected {metric_label(k)}", f"{fmt(g.get('mean'))} ± {fmt(g.get('std'))}")
+              for k, g in details.surrogate.items() if isinstance(g, dict)]
     latency_rows = []
     for fact in details.latencies:
         how = {"predicted": f"predicted by profile {fact.device}", "measured": "measured"}.get(fact.source, "no shipped profile of that name")

@@ -29,7 +29,7 @@ SURROGATE = "surrogate"
 TRIAL_ATTRS = (ARCH, ARCH_ID, METRICS, HARDWARE, FEASIBLE, INFEASIBLE_REASON, CONSTRAINT_VALUES, DUPLICATE_OF, NOT_RUN,
                SURROGATE)
 #: The attributes a trial row (pareto, dashboard, API) is built from.
-ROW_ATTRS = (ARCH, ARCH_ID, METRICS, FEASIBLE, HARDWARE)
+ROW_ATTRS = (ARCH, ARCH_ID, METRICS, FEASIBLE, HARDWARE, SURROGATE)
 
 # -- study attributes ---------------------------------------------------------------------------------
 SPEC, OBJECTIVE_KEYS, IDENTITY = "hwnas:spec", "hwnas:objective_keys", "hwnas:identity"

@@ -175,3 +175,14 @@ def test_details_say_how_much_of_an_op_level_latency_is_measured(store: TrialSto
     assert fact.source == "predicted" and fact.unmeasured == 0.35
     panel = text(details_panel(details))
     assert "35% of it composed or extrapolated" in panel and "latency_unmeasured" not in panel
+
+
+def test_details_show_what_a_surrogate_expected_of_its_pick(store: TrialStore) -> None:
+    from dataclasses import replace
+
+    from hwnas.dashboard._views import details_panel
+
+    data = store.experiment("real-run")
+    row = replace(data.row(int(data.numbers[0])), surrogate={"naswot": {"mean": 212.5, "std": 3.25}})
+    panel = text(details_panel(trial_details(data, row)))
+    assert "surrogate expected" in panel and "212.5" in panel and "3.25" in panel
