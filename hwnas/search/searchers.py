@@ -93,8 +93,9 @@ def make_sampler(spec: ExperimentSpec, space: Any, objectives: Any = None) -> op
 
     A factory that takes `space` gets the space searched (the arch space, or arch × hardware), so it can
     mutate and cross over whole archs; one that takes `objectives` gets the experiment's `ObjectiveSet`
-    (the surrogate sampler prices candidates with its cheap evaluators). Constraints reach Optuna's samplers through `trial.set_constraint`
-    (set by the runner), and the evolution sampler through the violations stored on each trial.
+    (the surrogate sampler prices candidates with its cheap evaluators). Constraints reach Optuna's samplers
+    through `trial.set_constraint` (set by the runner), and the evolution sampler through the violations
+    stored on each trial.
     """
     name = sampler_name(spec)
     factory = SAMPLERS.get(name)

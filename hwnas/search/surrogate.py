@@ -7,8 +7,9 @@ evaluations in rounds:
 1. the first `initial` trials are the smallest and the largest subnet, then random ones (the surrogate needs
    something to learn from, and the two extremes anchor the front's ends);
 2. each round fits a `SurrogateEnsemble` per expensive key (objective or constraint) on the study's
-   evaluated trials (`ArchFeatures`: the arch's encoding, its per-layer summary, log params and FLOPs), evolves a population on surrogate scores and the exact cheap objectives (thousands
-   of candidates, priced in batches), and
+   evaluated trials (`ArchFeatures`: the arch's encoding, its per-layer summary, log params and FLOPs),
+   evolves a population on surrogate scores and the exact cheap objectives (thousands of candidates,
+   priced in batches), and
 3. picks `batch` candidates greedily by hypervolume improvement of their optimistic values (mean plus
    `kappa` standard deviations of the ensemble) over the real front, each pick joining the front at its
    predicted mean before the next is chosen, so one round does not spend its batch on one corner.
