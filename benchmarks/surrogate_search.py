@@ -136,7 +136,8 @@ def held_out_tau(experiment: Experiment, random_rows: list[TrialRow], mlp: bool 
     seen = {r.arch_id for r in rows}
     test = list({r.arch_id: r for r in random_rows if r.state == "COMPLETE" and r.arch_id not in seen}.values())
     points = [Arch(r.arch) for r in rows]
-    model = SurrogateEnsemble(sampler.members, mlp, seed=0).fit(sampler.features.rows(points), [r.metrics["accuracy"] for r in rows])
+    model = SurrogateEnsemble(sampler.members, mlp, seed=0)
+    model.fit(sampler.features.rows(points), [r.metrics["accuracy"] for r in rows])
     predicted = model.predict(sampler.features.rows([Arch(r.arch) for r in test]))
     return metrics.kendall_tau([r.metrics["accuracy"] for r in test], predicted)
 
@@ -200,7 +201,8 @@ def main() -> None:
     args = parser.parse_args()
     surrogate_trials = args.surrogate_trials or args.trials // 2
     start = time.perf_counter()
-    problems = {name: run_problem(name, args.trials, surrogate_trials, args.seeds, args.retrain) for name in args.only or PROBLEMS}
+    problems = {name: run_problem(name, args.trials, surrogate_trials, args.seeds, args.retrain)
+                for name in args.only or PROBLEMS}
     for name, result in problems.items():
         print(f"{name}: NSGA-II HV at {args.trials} = {result['nsga2_hv_at_n']:.4g}; surrogate matched it after "
               f"{result['surrogate_evaluations_to_match']} evaluations (speedup {result['speedup_vs_nsga2']}); "

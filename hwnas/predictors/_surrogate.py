@@ -1,11 +1,11 @@
 """`SurrogateEnsemble`: a score surrogate (accuracy, mAP, BLEU) with an uncertainty, for predictor-in-the-loop search.
 
-A search that pays seconds per evaluated subnet needs to know both what an unseen subnet would score and
-how sure that guess is. The ensemble answers both: each member is fitted on its own bootstrap resample of
-the evaluated subnets (gradient-boosted trees, and with `mlp` a small MLP beside them: on inherited accuracy
-the MLP ranked no better than the trees alone and took ten times as long to fit), the prediction is the
-members' mean and the uncertainty their spread. Targets are any finite numbers; they are standardised for fitting. Saved as JSON like every
-predictor (LightGBM's text models, the MLPs' weights), never pickled.
+A search that pays seconds per evaluated subnet needs to know both what an unseen subnet would score and how sure
+that guess is. The ensemble answers both: each member is fitted on its own bootstrap resample of the evaluated
+subnets (gradient-boosted trees, and with `mlp` a small MLP beside them: on inherited accuracy the MLP ranked no
+better than the trees alone and took ten times as long to fit), the prediction is the members' mean and the
+uncertainty their spread. Targets are any finite numbers; they are standardised for fitting. Saved as JSON like
+every predictor (LightGBM's text models, the MLPs' weights), never pickled.
 """
 
 from __future__ import annotations

@@ -129,7 +129,8 @@ class SurrogateSampler(BaseSampler):
             raise ValueError("the surrogate sampler is built by an experiment (it needs the space and objectives)")
         if initial < 2 or batch < 1 or population < 4 or generations < 1 or kappa < 0 or members < 2:
             raise ValueError("the surrogate sampler needs initial ≥ 2, batch ≥ 1, population ≥ 4, generations ≥ 1, "
-                             f"kappa ≥ 0 and members ≥ 2, got {initial}, {batch}, {population}, {generations}, {kappa}, {members}")
+                             f"kappa ≥ 0 and members ≥ 2, got {initial}, {batch}, {population}, {generations}, {kappa}, "
+                             f"{members}")
         self.modelled = objectives.expensive_keys
         if not self.modelled:
             raise ValueError("the surrogate sampler models expensive objectives (accuracy, naswot, measured latency); "
@@ -163,7 +164,8 @@ class SurrogateSampler(BaseSampler):
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         return {}  # the plan answers every param of the point
 
-    def sample_relative(self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         return {}
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
