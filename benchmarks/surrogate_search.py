@@ -37,7 +37,7 @@ from hwnas.predictors import metrics
 from hwnas.predictors._surrogate import SurrogateEnsemble
 from hwnas.search import Experiment, parse_spec
 from hwnas.search.objectives import ObjectiveSet
-from hwnas.search.pareto import TrialRow, hypervolume, minimisation_matrix
+from hwnas.search.pareto import TrialRow, hypervolume, minimisation_matrix, reference_point
 from hwnas.search_spaces import Arch
 
 RESULTS = Path(__file__).parent / "results"
@@ -161,7 +161,7 @@ def run_problem(name: str, trials: int, surrogate_trials: int, seeds: int, retra
     rows = {s: [[r for r in e.rows() if r.state != "FAIL"] for e in runs[s]] for s in SEARCHERS}
     union = [r for per_run in rows.values() for run in per_run for r in run if r.state == "COMPLETE"]
     data = minimisation_matrix(union, keys, ["maximize", "minimize"])
-    reference = list(data.max(axis=0) + 0.1 * (data.max(axis=0) - data.min(axis=0)))
+    reference = list(reference_point(data))
     curves = {s: [statistics.mean(c) for c in zip(*(curve(run, keys, reference, surrogate_trials if s in SURROGATES else trials)
                                                   for run in rows[s]))] for s in SEARCHERS}
     target = curves["nsga2"][trials - 1]

@@ -140,9 +140,13 @@ def running_reference(rows: Sequence[TrialRow], keys: Sequence[str], directions:
     points = [r for r in rows if r.state == "COMPLETE" and all(k in r.metrics for k in keys)]
     if not points:
         return [0.0] * len(keys)
-    data = minimisation_matrix(points, keys, directions)
+    return list(reference_point(minimisation_matrix(points, keys, directions)))
+
+
+def reference_point(data: np.ndarray) -> np.ndarray:
+    """Beyond the worst of minimisation-form `data` per objective by a tenth of its range (≥ 1e-9)."""
     worst, best = data.max(axis=0), data.min(axis=0)
-    return list(worst + 0.1 * np.maximum(worst - best, 1e-9))
+    return worst + 0.1 * np.maximum(worst - best, 1e-9)
 
 
 def resolve_objectives(study: optuna.Study, names: Sequence[str] | None) -> tuple[list[str], list[str]]:

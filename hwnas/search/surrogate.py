@@ -41,6 +41,7 @@ from hwnas.evaluators import CountEvaluator
 from hwnas.predictors import metrics
 from hwnas.predictors._surrogate import SurrogateEnsemble
 from hwnas.search import schema
+from hwnas.search.pareto import reference_point
 from hwnas.search_spaces import Arch
 
 if TYPE_CHECKING:
@@ -62,12 +63,12 @@ class ArchFeatures:
         self.space = space
         self.arch_space = space.space if isinstance(space, JointSpace) else space
         self._counts = CountEvaluator(self.arch_space)
+        hardware = self.space.hardware.feature_names() if isinstance(self.space, JointSpace) else []
+        self._names = [*self.arch_space.feature_names(), *self.arch_space.summary_names(), *hardware,
+                       *(f"log {key}" for key in COUNT_FEATURES)]
 
     def names(self) -> list[str]:
-        names = self.arch_space.feature_names() + self.arch_space.summary_names()
-        if isinstance(self.space, JointSpace):
-            names += self.space.hardware.feature_names()
-        return names + [f"log {key}" for key in COUNT_FEATURES]
+        return list(self._names)
 
     def rows(self, points: Sequence[Arch]) -> np.ndarray:
         if isinstance(self.space, JointSpace):
@@ -79,7 +80,7 @@ class ArchFeatures:
         counts = self._counts.evaluate(archs)
         return np.array([np.hstack([self.arch_space.encode(a), self.arch_space.encode_summary(a), h,
                                     [math.log(max(c[k], 1e-9)) for k in COUNT_FEATURES]])
-                         for a, h, c in zip(archs, hardware, counts)]).reshape(len(points), len(self.names()))
+                         for a, h, c in zip(archs, hardware, counts)]).reshape(len(points), len(self._names))
 
 
 @dataclass(frozen=True)
@@ -256,19 +257,12 @@ class SurrogateSampler(BaseSampler):
             children = [self.space.crossover(*rng.sample(parents, 2), rng) if rng.random() < 0.5
                         else self.space.mutate(rng.choice(parents), rng) for _ in range(self.population)]
             pool.score(children, evaluated.taken)
-        reference = _reference(real)
-        return pool.pick(front, reference, self.batch, rng)
+        return pool.pick(front, reference_point(real), self.batch, rng)
 
     def _minimised(self, values: Mapping[str, float], shift: Mapping[str, float] | None = None) -> list[float]:
         """Objective values, each to be minimised (maximised ones negated); `shift` moves modelled keys first."""
         shift = shift or {}
         return [(-1.0 if d == "maximize" else 1.0) * (values[k] + shift.get(k, 0.0)) for k, d in zip(self.keys, self.directions)]
-
-
-def _reference(real: np.ndarray) -> np.ndarray:
-    """The round's hypervolume reference: the evaluated trials' worst values plus a tenth of their range."""
-    worst, best = real.max(axis=0), real.min(axis=0)
-    return worst + 0.1 * np.maximum(worst - best, 1e-9)
 
 
 class _Pool:
