@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 HWNAS := $(VENV)/bin/hwnas
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench clean
+.PHONY: install system-packages run test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -14,13 +14,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Chromium and PostgreSQL's server, which the tests drive for real (installed when run as root with apt-get).
+system-packages:
+	.ci/system-packages
+
 run: install
 	$(HWNAS) spaces
 	$(HWNAS) run experiments/quickstart.yaml
 	$(HWNAS) pareto --experiment quickstart --storage sqlite:///experiments/quickstart.db
 	@echo "Look at the front in a browser: $(HWNAS) dashboard --storage sqlite:///experiments/quickstart.db  (then open http://127.0.0.1:8050)"
 
-test: install
+test: install system-packages
 	$(PY) -m pytest -q
 
 bench: install

@@ -19,6 +19,7 @@ from hwnas._defaults import DEFAULT_STORAGE
 from hwnas.errors import HwnasError
 from hwnas.search import Experiment, list_experiments, load_spec, open_storage
 from hwnas.search.queries import all_rows, front_rows
+from hwnas.search.storage import redact
 
 DEFAULT_STORAGE_HELP = "Optuna storage URL (sqlite:///x.db, postgresql://…, journal:///x.log); default: the spec's."
 
@@ -62,8 +63,9 @@ def register(app: typer.Typer, console: Console) -> None:
         done = experiment.progress()
         if experiment.stopped_early and (done.budget is None or done.done < done.budget):
             console.print(f"[yellow]stopped before the budget[/]: {experiment.stopped_early}")
-        console.print(f"{spec.name}: {done.done} trials in {experiment.storage_url}, {done.feasible} feasible, "
-                      f"front of {done.front_size}.  Next: hwnas pareto --experiment {spec.name} --storage {experiment.storage_url}")
+        where = redact(experiment.storage_url)
+        console.print(f"{spec.name}: {done.done} trials in {where}, {done.feasible} feasible, "
+                      f"front of {done.front_size}.  Next: hwnas pareto --experiment {spec.name} --storage {where}")
 
     @app.command()
     @_user_errors

@@ -16,6 +16,7 @@ from hwnas._defaults import DEFAULT_STORAGE
 from hwnas.errors import QueryError, shown
 from hwnas.search import schema
 from hwnas.search.schema import TrialRecord, objective_keys
+from hwnas.search.storage import redact
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,9 @@ class TrialRow:
 
 
 def extract_command(experiment: str, trial: int, storage: str | None = None) -> str:
-    """The command that writes this trial's subnet; names the storage unless it is the default one."""
-    where = f" --storage {storage}" if storage and storage != DEFAULT_STORAGE else ""
+    """The command that writes this trial's subnet; names the storage unless it is the default one (a password
+    in its URL as `***`: keep it in PGPASSWORD or ~/.pgpass instead)."""
+    where = f" --storage {redact(storage)}" if storage and storage != DEFAULT_STORAGE else ""
     return f"hwnas extract --experiment {experiment} --trial {trial}{where} --out subnets/{experiment}-{trial}"
 
 

@@ -25,7 +25,7 @@ from hwnas.search.pareto import TrialRow, hypervolume, pareto_front, running_ref
 from hwnas.search.schema import TrialRecord
 from hwnas.search.searchers import SEARCHERS, SessionSeededSampler, make_sampler, sampler_name, session_seed
 from hwnas.search.spec import ExperimentSpec, SpecError
-from hwnas.search.storage import fail_orphaned_trials, open_storage, study_lock
+from hwnas.search.storage import fail_orphaned_trials, open_storage, redact, study_lock
 from hwnas.search_spaces import Arch, get_space
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -151,7 +151,7 @@ class Experiment:
         if stored is None:
             schema.write_study(study, self.spec.model_dump_json(), self.spec.objective_keys, identity)
         elif json.loads(stored) != json.loads(identity):
-            raise SpecError(f"experiment {self.spec.name!r} already exists in {self.storage_url} with another "
+            raise SpecError(f"experiment {self.spec.name!r} already exists in {redact(self.storage_url)} with another "
                             "space, hardware, objectives or constraints; rename the experiment or use another storage")
         return study
 
@@ -321,6 +321,7 @@ class Experiment:
         else:
             self.study.optimize(self.objective, timeout=timeout, callbacks=callbacks, catch=(ProposalRefused,),
                                 n_jobs=self.spec.searcher.workers)  # threads; torch and SQLite release the GIL
+            fail_orphaned_trials(self.study)  # a peer killed before its trial's first heartbeat (Optuna sees only those)
         if self.remaining() == 0:
             self._drop_retries()
         return self.progress()

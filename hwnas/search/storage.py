@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import optuna
 from filelock import FileLock
@@ -47,6 +50,7 @@ def open_storage(url: str, create_dirs: bool = False, *, read_only: bool = False
     """
     if url == ":memory:":
         return optuna.storages.InMemoryStorage()
+    given, url = url, sqlalchemy_url(url)
     try:
         if url.startswith("journal:///"):
             path = _file_path(url, "journal:///", create_dirs and not read_only)
@@ -65,7 +69,36 @@ def open_storage(url: str, create_dirs: bool = False, *, read_only: bool = False
         raise
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy / driver errors: one line naming the URL
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StorageError(f"storage {url!r} cannot be opened: {reason}") from None
+        raise StorageError(f"storage {redact(given)!r} cannot be opened: {reason}") from None
+
+
+#: The SQLAlchemy driver hwnas uses for a plain `postgresql://` URL (the optional extra `hwnas[postgres]`).
+POSTGRES_DRIVER = "psycopg"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """`postgresql://…` (and `postgres://…`) as SQLAlchemy's psycopg 3 URL; other URLs as given.
+
+    SQLAlchemy's default PostgreSQL driver is psycopg2, which is in maintenance only; hwnas installs psycopg 3
+    (`pip install 'hwnas[postgres]'`). An explicit driver (`postgresql+psycopg2://…`) is kept. Raises
+    `StorageError` when the driver is not installed.
+    """
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            url = f"postgresql+{POSTGRES_DRIVER}://" + url.removeprefix(scheme)
+    if url.startswith(f"postgresql+{POSTGRES_DRIVER}://") and importlib.util.find_spec(POSTGRES_DRIVER) is None:
+        raise StorageError(f"storage {redact(url)!r} needs the PostgreSQL driver: pip install 'hwnas[postgres]' (psycopg 3)")
+    return url
+
+
+def redact(url: str) -> str:
+    """A storage URL fit for a message: a password in it becomes `***`."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def is_server_url(url: str) -> bool:
+    """A database server (PostgreSQL, MySQL, …) rather than a file or memory: workers may be on many machines."""
+    return "://" in url and not url.startswith(("sqlite:", "journal:"))
 
 
 #: Beside a storage file: held while a worker reads the study and claims its next trials.
@@ -78,15 +111,78 @@ def study_lock(url: str) -> AbstractContextManager[object]:
     Optuna assigns trial numbers atomically but has no "claim if still free": two processes that read the
     study at once would both take the last trial of the budget, or the same arch. For a storage file
     (SQLite, journal) this is a lock file beside it, so every process on the machine takes turns; in-memory
-    storage lives in one process, where a thread lock is enough. Other URLs (a database server) get a
-    thread lock too: there, workers in different processes may overshoot the budget by their number.
+    storage lives in one process, where a thread lock is enough. PostgreSQL gets a session-level advisory
+    lock on the server (`AdvisoryLock`), which workers on any machine share; other database servers get a
+    thread lock only: there, workers in different processes may overshoot the budget by their number.
     """
     for prefix in ("journal:///", "sqlite:///"):
         if url.startswith(prefix):
             name = url.removeprefix(prefix).split("?", 1)[0]
             if name and name != ":memory:":
                 return FileLock(f"{name}{LOCK_SUFFIX}", thread_local=False)
+    if sqlalchemy_url(url).startswith("postgresql"):
+        return AdvisoryLock(sqlalchemy_url(url))
     return threading.Lock()
+
+
+#: The advisory-lock key hwnas's workers share in one PostgreSQL database (any fixed 64-bit number).
+ADVISORY_KEY = int.from_bytes(b"hwnasclm", "big") >> 1
+
+
+class AdvisoryLock:
+    """PostgreSQL's `pg_advisory_lock`, taken on a connection of its own after a thread lock.
+
+    Session-level advisory locks stack within one connection, so the threads of a process take turns on the
+    thread lock first. The server drops the lock when the session ends, so a worker killed while holding it
+    (SIGKILL, a lost machine) never blocks the others. The connection is opened on first use and kept.
+    """
+
+    def __init__(self, url: str, key: int = ADVISORY_KEY) -> None:
+        self.url, self.key = url, key
+        self._threads = threading.Lock()
+        self._engine: Any = None
+        self._connection: Any = None
+
+    def __enter__(self) -> AdvisoryLock:
+        from sqlalchemy import create_engine, text  # Optuna's RDB storage depends on it; only server URLs get here
+
+        self._threads.acquire()
+        try:
+            if self._engine is None:  # one connection, checked before each use (a server restart drops it)
+                self._engine = create_engine(self.url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+            self._connection = self._engine.connect()
+            self._connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": self.key})
+            self._connection.commit()
+        except BaseException:
+            self._release_connection(unlock=False)
+            self._threads.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._release_connection(unlock=True)
+        finally:
+            self._threads.release()
+
+    def _release_connection(self, unlock: bool) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        from sqlalchemy import text  # see __enter__
+
+        try:
+            if unlock:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
+                connection.commit()
+        finally:
+            connection.close()  # back to the pool; a broken connection is discarded, its lock gone with it
+
+    def __getstate__(self) -> dict[str, object]:  # pickled with an Experiment (Ray): no live connection travels
+        return {"url": self.url, "key": self.key}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(state["url"], state["key"])  # type: ignore[misc]
 
 
 def _check_writable(url: str, path: Path) -> None:

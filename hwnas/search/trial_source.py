@@ -6,7 +6,7 @@ from __future__ import annotations
 from hwnas.errors import ExportError
 from hwnas.export import SubnetSource
 from hwnas.search import schema
-from hwnas.search.storage import load_study, open_storage
+from hwnas.search.storage import load_study, open_storage, redact
 
 
 def trial_source(storage_url: str, experiment: str, trial_number: int) -> SubnetSource:
@@ -14,7 +14,7 @@ def trial_source(storage_url: str, experiment: str, trial_number: int) -> Subnet
     experiment and `ExportError` for a trial that is not in it or recorded no architecture."""
     study = load_study(open_storage(storage_url, read_only=True), experiment)
     if schema.SPEC not in study.user_attrs:
-        raise ExportError(f"experiment {experiment!r} in {storage_url} was not made by `hwnas run` (no {schema.SPEC})")
+        raise ExportError(f"experiment {experiment!r} in {redact(storage_url)} was not made by `hwnas run` (no {schema.SPEC})")
     spec = schema.study_spec(study.user_attrs)
     trials = study.get_trials(deepcopy=False)
     found = [t for t in trials if t.number == trial_number]
