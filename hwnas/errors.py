@@ -97,3 +97,8 @@ class InvalidHardwareError(HwnasError, ValueError):
 
 class UnsupportedOpError(HwnasError, ValueError):
     """An op no cost model prices (never priced as zero); the message names the op and the kinds that are priced."""
+
+
+class ClusterError(HwnasError):
+    """A cluster that cannot be used as asked: a Ray address that does not answer, a resource no node offers,
+    distributed training ranks that disagree; names the address or the rank."""

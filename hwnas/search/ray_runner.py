@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
 import warnings
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import optuna
 
 from hwnas.codesign import InvalidHardwareError
+from hwnas.errors import ClusterError
 from hwnas.search import schema
 from hwnas.search.objectives import ObjectiveSet
 from hwnas.search.runner import Experiment, ProposalRefused
@@ -27,16 +29,30 @@ from hwnas.search_spaces import Arch, get_space
 _WORKER_OBJECTIVES: dict[str, Any] = {}  # per Ray worker process: spec JSON -> ObjectiveSet
 
 
-def _evaluate_on_worker(config: dict[str, Any], spec_json: str) -> dict[str, Any]:
-    """Ray Tune trainable: one arch through the spec's objectives (cheap first)."""
+def _evaluate_on_worker(config: dict[str, Any], spec_json: str, driver_cwd: str) -> dict[str, Any]:
+    """Ray Tune trainable: one arch through the spec's objectives (cheap first).
+
+    Relative paths in a spec (a supernet, a profile) mean what they mean where `hwnas run` was started: the
+    worker works in that folder when its node has it (Tune would otherwise run it in a trial folder).
+    """
+    if os.path.isdir(driver_cwd):
+        os.chdir(driver_cwd)
     if spec_json not in _WORKER_OBJECTIVES:
         spec = ExperimentSpec.model_validate_json(spec_json)
         space = get_space(spec.space.name, spec.space.preset, **spec.space.options)
         _WORKER_OBJECTIVES[spec_json] = ObjectiveSet(spec, space)
     hardware = Arch(config["hardware"]) if config.get("hardware") is not None else None
     result = _WORKER_OBJECTIVES[spec_json].evaluate(Arch(config["arch"]), hardware)
-    payload = {"values": result.values, "violations": result.violations, "complete": result.complete}
+    payload = {"values": result.values, "violations": result.violations, "complete": result.complete,
+               "worker": _where_this_runs()}
     return {"hwnas_done": 1, "hwnas_result": json.dumps(payload)}  # a string: Tune flattens nested dicts
+
+
+def _where_this_runs() -> dict[str, Any]:
+    """The Ray node, host and process of this worker (stored per trial as `schema.WORKER`)."""
+    import ray  # already loaded: this runs inside a Ray worker
+
+    return {"node_id": ray.get_runtime_context().get_node_id(), "host": socket.gethostname(), "pid": os.getpid()}
 
 
 MEASURED_DEVICES = ("local-cpu",)
@@ -89,9 +105,60 @@ class StudySearcher:
                     experiment.study.tell(trial, state=optuna.trial.TrialState.FAIL)
                     return
                 payload = json.loads(result["hwnas_result"])
+                trial.set_user_attr(schema.WORKER, payload["worker"])
                 experiment.record(trial, payload["values"], payload["violations"], payload["complete"])
 
         return _Searcher()
+
+
+#: How long the driver waits for a Ray address to accept a connection before saying it does not answer.
+CONNECT_TIMEOUT_S = 5.0
+
+
+def connect(address: str) -> None:
+    """`ray.init(address=…)`, after checking that the address answers: Ray itself retries for minutes.
+
+    `auto` (the cluster this machine is a node of) is passed as is. Raises `ClusterError` in one line.
+    """
+    import ray  # see run_with_ray
+
+    if address != "auto":
+        host, port = _host_port(address)
+        try:
+            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            raise ClusterError(f"ray_address {address!r} does not answer ({exc.strerror or exc}); "
+                               "start the head with `ray start --head --port PORT`") from None
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+    except Exception as exc:  # noqa: BLE001 - Ray's own errors (a token mismatch, a version mismatch): one line
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ClusterError(f"ray_address {address!r}: {reason}") from None
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    """`HOST:PORT` or `ray://HOST:PORT` (Ray Client, port 10001 by default)."""
+    client = address.startswith("ray://")
+    rest = address.removeprefix("ray://")
+    host, _, port = rest.rpartition(":")
+    if not host:
+        host, port = rest, "10001" if client else "6379"
+    try:
+        return host.strip("[]"), int(port)
+    except ValueError:
+        raise ClusterError(f"ray_address {address!r} must look like HOST:PORT (or ray://HOST:PORT, or auto)") from None
+
+
+def check_resources(address: str, resources: dict[str, float]) -> None:
+    """Every device resource a trial holds must be offered by some node, else Tune would wait forever."""
+    import ray  # see run_with_ray
+
+    offered = ray.cluster_resources()
+    missing = [name for name in resources if offered.get(name, 0) < resources[name]]
+    if missing:
+        shown = ", ".join(f'"{name}": 1' for name in missing)
+        raise ClusterError(f"the Ray cluster at {address!r} has no node offering {', '.join(missing)}; start the node "
+                           f"of that device with `ray start --address {address} --resources '{{{shown}}}'`")
 
 
 def run_with_ray(experiment: Experiment, workers: int, address: str | None = None) -> None:
@@ -110,13 +177,15 @@ def run_with_ray(experiment: Experiment, workers: int, address: str | None = Non
     started_here = not ray.is_initialized()
     if started_here:
         if address:
-            ray.init(address=address, log_to_driver=False)
+            connect(address)
         else:
             ray.init(num_cpus=workers, resources={k: 1.0 for k in resources} or None, include_dashboard=False,
                      log_to_driver=False, logging_level="ERROR")
     try:
-        trainable = tune.with_resources(tune.with_parameters(_evaluate_on_worker, spec_json=spec.model_dump_json()),
-                                        {"cpu": 1, **resources})
+        if address:
+            check_resources(address, resources)
+        trainable = tune.with_resources(tune.with_parameters(_evaluate_on_worker, spec_json=spec.model_dump_json(),
+                                                             driver_cwd=os.getcwd()), {"cpu": 1, **resources})
         searcher = ConcurrencyLimiter(StudySearcher(experiment), max_concurrent=workers)
         with tempfile.TemporaryDirectory(prefix="hwnas-ray-") as scratch:
             tuner = tune.Tuner(

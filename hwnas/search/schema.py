@@ -26,8 +26,10 @@ DUPLICATE_OF = "duplicate_of"
 NOT_RUN = "not_run"
 #: On a trial a surrogate search chose: what its surrogate predicted, per modelled key {"mean", "std"}.
 SURROGATE = "surrogate"
+#: On a trial a Ray worker evaluated: where it ran, {"node_id", "host", "pid"} (a cluster spreads trials over nodes).
+WORKER = "worker"
 TRIAL_ATTRS = (ARCH, ARCH_ID, METRICS, HARDWARE, FEASIBLE, INFEASIBLE_REASON, CONSTRAINT_VALUES, DUPLICATE_OF, NOT_RUN,
-               SURROGATE)
+               SURROGATE, WORKER)
 #: The attributes a trial row (pareto, dashboard, API) is built from.
 ROW_ATTRS = (ARCH, ARCH_ID, METRICS, FEASIBLE, HARDWARE, SURROGATE)
 
