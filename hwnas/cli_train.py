@@ -15,6 +15,7 @@ from hwnas.errors import HwnasError
 from hwnas.tasks import TASKS
 from hwnas.training import TrainSettings, train_supernet
 from hwnas.training.checkpoint import CheckpointError, check_identity, read_meta
+from hwnas.training.distributed import end, ranks_from_environment
 from hwnas.training.supernet import prepare_output
 from hwnas.training.tasks import space_and_task
 
@@ -44,13 +45,22 @@ def register(app: typer.Typer, console: Console) -> None:
         lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate (AdamW, warm-up then cosine)."),
         seed: int = typer.Option(0, "--seed"),
         num_random: int = typer.Option(1, "--num-random", min=0, help="Random subnets per step besides largest and smallest."),
+        warmup_steps: int = typer.Option(50, "--warmup-steps", min=0, help="Linear learning-rate warm-up steps."),
+        grad_clip: float = typer.Option(1.0, "--grad-clip", help="Clip the gradient norm of each step to this."),
         teacher: Optional[Path] = typer.Option(None, "--teacher", help="Trained supernet dir of the same space to distil from."),
         task_option: list[str] = typer.Option([], "--task-option", "-o", help="Task option KEY=VALUE (repeatable), e.g. num_samples=12000."),
         resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
         force: bool = typer.Option(False, "--force", help="Overwrite a trained supernet in --out."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+        device: str = typer.Option("cpu", "--device", help="cpu, or cuda (under torchrun: the GPU of LOCAL_RANK)."),
+        precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (autocast; fp16 on GPUs)."),
     ) -> None:
-        """Train a supernet with the sandwich rule and in-place distillation; checkpoints every epoch."""
+        """Train a supernet with the sandwich rule and in-place distillation; checkpoints every epoch.
+
+        Under `torchrun --nproc_per_node N [--nnodes M …] -m hwnas train-supernet …` every process is a rank of
+        one data-parallel run (gloo on CPU, NCCL with --device cuda): --batch-size is the global batch, rank 0
+        writes --out, and --resume continues it.
+        """
         if resume and force:
             raise HwnasError("--resume and --force exclude each other")
         options = parse_key_values(task_option)
@@ -65,11 +75,21 @@ def register(app: typer.Typer, console: Console) -> None:
         if teacher is not None and not teacher.is_dir():
             raise HwnasError(f"--teacher {str(teacher)!r} not found (a directory written by `hwnas train-supernet`)")
         settings = TrainSettings(epochs=epochs or 1, batch_size=batch_size, lr=lr, seed=seed, num_random=num_random,
-                                 teacher=str(teacher) if teacher else None)
-        console.print(f"training {space_obj.name}/{space_obj.preset} on {task_obj.name} "
-                      f"({len(task_obj.x_train)} train / {len(task_obj.x_val)} val) → {out}")
-        result = train_supernet(space_obj, task_obj, settings, out, task_name=task, task_options=used_options, resume=resume,
-                                force=force, progress=not quiet)
+                                 teacher=str(teacher) if teacher else None, precision=precision,
+                                 warmup_steps=warmup_steps, grad_clip=grad_clip)
+        settings.check()
+        ranks = ranks_from_environment(device)
+        try:
+            if ranks.is_main:
+                where = f", {ranks.world_size} ranks" if ranks.distributed else ""
+                console.print(f"training {space_obj.name}/{space_obj.preset} on {task_obj.name} "
+                              f"({len(task_obj.x_train)} train / {len(task_obj.x_val)} val{where}) → {out}")
+            result = train_supernet(space_obj, task_obj, settings, out, task_name=task, task_options=used_options,
+                                    resume=resume, force=force, progress=not quiet, ranks=ranks)
+        finally:
+            end(ranks)
+        if not ranks.is_main:
+            return
         table = Table(title=f"{out}  ({result.meta['epochs_done']} epochs)")
         for column in ("epoch", "loss", "max acc", "min acc", "seconds"):
             table.add_column(column, justify="right")

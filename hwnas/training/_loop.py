@@ -90,11 +90,13 @@ def evaluate_accuracy(model: nn.Module, task: Task, split: str = "val", batch_si
     """
     x_all, y_all = split_tensors(task, split)
     kind, was_training = task_kind(task), model.training
+    device = next(model.parameters()).device  # a model trained on a GPU is scored there
     model.eval()
     correct = total = 0
     try:
         for start in range(0, len(x_all), batch_size):
-            logits, targets, mask = forward(model, kind, x_all[start:start + batch_size], y_all[start:start + batch_size])
+            x, y = x_all[start:start + batch_size].to(device), y_all[start:start + batch_size].to(device)
+            logits, targets, mask = forward(model, kind, x, y)
             correct += int(((logits.argmax(-1) == targets) & mask).sum())
             total += int(mask.sum())
     finally:

@@ -14,6 +14,7 @@ import math
 import random
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from hwnas.tasks import Task
 from hwnas.training import _loop
 from hwnas.training._progress import TrainingProgress
 from hwnas.training._teacher import HiddenCapture, Teacher, load_teacher
+from hwnas.training.distributed import Ranks
 from hwnas.training.checkpoint import (
     CHECKPOINT_FILE,
     META_FILE,
@@ -53,8 +55,11 @@ class TrainSettings:
     teacher: str | None = None
     teacher_weight: float = 1.0
     hidden_weight: float = 1.0
+    precision: str = "fp32"
 
     def check(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise TrainingError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise TrainingError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -71,6 +76,10 @@ class TrainSettings:
             raise TrainingError(f"seed must be in [0, 2**32), got {self.seed}")
 
 
+#: Mixed precision (autocast) for the forward passes; fp16 also scales the loss (GPUs only).
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 def _sampler_state(rng: random.Random) -> list[Any]:
     version, internal, gauss = rng.getstate()
     return [version, list(internal), gauss]
@@ -80,6 +89,12 @@ def _restore_sampler(state: list[Any]) -> random.Random:
     rng = random.Random()
     rng.setstate((state[0], tuple(state[1]), state[2]))
     return rng
+
+
+def _fingerprint(model: torch.nn.Module) -> float:
+    """A number that differs between ranks whose starting weights differ (a checkpoint that is not shared)."""
+    with torch.no_grad():
+        return float(sum(p.double().sum().item() for p in model.parameters()))
 
 
 def prepare_output(out: Path, resume: bool, force: bool) -> None:
@@ -104,9 +119,12 @@ class SupernetTrainer:
 
     def __init__(self, space: SearchSpace, supernet: Supernet, task: Task, task_options: dict[str, Any],
                  settings: TrainSettings, out: Path, meta: dict[str, Any] | None = None,
-                 state: dict[str, Any] | None = None, task_name: str | None = None) -> None:
+                 state: dict[str, Any] | None = None, task_name: str | None = None, ranks: Ranks | None = None) -> None:
         settings.check()
-        self.space, self.supernet, self.task, self.settings, self.out = space, supernet, task, settings, out
+        self.ranks = ranks or Ranks()
+        if settings.precision == "fp16" and self.ranks.device.type != "cuda":
+            raise TrainingError("--precision fp16 needs a GPU (--device cuda); on a CPU use bf16")
+        self.space, self.supernet, self.task, self.settings, self.out = space, supernet.to(self.ranks.device), task, settings, out
         self.kind = _loop.task_kind(task)
         self.meta = meta or build_meta(space, task_name or task.name, task_options, asdict(settings))
         self.meta["settings"] = asdict(settings)
@@ -116,11 +134,16 @@ class SupernetTrainer:
         self.teacher: Teacher | None = None
         if settings.teacher:
             self.teacher = load_teacher(settings.teacher, space.name, task, settings.hidden_weight)
+            self.teacher.model.to(self.ranks.device)
         if state:
             self.optimizer.load_state_dict(state["optimizer"])
             self.sampler = _restore_sampler(state["sampler"])
             torch.set_rng_state(state["rng_torch"])
         self.steps = _loop.steps_per_epoch(task, settings.batch_size)
+        self.scaler = torch.amp.GradScaler("cuda") if settings.precision == "fp16" else None
+        self.ranks.agree({"space": space.name, "preset": space.preset, "space_options": self.meta["space_options"],
+                          "task": self.meta["task"], **{f"settings.{k}": v for k, v in self.meta["settings"].items()},
+                          "epochs_done": self.epochs_done, "weights": _fingerprint(self.supernet)})
 
     @property
     def epochs_done(self) -> int:
@@ -131,33 +154,54 @@ class SupernetTrainer:
                      teacher_out: tuple[torch.Tensor, torch.Tensor | None] | None,
                      capture: HiddenCapture) -> tuple[torch.Tensor, torch.Tensor]:
         self.supernet.set_active(arch)
-        logits, targets, mask = _loop.forward(self.supernet, self.kind, x, y)
+        with self._autocast():
+            logits, targets, mask = _loop.forward(self.supernet, self.kind, x, y)
+        logits = logits.float()
         loss = _loop.cross_entropy(logits, targets, mask) if soft is None else _loop.distillation(logits, soft, mask)
         if self.teacher is not None and teacher_out is not None:
             loss = loss + self.settings.teacher_weight * self.teacher.loss(logits, capture.value, mask, *teacher_out)
         return loss, logits
 
+    def _autocast(self) -> AbstractContextManager[object]:
+        dtype = PRECISIONS[self.settings.precision]
+        if dtype is None:
+            return nullcontext()
+        return torch.autocast(self.ranks.device.type, dtype=dtype)
+
+    def _backward(self, loss: torch.Tensor) -> None:
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
     def step(self, x: torch.Tensor, y: torch.Tensor, global_step: int, total_steps: int) -> float:
-        """One sandwich step; returns the largest subnet's loss."""
+        """One sandwich step on a global batch (this rank takes its slice); returns the largest subnet's loss
+        over the whole batch."""
         s = self.settings
         _loop.set_lr(self.optimizer, _loop.cosine_lr(s.lr, global_step, total_steps, s.warmup_steps))
         self.optimizer.zero_grad(set_to_none=True)
+        x, y, share = self.ranks.shard(x, y)
         teacher_out = self.teacher.targets(x, y, self.kind) if self.teacher is not None else None
         archs = [self.space.min_arch()] + [self.space.sample(self.sampler) for _ in range(s.num_random)]
         capture = HiddenCapture(self.supernet)
         try:
             self.supernet.train()
             loss, logits = self._subnet_loss(self.space.max_arch(), x, y, None, teacher_out, capture)
-            loss.backward()
+            self._backward(loss * share)
             soft = logits.detach()
             for arch in archs:
-                self._subnet_loss(arch, x, y, soft, teacher_out, capture)[0].backward()
+                self._backward(self._subnet_loss(arch, x, y, soft, teacher_out, capture)[0] * share)
         finally:
             capture.close()
+        parameters = list(self.supernet.parameters())
+        (batch_loss,) = self.ranks.sum_gradients(parameters, loss.detach() * share)
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
         if s.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), s.grad_clip)
-        self.optimizer.step()
-        return loss.item()
+            torch.nn.utils.clip_grad_norm_(parameters, s.grad_clip)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        return float(batch_loss)
 
     # -- epochs ---------------------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
@@ -177,11 +221,13 @@ class SupernetTrainer:
         todo = s.epochs - self.epochs_done
         if stop_after is not None:
             todo = min(todo, stop_after)
-        with TrainingProgress(total_steps, self.epochs_done * self.steps, enabled=progress) as bar:
+        with TrainingProgress(total_steps, self.epochs_done * self.steps, enabled=progress and self.ranks.is_main) as bar:
             for _ in range(max(0, todo)):
                 epoch = self.epochs_done
                 start, losses = time.perf_counter(), []
                 for i, (x, y) in enumerate(_loop.epoch_batches(self.task, s.batch_size, s.seed, epoch)):
+                    if len(x) < self.ranks.world_size:  # an epoch's last, tiny batch: not every rank would get a sample
+                        continue
                     losses.append(self.step(x, y, epoch * self.steps + i, total_steps))
                     bar.advance(epoch + 1, s.epochs, loss=losses[-1])
                 seconds = time.perf_counter() - start
@@ -196,14 +242,18 @@ class SupernetTrainer:
         return self.meta
 
     def save(self) -> None:
-        state = {"optimizer": self.optimizer.state_dict(), "sampler": _sampler_state(self.sampler),
-                 "rng_torch": torch.get_rng_state(), "epoch": self.epochs_done}
-        save_supernet(self.out, self.supernet, self.meta, state)
+        """Rank 0 writes the checkpoint; the other ranks wait for it (a resume then reads a whole one)."""
+        if self.ranks.is_main:
+            state = {"optimizer": self.optimizer.state_dict(), "sampler": _sampler_state(self.sampler),
+                     "rng_torch": torch.get_rng_state(), "epoch": self.epochs_done}
+            save_supernet(self.out, self.supernet, self.meta, state)
+        self.ranks.barrier()
 
 
 def train_supernet(space: SearchSpace, task: Task, settings: TrainSettings, out: str | Path, *,
                    task_name: str | None = None, task_options: dict[str, Any] | None = None, resume: bool = False,
-                   force: bool = False, stop_after: int | None = None, progress: bool = True) -> LoadedSupernet:
+                   force: bool = False, stop_after: int | None = None, progress: bool = True,
+                   ranks: Ranks | None = None) -> LoadedSupernet:
     """Train (or, with `resume`, continue) a supernet of `space` on `task` into directory `out`.
 
     `task_name` and `task_options` are stored so the task can be rebuilt (`get_task(task_name, **options)`);
@@ -212,6 +262,9 @@ def train_supernet(space: SearchSpace, task: Task, settings: TrainSettings, out:
     On resume, the stored settings are used (a larger `settings.epochs` extends the run) and the space and
     preset must match the stored ones. Raises `TrainingError`/`CheckpointError` (one line) for an existing
     `out` without `force`/`resume`, a missing or mismatched checkpoint, or bad settings.
+
+    `ranks` (from `hwnas.training.distributed.ranks_from_environment`) makes this process one rank of a
+    data-parallel run: every rank calls this with the same arguments; rank 0 writes `out`.
     """
     out = Path(out)
     prepare_output(out, resume, force)
@@ -229,10 +282,10 @@ def train_supernet(space: SearchSpace, task: Task, settings: TrainSettings, out:
         else:
             settings = TrainSettings(**{**asdict(stored), "epochs": settings.epochs})
         trainer = SupernetTrainer(loaded.space, loaded.supernet, task, loaded.task_options, settings, out,
-                                  meta=loaded.meta, state=loaded.state)
+                                  meta=loaded.meta, state=loaded.state, ranks=ranks)
     else:
         torch.manual_seed(settings.seed)
         trainer = SupernetTrainer(space, space.build_supernet(), task, dict(task_options or {}), settings, out,
-                                  task_name=task_name)
+                                  task_name=task_name, ranks=ranks)
     meta = trainer.run(stop_after=stop_after, progress=progress)
     return LoadedSupernet(trainer.space, trainer.supernet.eval(), meta, out)
