@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "devices": ("hwnas.cli_devices", "List the shipped hardware profiles: kind, runtime, measurements and held-out accuracy."),
     "hardware": ("hwnas.cli_hardware", "Co-design: hardware spaces, accelerator cost model, ZigZag calibration."),
     "profile": ("hwnas.cli_profiles", "Measure, calibrate, predict with and validate hardware profiles."),
+    "agent": ("hwnas.cli_agent", "The measuring agent: serve this device's ONNX Runtime to `--device agent://HOST:PORT`."),
     "surrogate": ("hwnas.cli_surrogate", "Fit an accuracy surrogate on an experiment's trials (saved as JSON); predict with it."),
 }
 

@@ -22,6 +22,7 @@ from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT
 from hwnas.hw_profiles._op_level import FUSIONS
 from hwnas.hw_profiles._measure import check_device, measure_profile, validate_local
 from hwnas.hw_profiles._sources import CALIBRATION_SOURCES, space_of
+from hwnas.hw_profiles.agent_client import is_agent
 from hwnas.predictors import metrics
 from hwnas.search_spaces import get_space
 
@@ -107,8 +108,10 @@ def predict(
 @profile_app.command()
 @_user_errors
 def measure(
-    device: str = typer.Option("local-cpu", "--device", help="local-cpu, or local-gpu (torch CUDA; refused without a GPU)."),
-    runtime: str = typer.Option("torch", "--runtime", help="torch or onnxruntime (CPU)."),
+    device: str = typer.Option("local-cpu", "--device",
+                               help="local-cpu, local-gpu (torch CUDA; refused without a GPU), or agent://HOST:PORT."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", help="torch or onnxruntime (CPU); default torch, onnxruntime on an agent."),
+    token_file: Optional[Path] = typer.Option(None, "--token-file", help="An agent's token (or set HWNAS_AGENT_TOKEN)."),
     space_name: str = typer.Option(..., "--space", help="Search space whose subnets are measured."),
     preset: Optional[str] = typer.Option(None, "--preset", "-p"),
     n: int = typer.Option(100, "-n", min=1, help="Random subnets to measure (a unit cost per op class needs ~100)."),
@@ -122,11 +125,12 @@ def measure(
     pause: float = typer.Option(DEFAULT_PAUSE_S, "--pause", min=0.0, help="Seconds between blocks."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Measure random subnets and their ops on this machine (under an exclusive lock) and fit a profile."""
+    """Measure random subnets and their ops on this machine or an agent's device (under an exclusive lock) and fit a profile."""
+    runtime = runtime or ("onnxruntime" if is_agent(device) else "torch")
     check_device(device, runtime)
     space = get_space(space_name, preset)
     profile, model = measure_profile(space, n, device, runtime, threads, seed, warmup, repeats, statistic=statistic,
-                                     blocks=blocks, pause_s=pause)
+                                     blocks=blocks, pause_s=pause, token_file=str(token_file) if token_file else None)
     save_profile(profile, model, out)
     if as_json:
         print(json.dumps({**profile.summary(), "validation": profile.validation}, indent=2))
@@ -147,11 +151,13 @@ def validate(
     seed: int = typer.Option(1, "--seed"),
     max_drift: float = typer.Option(DEFAULT_MAX_DRIFT, "--max-drift", min=0.0,
                                     help="Refuse when the profile's anchor subnets now run this much slower or faster."),
+    device: Optional[str] = typer.Option(None, "--device", help="An agent profile's agent, if its address changed."),
+    token_file: Optional[Path] = typer.Option(None, "--token-file", help="An agent's token (or set HWNAS_AGENT_TOKEN)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Measure fresh random subnets now and score the profile: acc10, τ and per-arch rows."""
     report = validate_local(get_profile(profile_name), get_space(space_name, preset), n, seed, repeats=repeats,
-                            max_drift=max_drift)
+                            max_drift=max_drift, device=device, token_file=str(token_file) if token_file else None)
     if as_json:
         print(json.dumps(report, indent=2))
         return

@@ -19,12 +19,15 @@ from hwnas.hw_profiles import Profile, get_profile
 from hwnas.hw_profiles._predict import priced_archs
 from hwnas.hw_profiles._common import DEVICES
 from hwnas.hw_profiles._lock import device_lock
+from hwnas.hw_profiles.agent_client import AgentClient, agent_subnet_samples, is_agent
 from hwnas.search_spaces import Arch, SearchSpace
 
 
 class LatencyEvaluator(Evaluator):
     """Latency of `space`'s archs on `device`: a profile (shipped name, directory or `Profile`), or
-    `"local-cpu"` with `measure=True` to time archs on this machine (warm-up, repeats, median, lock).
+    `"local-cpu"` with `measure=True` to time archs on this machine (warm-up, repeats, median, lock), or
+    `"agent://HOST:PORT"` with `measure=True` to time them on a device running `hwnas agent serve` (token from
+    `HWNAS_AGENT_TOKEN`).
     `name` names the metric (`latency_ms@<name>`; default: the profile's device)."""
 
     def __init__(self, space: SearchSpace, device: str | Path | Profile, measure: bool = False, warmup: int = 5,
@@ -33,11 +36,13 @@ class LatencyEvaluator(Evaluator):
         self.space, self.measure = space, measure
         self.warmup, self.repeats, self.threads, self.statistic = warmup, repeats, threads, statistic
         self.profile: Profile | None = None
+        self.agent: AgentClient | None = None
         if measure:  # torch is loaded only here: predicted latency needs none
             from hwnas.hw_profiles._measure import check_device  # torch: only this path needs it
             from hwnas.hw_profiles._timing import STATISTICS
 
-            check_device(str(device), "torch")
+            self.agent = AgentClient.for_device(str(device)) if is_agent(str(device)) else None
+            check_device(str(device), "onnxruntime" if self.agent else "torch")
             if statistic not in STATISTICS:
                 raise ValueError(f"statistic {statistic!r} is not one of {', '.join(STATISTICS)}")
             self.device = str(device)
@@ -66,9 +71,13 @@ class LatencyEvaluator(Evaluator):
         return self.metrics[0].replace("latency_ms@", "latency_unmeasured@", 1)
 
     def _measured(self, archs: Sequence[Arch]) -> list[float]:
-        from hwnas.hw_profiles._timing import Threads, measure_subnets  # torch: only this path needs it
+        from hwnas.hw_profiles._timing import STATISTICS, Threads, measure_subnets  # torch: only this path needs it
 
+        shape = tuple(self.space.default_input_shape)
         with device_lock(self.device), Threads(self.threads):
+            if self.agent is not None:  # timed there, in ONNX Runtime; the agent serialises its measurements too
+                samples = agent_subnet_samples(self.agent, self.space, archs, shape, self.warmup, self.repeats, self.threads)
+                return [STATISTICS[self.statistic](list(row)) for row in samples]
             return list(measure_subnets(self.space, archs, tuple(self.space.default_input_shape), self.warmup, self.repeats,
                                         self.statistic, device=DEVICES[self.device]))
 

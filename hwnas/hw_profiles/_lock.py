@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,7 +19,10 @@ from hwnas.errors import MeasurementError
 
 
 def lock_path(device: str) -> Path:
-    return Path(os.environ.get("HWNAS_LOCK_DIR", tempfile.gettempdir())) / f"hwnas-measure-{device}.lock"
+    """The lock file of `device`; a name with characters a file name cannot hold (`agent://host:port`) is spelled
+    with `_` for each of them."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", device)
+    return Path(os.environ.get("HWNAS_LOCK_DIR", tempfile.gettempdir())) / f"hwnas-measure-{safe}.lock"
 
 
 @contextmanager

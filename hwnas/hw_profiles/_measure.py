@@ -30,6 +30,7 @@ from hwnas.hw_profiles._predict import predict_archs_ms
 from hwnas.hw_profiles._profile import PROFILE_FILE, LatencyModel, Profile
 from hwnas.hw_profiles._runtimes import RUNTIMES, check_runtime, runtime_version
 from hwnas.hw_profiles._timing import STATISTICS, Threads, measure_subnets, microbenchmarks, reduce_samples, subnet_samples
+from hwnas.hw_profiles.agent_client import AgentClient, agent_microbenchmarks, agent_subnet_samples, is_agent
 from hwnas.hw_profiles._torch_features import FEATURE_SET, READABLE, ops_feature_rows
 from hwnas.predictors import KernelLevel, OpCostLinear, Predictor, Residual, metrics
 
@@ -39,6 +40,11 @@ RETRY_PAUSE_S = 2.0  # lets a slow spell of the machine pass before a validation
 
 def check_device(device: str, runtime: str) -> None:
     """Raise for a device or runtime this machine cannot measure, with the reason."""
+    if is_agent(device):
+        if runtime != "onnxruntime":
+            raise MeasurementError(f"{device} times ONNX models in ONNX Runtime: use --runtime onnxruntime (the default there)")
+        check_runtime(runtime)  # the subnets are exported to ONNX here
+        return
     if device not in DEVICES:
         raise UnknownNameError("measurable device", device, DEVICES)
     if device == "local-gpu" and not torch.cuda.is_available():
@@ -50,7 +56,9 @@ def check_device(device: str, runtime: str) -> None:
     check_runtime(runtime)
 
 
-def _device_facts(device: str) -> dict[str, Any]:
+def _device_facts(device: str, client: AgentClient | None = None) -> dict[str, Any]:
+    if client is not None:
+        return {"agent": client.facts()}
     if device == "local-gpu":
         return {"gpu": torch.cuda.get_device_name(0), "cuda": torch.version.cuda}
     return {"cpu_count": os.cpu_count()}
@@ -80,25 +88,34 @@ def speed_drift(now: np.ndarray, then: np.ndarray) -> float:
 def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str = "torch", threads: int = 1,  # noqa: PLR0913
                     seed: int = 0, warmup: int = 5, repeats: int = 30, lock_timeout_s: float = 600.0,
                     input_shape: Sequence[int] | None = None, statistic: str = "median", blocks: int = DEFAULT_BLOCKS,
-                    pause_s: float = DEFAULT_PAUSE_S) -> tuple[Profile, LatencyModel]:
+                    pause_s: float = DEFAULT_PAUSE_S, token_file: str | None = None) -> tuple[Profile, LatencyModel]:
     """Measure `n` random subnets of `space` (+ their ops) on `device` and fit a profile; the subnets'
-    rounds run in `blocks` blocks `pause_s` apart (validation measures the same way)."""
+    rounds run in `blocks` blocks `pause_s` apart (validation measures the same way).
+
+    `device` is `local-cpu`, `local-gpu`, or `agent://HOST:PORT` (a device running `hwnas agent serve`; ONNX
+    Runtime there, the token from `token_file` or `HWNAS_AGENT_TOKEN`)."""
     check_device(device, runtime)
+    client = AgentClient.for_device(device, token_file) if is_agent(device) else None
     if statistic not in STATISTICS:
         raise UnknownNameError("statistic", statistic, STATISTICS)
     if n < 5:
         raise MeasurementError(f"-n {n}: need at least 5 subnets to fit and validate a predictor")
     if blocks < 1 or pause_s < 0:
         raise MeasurementError(f"--blocks {blocks} / --pause {pause_s}: need at least one block and a pause of ≥ 0 s")
-    torch_device = DEVICES[device]
+    torch_device = DEVICES.get(device, "cpu")
     shape = tuple(input_shape or space.default_input_shape)
+    facts = _device_facts(device, client)  # an agent that does not answer is found before anything is exported
     archs = list({a.id: a for a in (space.sample(seed * 100_003 + i) for i in range(n))}.values())
     started = time.time()
     with device_lock(device, lock_timeout_s), Threads(threads):
-        load_before = os.getloadavg()[0]
-        kinds, op_rows, op_ms = microbenchmarks(space, archs, shape, warmup, repeats, statistic=statistic, runtime=runtime,
-                                                threads=threads, device=torch_device)
-        samples = subnet_samples(space, archs, shape, warmup, repeats, runtime, threads, torch_device, blocks, pause_s)
+        load_before = None if client else os.getloadavg()[0]
+        if client is not None:
+            kinds, op_rows, op_ms = agent_microbenchmarks(client, space, archs, shape, warmup, repeats, statistic, threads)
+            samples = agent_subnet_samples(client, space, archs, shape, warmup, repeats, threads, blocks, pause_s)
+        else:
+            kinds, op_rows, op_ms = microbenchmarks(space, archs, shape, warmup, repeats, statistic=statistic, runtime=runtime,
+                                                    threads=threads, device=torch_device)
+            samples = subnet_samples(space, archs, shape, warmup, repeats, runtime, threads, torch_device, blocks, pause_s)
     measured = reduce_samples(samples, statistic)
     anchors = _pick_anchors(measured)
     kernels = _kernel_model(kinds, op_rows, op_ms)
@@ -115,19 +132,29 @@ def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str 
     aux = {"kernels": kernels} if kernels is not None else {}
     model = LatencyModel(FEATURE_SET, {"model": arch_model().fit(X, measured)}, aux)
     profile = Profile(
-        device=device, kind="gpu" if device == "local-gpu" else "cpu", runtime=runtime_version(runtime, torch_device),
-        threads=threads, batch=1,
-        provenance={"source": "measured on this machine by hwnas profile measure", "licence": "measurements made by the user",
+        device=device, kind="gpu" if device == "local-gpu" else "cpu",
+        runtime=_agent_runtime(facts) if client else runtime_version(runtime, torch_device), threads=threads, batch=1,
+        provenance={"source": _source(facts) if client else "measured on this machine by hwnas profile measure",
+                    "licence": "measurements made by the user",
                     "date": today(), "method": f"warmup {warmup}, {repeats} interleaved rounds in {blocks} blocks {pause_s:g} s "
                                               f"apart, {statistic}, torch threads {threads}, exclusive device lock",
                     "statistic": statistic, "runtime_name": runtime, "blocks": blocks, "pause_s": pause_s,
-                    "load_average_1min": round(load_before, 2), **_device_facts(device),
+                    "load_average_1min": None if load_before is None else round(load_before, 2), **facts,
                     "seconds": round(time.time() - started, 1), "seed": seed},
         domain=domain, predictor={"kind": "residual", "file": "predictor.json", "parts": {"model": "op-cost-linear"},
                                   "aux": {"kernels": "kernel-level"} if aux else {}},
         validation=validation, n_measurements=len(archs) + len(kinds),
     )
     return profile, model
+
+
+def _agent_runtime(facts: dict[str, Any]) -> str:
+    agent = facts["agent"]
+    return f"onnxruntime {agent.get('onnxruntime')} (CPUExecutionProvider) on {agent.get('cpu')}"
+
+
+def _source(facts: dict[str, Any]) -> str:
+    return f"measured on {facts['agent'].get('host')} through hwnas agent serve, by hwnas profile measure"
 
 
 def _session_drift(samples: np.ndarray, statistic: str) -> float:
@@ -159,28 +186,41 @@ def fresh_archs(space: Any, n: int, seed: int = 1) -> list[Any]:
 
 
 def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, warmup: int = 5, repeats: int = 30,  # noqa: PLR0913
-                   lock_timeout_s: float = 600.0, max_drift: float = DEFAULT_MAX_DRIFT, attempts: int = 3) -> dict[str, Any]:
+                   lock_timeout_s: float = 600.0, max_drift: float = DEFAULT_MAX_DRIFT, attempts: int = 3,
+                   device: str | None = None, token_file: str | None = None) -> dict[str, Any]:
     """Measure `n` fresh random subnets (same statistic, runtime and device as the profile) and score the
     profile on them. The profile's anchors are measured in the same session; while they ran more than
     `max_drift` slower or faster than in the profile, the session is measured again (at most `attempts`
     sessions, then `MeasurementError`): the score should judge the predictor, not the machine's mood. The
-    predictions are made before any measuring, and whether a session is kept never looks at them."""
+    predictions are made before any measuring, and whether a session is kept never looks at them.
+
+    A profile measured through an agent is validated on it (`device`: the agent's address now, if it moved)."""
     runtime = profile.provenance.get("runtime_name", "torch")
-    if profile.domain.get("features") not in READABLE or profile.device not in DEVICES:
-        raise MeasurementError(f"profile {profile.device!r} was not measured on this machine ({profile.domain.get('features')}); "
-                               "validate measures local-cpu and local-gpu profiles")
-    check_device(profile.device, runtime)
+    measured_here = profile.device in DEVICES or is_agent(profile.device)
+    if profile.domain.get("features") not in READABLE or not measured_here:
+        raise MeasurementError(f"profile {profile.device!r} was not measured by hwnas profile measure "
+                               f"({profile.domain.get('features')}); validate measures local-cpu, local-gpu and agent:// profiles")
+    device = device or profile.device
+    if is_agent(device) != is_agent(profile.device):
+        raise MeasurementError(f"profile {profile.device!r} cannot be validated on {device!r}: measure and validate on the same device")
+    check_device(device, runtime)
+    client = AgentClient.for_device(device, token_file) if is_agent(device) else None
     shape = tuple(profile.domain.get("input_shape") or space.default_input_shape)
     archs = fresh_archs(space, n, seed)
     predicted = predict_archs_ms(profile, space, archs)
     anchors, anchor_ms = _anchor_archs(profile, space)
     attempts = max(1, attempts)
     for attempt in range(1, attempts + 1):
-        with device_lock(profile.device, lock_timeout_s), Threads(profile.threads or 1):
-            load = os.getloadavg()[0]
-            timed = measure_subnets(space, archs + anchors, shape, warmup, repeats, profile.provenance.get("statistic", "median"),
-                                    runtime, profile.threads or 1, DEVICES[profile.device],
-                                    int(profile.provenance.get("blocks", 1)), float(profile.provenance.get("pause_s", 0.0)))
+        statistic, blocks = profile.provenance.get("statistic", "median"), int(profile.provenance.get("blocks", 1))
+        pause_s = float(profile.provenance.get("pause_s", 0.0))
+        with device_lock(device, lock_timeout_s), Threads(profile.threads or 1):
+            load = None if client else os.getloadavg()[0]
+            if client is not None:
+                timed = reduce_samples(agent_subnet_samples(client, space, archs + anchors, shape, warmup, repeats,
+                                                            profile.threads or 1, blocks, pause_s), statistic)
+            else:
+                timed = measure_subnets(space, archs + anchors, shape, warmup, repeats, statistic, runtime,
+                                        profile.threads or 1, DEVICES[device], blocks, pause_s)
         measured, drift = timed[:len(archs)], speed_drift(timed[len(archs):], anchor_ms) if anchors else None
         if drift is None or abs(drift) <= max_drift:
             break
@@ -197,4 +237,4 @@ def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, war
     result = metrics.summary(measured, predicted)
     return {"profile": profile.device, "space": space.name, "preset": space.preset, **result,
             "anchor_drift": None if drift is None else round(drift, 4), "sessions": attempt,
-            "load_average_1min": round(load, 2), **_device_facts(profile.device), "archs": rows}
+            "load_average_1min": None if load is None else round(load, 2), **_device_facts(device, client), "archs": rows}

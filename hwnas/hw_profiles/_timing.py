@@ -69,21 +69,28 @@ def _op_module(op: Any) -> tuple[torch.nn.Module, tuple[torch.Tensor, ...]] | No
     return None
 
 
-def microbenchmarks(space: Any, archs: Sequence[Any], shape: tuple[int, ...], warmup: int, repeats: int,  # noqa: PLR0913
-                    max_ops: int = 60, statistic: str = "median", runtime: str = "torch",
-                    threads: int = 1, device: str = "cpu") -> tuple[list[str], np.ndarray, np.ndarray]:
-    """`statistic` ms of each distinct benchmarked op (by key) of `archs`, at most `max_ops` of them."""
+def benchmarked_ops(space: Any, archs: Sequence[Any], shape: tuple[int, ...], max_ops: int = 60) -> list[tuple[Any, Any]]:
+    """(op, (module, inputs)) for each distinct benchmarked op (by key) of `archs`, at most `max_ops` of them."""
     seen: dict[str, Any] = {}
     for arch in archs:
         for op in space.ops(arch, shape):
             if op.kind in BENCHED and op.key not in seen and len(seen) < max_ops:
                 seen[op.key] = op
+    out = []
+    for op in seen.values():
+        built = _op_module(op)
+        if built is not None and not (op.kind == "attention" and op["attn"] != "softmax"):
+            out.append((op, built))
+    return out
+
+
+def microbenchmarks(space: Any, archs: Sequence[Any], shape: tuple[int, ...], warmup: int, repeats: int,  # noqa: PLR0913
+                    max_ops: int = 60, statistic: str = "median", runtime: str = "torch",
+                    threads: int = 1, device: str = "cpu") -> tuple[list[str], np.ndarray, np.ndarray]:
+    """`statistic` ms of each distinct benchmarked op (by key) of `archs`, at most `max_ops` of them."""
     kinds, rows, ms = [], [], []
     with torch.inference_mode():
-        for op in seen.values():
-            built = _op_module(op)
-            if built is None or (op.kind == "attention" and op["attn"] != "softmax"):
-                continue
+        for op, built in benchmarked_ops(space, archs, shape, max_ops):
             run = make_runner(*built, runtime, threads, device)
             kinds.append(op.kind)
             rows.append(op_features(op))
@@ -101,18 +108,26 @@ def subnet_samples(space: Any, archs: Sequence[Any], shape: Sequence[int], warmu
     machine better than one spell does."""
     supernet = space.build_supernet().eval()
     inputs = space.example_input(1, tuple(shape))
-    samples = np.zeros((len(archs), repeats))
-    per_block = np.array_split(np.arange(repeats), max(1, min(blocks, repeats)))
     with torch.inference_mode():
         runners = [make_runner(supernet.extract(arch).eval(), inputs, runtime, threads, device) for arch in archs]
-        for b, rounds in enumerate(per_block):
-            if b:
-                time.sleep(pause_s)
-            for run in runners:
-                time_call(run, warmup if b == 0 else min(warmup, 2), 0)
-            for r in rounds:
-                for i, run in enumerate(runners):
-                    samples[i, r] = time_call(run, 0, 1)[0]
+        return interleaved_samples(runners, warmup, repeats, blocks, pause_s)
+
+
+def interleaved_samples(runners: Sequence[Callable[[], Any]], warmup: int, repeats: int, blocks: int = 1,
+                        pause_s: float = 0.0) -> np.ndarray:
+    """(runners, repeats) ms: `repeats` rounds of one call of each runner in turn, in `blocks` blocks `pause_s`
+    apart, each block after a warm-up (`warmup` calls first, then at most 2). The measuring method of
+    `subnet_samples`, shared by the measuring agent (`hwnas agent serve`)."""
+    samples = np.zeros((len(runners), repeats))
+    per_block = np.array_split(np.arange(repeats), max(1, min(blocks, repeats)))
+    for b, rounds in enumerate(per_block):
+        if b:
+            time.sleep(pause_s)
+        for run in runners:
+            time_call(run, warmup if b == 0 else min(warmup, 2), 0)
+        for r in rounds:
+            for i, run in enumerate(runners):
+                samples[i, r] = time_call(run, 0, 1)[0]
     return samples
 
 

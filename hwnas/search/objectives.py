@@ -10,6 +10,7 @@ from hwnas.errors import HwnasError, OutOfDomainError, shown
 from hwnas.evaluators import CountEvaluator, Evaluator
 from hwnas.evaluators.latency import LatencyEvaluator, NnMeterLatencyEvaluator
 from hwnas.hw_profiles._common import DEVICES as MEASURABLE
+from hwnas.hw_profiles.agent_client import is_agent
 from hwnas.registry import Registry
 from hwnas.search.spec import ExperimentSpec, SpecError
 from hwnas.search_spaces import Arch, SearchSpace
@@ -59,11 +60,12 @@ NNMETER_PREFIX = "nnmeter:"  # latency_ms@nnmeter:cortexA76cpu_tflite21
 
 
 def _latency(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
-    """Predicted from a shipped or local profile; `local-cpu` / `local-gpu` are measured here (under the device lock);
+    """Predicted from a shipped or local profile; `local-cpu` / `local-gpu` are measured here (under the device lock),
+    `agent://HOST:PORT` on a device running `hwnas agent serve` (token: `HWNAS_AGENT_TOKEN`);
     `nnmeter:<predictor>` asks nn-Meter's own predictor (optional extra, files placed locally)."""
     if device and device.startswith(NNMETER_PREFIX):
         return NnMeterLatencyEvaluator(space, device.removeprefix(NNMETER_PREFIX))
-    if device in MEASURABLE:
+    if device in MEASURABLE or is_agent(device):  # agent://HOST:PORT: timed on that device (`hwnas agent serve`)
         return LatencyEvaluator(space, device, measure=True)
     return LatencyEvaluator(space, device, name=device)  # type: ignore[arg-type]
 

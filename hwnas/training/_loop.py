@@ -90,7 +90,7 @@ def evaluate_accuracy(model: nn.Module, task: Task, split: str = "val", batch_si
     """
     x_all, y_all = split_tensors(task, split)
     kind, was_training = task_kind(task), model.training
-    device = next(model.parameters()).device  # a model trained on a GPU is scored there
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))  # a model on a GPU is scored there
     model.eval()
     correct = total = 0
     try:
