@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -19,8 +19,9 @@ from hwnas.errors import DataFileError, UnknownNameError
 from hwnas.hw_profiles import DEVICE_KINDS, get_profile, save_profile
 from hwnas.hw_profiles._calibrate_op_level import calibrate_help_columns
 from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S
+from hwnas.hw_profiles._few_shot import calibrate_few_shot, file_source, read_measurements, suggest_archs
+from hwnas.hw_profiles._measure import check_device, measure_archs, measure_profile, runtime_label, validate_local
 from hwnas.hw_profiles._op_level import FUSIONS
-from hwnas.hw_profiles._measure import check_device, measure_profile, validate_local
 from hwnas.hw_profiles._sources import CALIBRATION_SOURCES, space_of
 from hwnas.hw_profiles.agent_client import is_agent
 from hwnas.predictors import metrics
@@ -34,9 +35,14 @@ _user_errors = user_errors
 @profile_app.command()
 @_user_errors
 def calibrate(
-    files: list[Path] = typer.Argument(..., metavar="FILE...", help="Measurements: a HAT latency CSV, an nn-Meter LUT JSON, "
+    files: list[Path] = typer.Argument(None, metavar="FILE...", help="Measurements: a HAT latency CSV, an nn-Meter LUT JSON, "
                                        "or HELP latency CSVs (several: one profile fitted on all of them)."),
-    source: str = typer.Option(..., "--source", help=" or ".join(CALIBRATION_SOURCES.names()) + "."),
+    source: Optional[str] = typer.Option(None, "--source", help=" or ".join(CALIBRATION_SOURCES.names()) + "."),
+    few_shot: Optional[Path] = typer.Option(None, "--few-shot", help="A few measured subnets of a new device (JSON lines of "
+                                            "arch + ms, an arch CSV, or a HELP CSV with --column): a mix of base profiles."),
+    column: Optional[str] = typer.Option(None, "--column", help="--few-shot: the file's latency column."),
+    bases: Optional[list[str]] = typer.Option(None, "--base", help="--few-shot: base profiles to mix (default: every shipped one "
+                                              "that prices the space); repeatable."),
     out: Path = typer.Option(..., "--out", help="Profile directory to write (replaced atomically if it exists)."),
     devices: Optional[list[str]] = typer.Option(None, "--device", help="Device name (default: from the file name); "
                                                 "help-csv: the column (once, or once per FILE)."),
@@ -49,9 +55,23 @@ def calibrate(
     runtime: Optional[str] = typer.Option(None, "--runtime", help="Runtime the measurements used."),
     as_json: bool = typer.Option(False, "--json", help="Print the profile's facts as JSON."),
 ) -> None:
-    """Fit a profile on public measurements; validation on a held-out 20% is stored inside it."""
+    """Fit a profile on public measurements (validation on a held-out 20 % stored inside it), or with --few-shot a new
+    device's profile from a few of its measured subnets (leave-one-out error stored inside it)."""
     if kind is not None and kind not in DEVICE_KINDS:
         raise UnknownNameError("device kind", kind, DEVICE_KINDS)
+    if few_shot is not None:
+        if files or source is not None:
+            raise DataFileError("--few-shot FILE takes no FILE arguments and no --source")
+        if space_name is None or not devices or len(devices) != 1:
+            raise DataFileError("--few-shot FILE needs --space SPACE and --device NAME (the new device's profile name)")
+        space = get_space(space_name, preset)
+        archs, measured = read_measurements(few_shot, space, column)
+        profile, model = calibrate_few_shot(space, archs, measured, devices[0], bases=bases, kind=kind, runtime=runtime,
+                                            provenance={"measurements": file_source(few_shot, column)})
+        _report_calibrated(profile, model, out, as_json)
+        return
+    if not files or source is None:
+        raise DataFileError("give FILE... with --source SOURCE, or --few-shot FILE")
     entry, devices = CALIBRATION_SOURCES.get(source), devices or []
     if entry.space_option:
         if space_name is None or len(files) != 1 or len(devices) != 1:
@@ -71,6 +91,10 @@ def calibrate(
         if len(files) != 1 or len(devices) > 1 or name is not None:
             raise DataFileError(f"source {source!r} calibrates one FILE with at most one --device (and no --name)")
         profile, model = entry.calibrate(files[0], device=devices[0] if devices else None, kind=kind, runtime=runtime)
+    _report_calibrated(profile, model, out, as_json)
+
+
+def _report_calibrated(profile: Any, model: Any, out: Path, as_json: bool) -> None:
     save_profile(profile, model, out)
     facts = {**profile.summary(), "validation": profile.validation}
     if as_json:
@@ -123,12 +147,25 @@ def measure(
     seed: int = typer.Option(0, "--seed"),
     blocks: int = typer.Option(DEFAULT_BLOCKS, "--blocks", min=1, help="Blocks the rounds run in (validation does the same)."),
     pause: float = typer.Option(DEFAULT_PAUSE_S, "--pause", min=0.0, help="Seconds between blocks."),
+    few_shot: bool = typer.Option(False, "--few-shot", help="Measure only the -n subnets `profile suggest` picks and fit a "
+                                  "few-shot profile (a mix of base profiles)."),
+    bases: Optional[list[str]] = typer.Option(None, "--base", help="--few-shot: base profiles to mix (default: every shipped one)."),
+    name: Optional[str] = typer.Option(None, "--name", help="--few-shot: the new profile's device name (default: --device)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Measure random subnets and their ops on this machine or an agent's device (under an exclusive lock) and fit a profile."""
     runtime = runtime or ("onnxruntime" if is_agent(device) else "torch")
     check_device(device, runtime)
     space = get_space(space_name, preset)
+    if few_shot:
+        archs = suggest_archs(space, n, bases, seed=seed)
+        measured, facts = measure_archs(space, archs, device, runtime, threads, warmup, repeats, statistic, blocks, pause,
+                                        str(token_file) if token_file else None)
+        profile, model = calibrate_few_shot(space, archs, measured, name or device, bases=bases,
+                                            kind="gpu" if device == "local-gpu" else "cpu", threads=threads,
+                                            runtime=runtime_label(runtime, facts), provenance={"measured": facts})
+        _report_calibrated(profile, model, out, as_json)
+        return
     profile, model = measure_profile(space, n, device, runtime, threads, seed, warmup, repeats, statistic=statistic,
                                      blocks=blocks, pause_s=pause, token_file=str(token_file) if token_file else None)
     save_profile(profile, model, out)
@@ -168,6 +205,22 @@ def validate(
     drift = report["anchor_drift"]
     console.print(f"acc10 {fmt_metric(report['acc10'])}, τ {fmt_metric(report['kendall_tau'])} over {report['n']} subnets"
                   + ("" if drift is None else f"; machine speed vs the profile's anchors {drift:+.1%}"))
+
+
+@profile_app.command()
+@_user_errors
+def suggest(
+    space_name: str = typer.Option(..., "--space"),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p"),
+    n: int = typer.Option(10, "-n", min=1, help="Subnets to measure."),
+    bases: Optional[list[str]] = typer.Option(None, "--base", help="Base profiles (default: every shipped one that prices the space)."),
+    pool: int = typer.Option(1000, "--pool", min=1, help="Random subnets to choose among."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """The -n subnets worth measuring on a new device for a few-shot profile, one arch JSON per line: spread over
+    the base profiles' predictions (their range, and where they disagree)."""
+    for arch in suggest_archs(get_space(space_name, preset), n, bases, pool=pool, seed=seed):
+        print(json.dumps(arch.to_dict()))
 
 
 def _check_space(source: str, file: Path, space_name: str | None) -> None:

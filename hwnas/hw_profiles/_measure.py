@@ -148,6 +148,33 @@ def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str 
     return profile, model
 
 
+def measure_archs(space: Any, archs: Sequence[Any], device: str = "local-cpu", runtime: str = "torch", threads: int = 1,  # noqa: PLR0913
+                  warmup: int = 5, repeats: int = 30, statistic: str = "median", blocks: int = DEFAULT_BLOCKS,
+                  pause_s: float = DEFAULT_PAUSE_S, token_file: str | None = None,
+                  lock_timeout_s: float = 600.0) -> tuple[np.ndarray, dict[str, Any]]:
+    """`statistic` ms of each of `archs` on `device` (this machine or an agent), measured as `measure_profile`
+    measures, and the facts of the device (what a few-shot profile records)."""
+    check_device(device, runtime)
+    if statistic not in STATISTICS:
+        raise UnknownNameError("statistic", statistic, STATISTICS)
+    client = AgentClient.for_device(device, token_file) if is_agent(device) else None
+    facts = _device_facts(device, client)
+    shape = tuple(space.default_input_shape)
+    with device_lock(device, lock_timeout_s), Threads(threads):
+        if client is not None:
+            samples = agent_subnet_samples(client, space, archs, shape, warmup, repeats, threads, blocks, pause_s)
+        else:
+            samples = subnet_samples(space, archs, shape, warmup, repeats, runtime, threads, DEVICES[device], blocks, pause_s)
+    method = {"warmup": warmup, "repeats": repeats, "statistic": statistic, "blocks": blocks, "pause_s": pause_s,
+              "threads": threads, "runtime": runtime, "device": device}
+    return reduce_samples(samples, statistic), {**facts, "method": method}
+
+
+def runtime_label(runtime: str, facts: dict[str, Any]) -> str:
+    """How a measurement's runtime is named in a profile: the agent's ONNX Runtime, or this machine's runtime."""
+    return _agent_runtime(facts) if "agent" in facts else runtime_version(runtime, "cuda" if "gpu" in facts else "cpu")
+
+
 def _agent_runtime(facts: dict[str, Any]) -> str:
     agent = facts["agent"]
     return f"onnxruntime {agent.get('onnxruntime')} (CPUExecutionProvider) on {agent.get('cpu')}"

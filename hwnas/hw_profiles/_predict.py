@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from hwnas.errors import OutOfDomainError
-from hwnas.hw_profiles import _hat, _nnmeter, _op_level, _torch_features
+from hwnas.hw_profiles import _few_shot, _hat, _nnmeter, _op_level, _torch_features
 from hwnas.hw_profiles._blocks import BlockPart, nnmeter_block_parts
 from hwnas.hw_profiles._profile import Profile
 from hwnas.predictors import OpCostLinear
@@ -376,6 +376,8 @@ def phone_archs_ms(profile: Profile, space, archs: Sequence, input_shape: Sequen
 FEATURE_SETS.register(_nnmeter.FEATURE_SET, phone_archs_ms, summary="nn-Meter TFLite block tables (phones)")
 FEATURE_SETS.register(_op_level.FEATURE_SET, _op_level_archs_ms,
                       summary="op classes' unit costs: prices the ops of any space (measured, composed or extrapolated)")
+FEATURE_SETS.register(_few_shot.FEATURE_SET, _few_shot.few_shot_archs_ms,
+                      summary="few-shot: a non-negative mix of base profiles' predictions, fitted on a few measured subnets")
 FEATURE_SETS.register(_hat.FEATURE_SET, _hat_archs_ms, summary="HAT SubTransformer rows, op-level cost features")
 for _name in _torch_features.READABLE:
     FEATURE_SETS.register(_name, _torch_archs_ms, summary="op classes of torch-measured subnets (this machine, a GPU)")

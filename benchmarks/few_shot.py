@@ -1,0 +1,156 @@
+"""Few-shot profiles measured leave-one-device-out: a device's latency from N of its measured subnets and the
+profiles of every *other* device (`hwnas profile calibrate --few-shot`'s mix), scored on all its other subnets.
+
+For each device column of HELP's FBNet and OFA files (`$HWNAS_DATA/help-latency`) and each of HAT's devices
+(`$HWNAS_DATA/hat-latency`, HAT's own rows), the bases are the shipped profiles of other devices (every batch
+size of the same GPU is left out too). N = 10 and 50 subnets are picked the way `hwnas profile suggest` picks
+them (farthest points of the bases' predictions, out of a random pool of 1,000 rows) and, for comparison, at
+random; `--seeds` pools each. Goals: mean Spearman over the FBNet devices with 10 suggested measurements ≥ 0.910
+(HELP's published few-shot figure), and ≥ 90 % within ±10 % with 50. Prints a table and, with --json, writes
+benchmarks/results/few_shot.json.
+
+    python benchmarks/few_shot.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from hwnas.errors import HwnasError
+from hwnas.hw_profiles import get_profile
+from hwnas.hw_profiles._calibrate_op_level import help_device
+from hwnas.hw_profiles._few_shot import fit_mix, spread_indices
+from hwnas.hw_profiles._hat import read_hat_csv
+from hwnas.hw_profiles._help import read_help_csv
+from hwnas.hw_profiles._predict import hat_rows_ms, predict_archs_ms
+from hwnas.hw_profiles._registry import shipped_profile_names
+from hwnas.search_spaces import get_space
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DATA = Path(os.environ.get("HWNAS_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+HELP_FILES = ("fbnet_latency_ms.csv", "ofa_latency_ms.csv")
+#: HAT's files -> the shipped profile fitted on each (the target left out of its own bases).
+HAT_FILES = {"wmt14ende_cpu_raspberrypi_all.csv": "raspberrypi", "wmt14ende_cpu_xeon_all.csv": "xeon",
+             "wmt14ende_gpu_titanxp_all.csv": "titanxp", "iwslt14deen_gpu_titanxp_all.csv": "titanxp-iwslt14"}
+GOAL_SPEARMAN_10, GOAL_ACC10_50 = 0.910, 0.90
+
+
+def device_of(profile_name: str) -> str:
+    """The physical device a profile name belongs to: `2080ti-b32` → `2080ti`, `titanxp-iwslt14` → `titanxp`."""
+    return re.sub(r"-(b\d+|iwslt14)$", "", profile_name)
+
+
+def score(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    return {"spearman": float(spearmanr(truth, predicted)[0]), "acc10": float(np.mean(np.abs(predicted / truth - 1) <= 0.10))}
+
+
+def evaluate(base_ms: np.ndarray, measured: np.ndarray, sizes: list[int], seeds: int) -> dict[str, dict[str, float]]:
+    """Mean Spearman / acc10 on the rows not measured, per (N, picking) over `seeds` pools."""
+    out: dict[str, dict[str, float]] = {}
+    for n in sizes:
+        for picking in ("suggested", "random"):
+            scores = []
+            for seed in range(seeds):
+                rng = np.random.default_rng(seed)
+                if picking == "random":
+                    chosen = rng.choice(len(measured), n, replace=False)
+                else:
+                    pool = rng.choice(len(measured), min(1000, len(measured)), replace=False)
+                    chosen = pool[spread_indices(base_ms[pool], n)]
+                rest = np.setdiff1d(np.arange(len(measured)), chosen)
+                weights = fit_mix(base_ms[chosen], measured[chosen])
+                scores.append(score(measured[rest], base_ms[rest] @ weights))
+            out[f"{picking}@{n}"] = {k: float(np.mean([s[k] for s in scores])) for k in ("spearman", "acc10")}
+    return out
+
+
+def help_rows(path: Path, sizes: list[int], seeds: int) -> list[dict]:
+    data = read_help_csv(path)
+    space = get_space(data.space)
+    archs = [space.validate(a) for a in data.archs]
+    predictions: dict[str, np.ndarray] = {}
+    for name in shipped_profile_names():
+        try:
+            predictions[name] = predict_archs_ms(get_profile(name), space, archs)
+        except HwnasError:
+            continue  # a profile that does not price this space is no base here
+    rows = []
+    for column in data.latency_ms:
+        target = help_device(column)[0]
+        bases = [name for name in predictions if device_of(name) != device_of(target)]
+        result = evaluate(np.stack([predictions[b] for b in bases], axis=1), data.column(column), sizes, seeds)
+        rows.append({"file": path.name, "space": data.space, "device": column, "bases": len(bases), **result})
+        print(f"{data.space:9s} {column:16s} " + "  ".join(f"{k} ρ {v['spearman']:.3f} acc10 {v['acc10']:.3f}"
+                                                      for k, v in result.items() if k.startswith("suggested")), flush=True)
+    return rows
+
+
+def hat_rows(sizes: list[int], seeds: int) -> list[dict]:
+    profiles = {name: get_profile(name) for name in HAT_FILES.values()}
+    rows = []
+    for file, target in HAT_FILES.items():
+        data = read_hat_csv(DATA / "hat-latency" / file)
+        columns, names = [], []
+        for name, profile in profiles.items():
+            if device_of(name) == device_of(target):
+                continue
+            try:
+                columns.append(hat_rows_ms(profile, data.features))
+                names.append(name)
+            except HwnasError:
+                continue
+        if not columns:
+            continue
+        result = evaluate(np.stack(columns, axis=1), data.total_ms, sizes, seeds)
+        rows.append({"file": file, "space": "hat", "device": target, "bases": len(names), **result})
+        print(f"hat       {target:16s} " + "  ".join(f"{k} ρ {v['spearman']:.3f} acc10 {v['acc10']:.3f}"
+                                                   for k, v in result.items() if k.startswith("suggested")), flush=True)
+    return rows
+
+
+def mean(rows: list[dict], key: str, metric: str) -> float:
+    return float(np.mean([r[key][metric] for r in rows])) if rows else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,50", help="numbers of measured subnets, comma-separated")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    start = time.perf_counter()
+    rows = [row for file in HELP_FILES for row in help_rows(DATA / "help-latency" / file, sizes, args.seeds)]
+    rows += hat_rows(sizes, args.seeds)
+    summary: dict[str, dict[str, float]] = {}
+    for group in ("fbnet", "ofa-mbv3", "hat", "all"):
+        members = [r for r in rows if group == "all" or r["space"] == group]
+        summary[group] = {f"{key}:{metric}": mean(members, key, metric) for key in rows[0] if "@" in key
+                          for metric in ("spearman", "acc10")}
+    small, large = min(sizes), max(sizes)
+    goals = {"fbnet_spearman_at_10_suggested": summary["fbnet"].get(f"suggested@{small}:spearman"),
+             "fbnet_spearman_goal": GOAL_SPEARMAN_10,
+             "all_acc10_at_50_suggested": summary["all"].get(f"suggested@{large}:acc10"), "acc10_goal": GOAL_ACC10_50}
+    goals["spearman_goal_met"] = bool(goals["fbnet_spearman_at_10_suggested"] >= GOAL_SPEARMAN_10)
+    goals["acc10_goal_met"] = bool(goals["all_acc10_at_50_suggested"] >= GOAL_ACC10_50)
+    for group, values in summary.items():
+        print(f"{group:9s} " + "  ".join(f"{k} {v:.3f}" for k, v in values.items()))
+    print(f"FBNet, 10 suggested: Spearman {goals['fbnet_spearman_at_10_suggested']:.3f} (goal ≥ {GOAL_SPEARMAN_10}); "
+          f"all devices, 50 suggested: {goals['all_acc10_at_50_suggested']:.1%} within ±10 % (goal ≥ 90 %)")
+    if args.json:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "few_shot.json").write_text(json.dumps({"benchmark": "few_shot", "sizes": sizes, "seeds": args.seeds,
+                                                           "goals": goals, "summary": summary, "devices": rows,
+                                                           "seconds": round(time.perf_counter() - start, 1)}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""Few-shot profiles: a new device from a handful of its measured subnets and the profiles hwnas already has.
+
+Devices differ, but mostly in how they weigh the same work: a phone's CPU is a mix of what other CPUs and
+phones spend on convolutions, memory and launches. So a new device's latency is modelled as a non-negative
+mix of base profiles' predictions, `ms(arch) = Σ_b w_b · ms_b(arch)`, fitted on relative error (NNLS, a
+small ridge) over the N measured subnets. The weights are the whole fitted model; predicting goes through the
+bases, so the new device prices every space all of its bases price, not only the one it was measured on.
+The error estimate stored with it is leave-one-out over the N measurements (each left out, the mix refitted).
+
+Which N subnets to measure matters when N is 10: `suggest_archs` spreads them over the bases' predictions
+(farthest-point sampling in standardised log-ms per base), covering both the predicted range and where the
+bases disagree. Measured over HELP's devices leave-one-device-out in `benchmarks/few_shot.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwnas.errors import DataFileError, HwnasError, OutOfDomainError, ProfileError
+from hwnas.hw_profiles._arch_csv import ARCH_COLUMN, read_arch_csv
+from hwnas.hw_profiles._common import file_provenance, today
+from hwnas.hw_profiles._csv import csv_records, positive
+from hwnas.hw_profiles._help import read_help_csv
+from hwnas.hw_profiles._profile import LatencyModel, Profile
+from hwnas.hw_profiles._registry import get_profile, shipped_profile_names
+from hwnas.predictors import OpCostLinear, metrics
+from hwnas.search_spaces import Arch
+
+FEATURE_SET = "few-shot-mix-v1"
+#: Fewest measured subnets a mix is fitted on (and left-one-out validated with).
+MIN_MEASUREMENTS = 5
+#: Shrinkage of the mix weights (relative to one measured subnet's squared relative error).
+RIDGE = 1e-3
+
+
+# -- the mix -----------------------------------------------------------------------------------------
+
+
+def fit_mix(base_ms: np.ndarray, measured_ms: np.ndarray, ridge: float = RIDGE) -> np.ndarray:
+    """Non-negative weights w minimising Σ_i (Σ_b w_b P_ib / y_i − 1)² + ridge·|w|²."""
+    from scipy.optimize import nnls  # heavy: only fitting needs it
+
+    rows = base_ms / measured_ms[:, None]
+    k = base_ms.shape[1]
+    design = np.vstack([rows, np.sqrt(ridge) * np.eye(k)])
+    weights, _ = nnls(design, np.concatenate([np.ones(len(measured_ms)), np.zeros(k)]), maxiter=50 * k)
+    return weights
+
+
+def leave_one_out(base_ms: np.ndarray, measured_ms: np.ndarray) -> np.ndarray:
+    """Each measured subnet's prediction by the mix fitted on the others."""
+    out = np.empty(len(measured_ms))
+    for i in range(len(measured_ms)):
+        keep = np.arange(len(measured_ms)) != i
+        out[i] = base_ms[i] @ fit_mix(base_ms[keep], measured_ms[keep])
+    return out
+
+
+def _base_profiles(names: Sequence[str]) -> list[Profile]:
+    return [get_profile(name) for name in names]
+
+
+def candidate_bases(space: Any, archs: Sequence[Any], names: Sequence[str] | None = None,
+                    exclude: Sequence[str] = ()) -> tuple[list[str], np.ndarray, dict[str, str]]:
+    """The base profiles (shipped ones by default, or `names`) that price every one of `archs`, their
+    predictions (archs × bases), and why each other one was left out."""
+    from hwnas.hw_profiles._predict import predict_archs_ms  # it registers this module's pricing: imported late
+
+    chosen, columns, skipped = [], [], {}
+    for name in names or shipped_profile_names():
+        if name in exclude:
+            continue
+        profile = _base_profiles([name])[0]
+        if profile.domain.get("features") == FEATURE_SET:
+            skipped[name] = "a few-shot profile itself"
+            continue
+        try:
+            columns.append(predict_archs_ms(profile, space, archs))
+            chosen.append(name)
+        except (OutOfDomainError, HwnasError) as exc:
+            skipped[name] = str(exc).splitlines()[0]
+    if not chosen:
+        raise ProfileError(f"no base profile prices {space.name}/{space.preset}'s subnets"
+                           + (f" ({'; '.join(f'{k}: {v}' for k, v in list(skipped.items())[:3])})" if skipped else ""))
+    return chosen, np.stack(columns, axis=1), skipped
+
+
+# -- which subnets to measure --------------------------------------------------------------------------
+
+
+def spread_indices(base_ms: np.ndarray, n: int) -> list[int]:
+    """`n` rows of `base_ms` far apart in standardised log-ms per base: first the most typical, then each
+    time the row farthest from those chosen (farthest-point sampling)."""
+    logs = np.log(np.maximum(base_ms, 1e-12))
+    points = (logs - logs.mean(axis=0)) / (logs.std(axis=0) + 1e-12)
+    first = int(np.argmin(np.linalg.norm(points - np.median(points, axis=0), axis=1)))
+    chosen, distance = [first], np.linalg.norm(points - points[first], axis=1)
+    while len(chosen) < min(n, len(points)):
+        nxt = int(np.argmax(distance))
+        chosen.append(nxt)
+        distance = np.minimum(distance, np.linalg.norm(points - points[nxt], axis=1))
+    return chosen
+
+
+def suggest_archs(space: Any, n: int, bases: Sequence[str] | None = None, pool: int = 1000, seed: int = 0) -> list[Arch]:
+    """`n` subnets of `space` worth measuring for a few-shot profile (out of `pool` random ones)."""
+    if n < 1:
+        raise ProfileError(f"-n {n}: suggest at least one subnet")
+    rng = random.Random(seed)
+    candidates = list({a.id: a for a in (space.sample(rng) for _ in range(max(pool, n)))}.values())
+    _, base_ms, _ = candidate_bases(space, candidates, bases)
+    return [candidates[i] for i in spread_indices(base_ms, n)]
+
+
+# -- the measurements file --------------------------------------------------------------------------
+
+
+def read_measurements(path: str | Path, space: Any, column: str | None = None) -> tuple[list[Arch], np.ndarray]:
+    """N measured subnets of `space`: JSON lines `{"arch": {...}, "ms": 12.3}`, a CSV with an `arch` column of
+    arch JSON and a latency column, or HELP's CSV layout (`--source help-csv`'s files) and a device column."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: file not found")
+    if path.suffix in (".jsonl", ".json"):
+        archs, ms = _read_jsonl(path, space)
+    else:
+        archs, ms = _read_csv(path, space, column)
+    if len(archs) < MIN_MEASUREMENTS:
+        raise DataFileError(f"{path}: {len(archs)} measured subnets; a few-shot profile needs at least {MIN_MEASUREMENTS}")
+    return archs, ms
+
+
+def _read_jsonl(path: Path, space: Any) -> tuple[list[Arch], np.ndarray]:
+    archs, values = [], []
+    for line_no, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise DataFileError(f"{path}: line {line_no} is not JSON") from None
+        if not isinstance(record, dict) or "arch" not in record or "ms" not in record:
+            raise DataFileError(f"{path}: line {line_no}: expected an object with 'arch' and 'ms'")
+        try:
+            archs.append(space.validate(record["arch"]))
+        except (HwnasError, RecursionError, TypeError) as exc:
+            raise DataFileError(f"{path}: line {line_no}, field 'arch': {exc}") from None
+        values.append(positive(record["ms"], f"{path}: line {line_no}, field 'ms'"))
+    return archs, np.asarray(values, dtype=np.float64)
+
+
+def _read_csv(path: Path, space: Any, column: str | None) -> tuple[list[Arch], np.ndarray]:
+    with csv_records(path) as reader:
+        header = list(reader.fieldnames or [])
+        first = next(iter(reader), {}).get(ARCH_COLUMN, "") or "" if ARCH_COLUMN in header else ""
+    if first.lstrip().startswith("{"):  # a user's CSV of arch JSON (`_arch_csv`'s layout)
+        if column is None:
+            raise DataFileError(f"{path}: name the latency column (--column), one of "
+                                f"{', '.join(c for c in header if c != ARCH_COLUMN)}")
+        return _arch_rows(path, space, column)
+    data = read_help_csv(path)
+    if data.space != space.name:
+        raise DataFileError(f"{path}: its rows are subnets of {data.space!r}, not of --space {space.name!r}")
+    if column is None:
+        if len(data.latency_ms) != 1:
+            raise DataFileError(f"{path}: name the latency column (--column), one of {', '.join(data.latency_ms)}")
+        column = next(iter(data.latency_ms))
+    if column not in data.latency_ms:
+        raise DataFileError(f"{path}: no latency column {column!r}; columns: {', '.join(data.latency_ms)}")
+    return [space.validate(a) for a in data.archs], data.column(column)
+
+
+def _arch_rows(path: Path, space: Any, column: str) -> tuple[list[Arch], np.ndarray]:
+    """An arch CSV's rows, however few (`read_arch_csv` wants the 10 a unit-cost fit needs)."""
+    try:
+        return read_arch_csv(path, space, column)
+    except DataFileError as exc:
+        if "at least 10" not in str(exc):
+            raise
+    archs, values = [], []
+    with csv_records(path) as rows:
+        for line, record in enumerate(rows, start=2):
+            try:
+                archs.append(space.validate(Arch.from_json(record[ARCH_COLUMN] or "")))
+            except (HwnasError, RecursionError) as exc:
+                raise DataFileError(f"{path}: line {line}, column 'arch': {exc}") from None
+            values.append(positive(record.get(column), f"{path}: line {line}, column {column!r}"))
+    return archs, np.asarray(values, dtype=np.float64)
+
+
+# -- the profile --------------------------------------------------------------------------------------
+
+
+def calibrate_few_shot(space: Any, archs: Sequence[Arch], measured_ms: np.ndarray, device: str,
+                       bases: Sequence[str] | None = None, exclude: Sequence[str] = (), kind: str | None = None,
+                       runtime: str | None = None, provenance: dict[str, Any] | None = None,
+                       threads: int = 0) -> tuple[Profile, LatencyModel]:
+    """The few-shot profile of `device` from its measured subnets of `space` (see the module docstring)."""
+    measured_ms = np.asarray(measured_ms, dtype=np.float64)
+    if len(archs) < MIN_MEASUREMENTS:
+        raise DataFileError(f"{len(archs)} measured subnets; a few-shot profile needs at least {MIN_MEASUREMENTS}")
+    names, base_ms, skipped = candidate_bases(space, archs, bases, exclude)
+    weights = fit_mix(base_ms, measured_ms)
+    used = [i for i, w in enumerate(weights) if w > 0]
+    if not used:
+        raise ProfileError(f"no mix of the base profiles fits the {len(archs)} measurements")
+    held_out = leave_one_out(base_ms, measured_ms)
+    from scipy.stats import spearmanr  # heavy: only calibration reports it
+
+    validation = {"split": f"leave-one-out over the {len(archs)} measured subnets (the mix refitted without each)",
+                  "n_train": len(archs) - 1, "n_test": len(archs),
+                  "metrics": {**metrics.summary(measured_ms, held_out), "spearman": float(spearmanr(measured_ms, held_out)[0])},
+                  "fitted_in_sample": metrics.summary(measured_ms, base_ms @ weights)}
+    base_profiles = _base_profiles([names[i] for i in used])
+    shares = weights[used] / weights[used].sum()
+    weight_of_kind = {k: sum(w for w, p in zip(shares, base_profiles) if p.kind == k) for k in {p.kind for p in base_profiles}}
+    kind = kind or max(weight_of_kind, key=weight_of_kind.__getitem__)
+    model = OpCostLinear()
+    model.scale_, model.coef_, model.gain_ = np.ones(len(used)), weights[used].copy(), 1.0
+    mix = [{"profile": names[i], "weight": float(weights[i])} for i in used]
+    profile = Profile(
+        device=device, kind=kind,
+        runtime=runtime or "as measured (few-shot mix of " + ", ".join(p.device for p in base_profiles) + ")",
+        threads=threads, batch=1,
+        provenance={"source": f"few-shot: {len(archs)} measured subnets of {space.name}/{space.preset}, mixed from "
+                              f"{len(used)} base profiles", "licence": "measurements made by the user", "date": today(),
+                    "method": "hwnas profile calibrate --few-shot: non-negative mix of base profiles' predictions, "
+                              "relative error, ridge {:g}".format(RIDGE),
+                    "n": len(archs), "bases_considered": names, "bases_skipped": skipped, **(provenance or {})},
+        domain={"features": FEATURE_SET, "bases": mix, "spaces": [{"space": space.name, "preset": space.preset}],
+                "note": "prices any space every base prices; measured on the space above"},
+        predictor={"kind": "few-shot-mix", "file": "predictor.json"},
+        validation=validation, n_measurements=len(archs),
+    )
+    return profile, LatencyModel(FEATURE_SET, {"model": model})
+
+
+def few_shot_archs_ms(profile: Profile, space: Any, archs: Sequence[Any]) -> np.ndarray:
+    """A few-shot profile's latency of `archs`: its bases' predictions, mixed. A base that cannot price them
+    raises `OutOfDomainError` naming the base."""
+    from hwnas.hw_profiles._predict import predict_archs_ms  # the bases' own pricing
+
+    entries = profile.domain.get("bases")
+    if not isinstance(entries, list) or not entries:
+        raise ProfileError(f"profile {profile.device!r}: field 'domain.bases' must list its base profiles")
+    columns = []
+    for entry in entries:
+        name = entry.get("profile") if isinstance(entry, dict) else None
+        base = _resolve(profile, str(name))
+        try:
+            columns.append(predict_archs_ms(base, space, archs))
+        except OutOfDomainError as exc:
+            raise OutOfDomainError(f"profile {profile.device!r} prices through base {name!r}, which cannot: {exc}") from None
+    return profile.model.parts["model"].predict(np.stack(columns, axis=1))
+
+
+_RESOLVED: dict[tuple[str, str], Profile] = {}  # (few-shot profile's directory, base name) -> the loaded base
+
+
+def _resolve(profile: Profile, name: str) -> Profile:
+    """A base by shipped name, or by directory (relative to the few-shot profile's own directory first);
+    loaded once per process (a search prices many batches)."""
+    key = (str(profile.path), name)
+    if key in _RESOLVED:
+        return _RESOLVED[key]
+    try:
+        if name not in shipped_profile_names() and profile.path is not None and (profile.path / name).is_dir():
+            base = get_profile(profile.path / name)
+        else:
+            base = get_profile(name)
+    except HwnasError as exc:
+        raise ProfileError(f"profile {profile.device!r}: base profile {name!r} cannot be loaded ({exc})") from None
+    _RESOLVED[key] = base
+    return base
+
+
+def file_source(path: str | Path, column: str | None) -> dict[str, Any]:
+    """Provenance of a measurements file: name, sha256, column."""
+    return {"file": file_provenance(Path(path)), **({"column": column} if column else {})}
