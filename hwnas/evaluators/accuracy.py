@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hwnas.errors import TaskMismatchError
 from hwnas.evaluators.base import Evaluator
 from hwnas.search_spaces import Arch, SearchSpace
 from hwnas.tasks import get_task
@@ -47,3 +48,29 @@ class InheritedAccuracyEvaluator(Evaluator):
         supernet = self.loaded.supernet.eval()
         return [{"accuracy": subnet_accuracy(supernet, self.space.validate(arch), self.task, self.calibration,
                                              self.split, self.batch_size)} for arch in archs]
+
+
+class InheritedBleuEvaluator(InheritedAccuracyEvaluator):
+    """`bleu`: corpus BLEU (sacrebleu, 0-100) of a seq2seq subnet's own translations of the validation split,
+    on its supernet's weights: greedy decoding, or beam search with `beam` > 1."""
+
+    metrics = ("bleu",)
+
+    def __init__(self, space: SearchSpace, supernet: str | Path | LoadedSupernet, task: Any | None = None,
+                 split: str = "val", beam: int = 1, seed: int = 0) -> None:
+        super().__init__(space, supernet, task, split, seed=seed)
+        if getattr(self.task, "kind", "classification") != "seq2seq":
+            raise TaskMismatchError(f"metric 'bleu' scores translations; task {self.task.name!r} is not a seq2seq task")
+        if beam < 1:
+            raise TaskMismatchError(f"bleu_beam must be at least 1, got {beam}")
+        self.beam = beam
+
+    def _evaluate(self, archs: Sequence[Arch]) -> list[dict[str, float]]:
+        from hwnas.training.decoding import evaluate_bleu  # sacrebleu: only BLEU needs it
+
+        supernet = self.loaded.supernet.eval()
+        out = []
+        for arch in archs:
+            supernet.set_active(self.space.validate(arch))  # seq2seq spaces have no BatchNorm to recalibrate
+            out.append({"bleu": evaluate_bleu(supernet, self.task, self.split, beam=self.beam)})
+        return out

@@ -23,6 +23,8 @@ from hwnas.export._readme import readme_text
 from hwnas.search_spaces import SearchSpace
 from hwnas.tasks import Task, get_task
 from hwnas.training import evaluate_accuracy, train_subnet
+from hwnas.training._loop import SEQ2SEQ
+from hwnas.training.decoding import evaluate_bleu
 from hwnas.training.tasks import TaskMismatchError, implied_task_options
 
 
@@ -36,7 +38,8 @@ def fitting_task(space: SearchSpace, module: nn.Module, name: str, options: dict
     task = get_task(name, **options)
     want = "seq2seq" if is_seq2seq(space) else "classification"
     if task.kind != want:
-        raise TaskMismatchError(f"task {name!r} is a {task.kind} task but this {space.name}/{space.preset} subnet needs a {want} task")
+        raise TaskMismatchError(f"task {name!r} is a {task.kind} task but this {space.name}/{space.preset} subnet "
+                                f"needs a {want} task")
     outputs, what = _outputs(space), "tokens" if task.kind == "seq2seq" else "classes"
     if task.num_classes > outputs:
         raise TaskMismatchError(f"task {name!r} has {task.num_classes} {what} but the subnet predicts {outputs}")
@@ -67,12 +70,14 @@ def train_extracted(directory: str | Path, task_name: str, epochs: int, task_opt
     module = build_module(space, arch, seed) if from_scratch else load_subnet(directory)
     task, options = fitting_task(space, module, task_name, dict(task_options or {}))
     before = evaluate_accuracy(module, task)
+    bleu_before = evaluate_bleu(module, task) if task.kind == SEQ2SEQ else None
     result = train_subnet(module, task, epochs, lr=lr, seed=seed, progress=progress)
+    bleu = {} if bleu_before is None else {"bleu_before": bleu_before, "bleu_after": evaluate_bleu(module, task)}
     metrics = {
         "task": {"name": task_name, "options": options, "kind": task.kind, "train_samples": len(task.x_train),
                  "val_samples": len(task.x_val)},
         "from_scratch": from_scratch, "epochs": epochs, "lr": lr, "seed": seed,
-        "accuracy_before": before, "accuracy_after": result["val_acc"], "train_loss": result["train_loss"],
+        "accuracy_before": before, "accuracy_after": result["val_acc"], **bleu, "train_loss": result["train_loss"],
         "seconds_per_epoch": result["seconds_per_epoch"], "history": result["history"],
     }
     _save(directory, module.eval(), space, task, meta, metrics)

@@ -26,7 +26,7 @@ def proxy_inputs(spec: ExperimentSpec, space: SearchSpace, batch_size: int = 32)
     if spec.task.name == "synthetic":
         shape = spec.task.options.get("input_shape")
         return space.example_input(batch_size, shape)
-    options = {k: v for k, v in spec.task.options.items() if k != "proxy_batch"}
+    options = {k: v for k, v in spec.task.options.items() if k not in EVALUATOR_OPTIONS}
     x, _ = get_task(spec.task.name, **options).batch(batch_size, seed=spec.seed)
     return (x,) * len(space.example_input(1))  # translation spaces read the same tokens as source and target
 
@@ -80,9 +80,32 @@ def _accuracy(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> E
                         f"--space {space.name} --preset {space.preset} --task ... --epochs ... --out DIR` and set supernet: DIR")
     task = None
     if spec.task is not None:
-        options = {k: v for k, v in spec.task.options.items() if k != "proxy_batch"}
+        options = {k: v for k, v in spec.task.options.items() if k not in EVALUATOR_OPTIONS}
         task = space_and_task(space.name, space.preset, spec.task.name, options)[1]
     return InheritedAccuracyEvaluator(space, spec.supernet, task, seed=spec.seed)
+
+
+#: Task options that configure an evaluator, not the task: removed before the task is built.
+EVALUATOR_OPTIONS = ("proxy_batch", "bleu_beam")
+
+
+def _bleu(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
+    """BLEU of the subnet's greedy (or `task.options.bleu_beam`-wide beam) translations, on the supernet's weights."""
+    from hwnas.evaluators.accuracy import InheritedBleuEvaluator  # torch and sacrebleu: only this path needs them
+    from hwnas.training.tasks import space_and_task
+
+    if spec.supernet is None:
+        raise SpecError("supernet: metric 'bleu' needs a trained seq2seq supernet; train one with `hwnas train-supernet "
+                        f"--space {space.name} --preset {space.preset} --task seq2seq ... --out DIR` and set supernet: DIR")
+    options = dict(spec.task.options) if spec.task is not None else {}
+    beam = options.get("bleu_beam", 1)
+    if not isinstance(beam, int) or isinstance(beam, bool) or beam < 1:
+        raise SpecError(f"task.options.bleu_beam: must be a positive integer, got {shown(beam)}")
+    task = None
+    if spec.task is not None:
+        task = space_and_task(space.name, space.preset, spec.task.name,
+                              {k: v for k, v in options.items() if k not in EVALUATOR_OPTIONS})[1]
+    return InheritedBleuEvaluator(space, spec.supernet, task, beam=beam, seed=spec.seed)
 
 
 def _hardware(spec: ExperimentSpec, space: SearchSpace, device: str | None, metric: str) -> Evaluator:
@@ -106,6 +129,7 @@ def register_metric(name: str, source: str, needs_device: bool, factory: Evaluat
 for _name, _source, _factory in (("params_m", "counts", _counts), ("flops_m", "counts", _counts),
                                   ("naswot", "naswot", _naswot), ("accuracy", "accuracy", _accuracy)):
     register_metric(_name, _source, False, _factory)
+register_metric("bleu", "bleu", False, _bleu)
 register_metric("latency_ms", "latency", True, _latency)
 for _kind_name, _kind in HARDWARE_KINDS.items():  # co-design metrics: each hardware kind names its own
     for _metric in _kind.metrics:

@@ -12,6 +12,7 @@ from PIL import Image
 from hwnas.export import extract_subnet, from_arch, load_subnet, read_arch_json, train_extracted
 from hwnas.tasks import get_task
 from hwnas.training import evaluate_accuracy
+from hwnas.training.decoding import evaluate_bleu
 from tests.export.test_extract import _one_line_error
 
 
@@ -67,6 +68,7 @@ def test_train_an_encoder_decoder_on_generated_reversal(tmp_path, cli):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["task"]["kind"] == "seq2seq" and metrics["task"]["options"]["length"] == 8  # implied by the preset
     assert metrics["accuracy_after"] > metrics["accuracy_before"] + 0.2  # measured: 0.065 → 0.36 token accuracy
+    assert metrics["bleu_after"] > metrics["bleu_before"]  # its own translations, scored by sacrebleu
     onnx = read_arch_json(out)["onnx"]
     assert "reverse" in onnx["checked_on"] and onnx["max_abs_diff"] <= 1e-4
 
@@ -87,6 +89,7 @@ def test_train_an_encoder_decoder_on_user_parallel_text(tmp_path):
     assert read_arch_json(out)["onnx"]["max_abs_diff"] <= 1e-4
     task = get_task("parallel-text", source=str(tmp_path / "src.txt"), target=str(tmp_path / "tgt.txt"))
     assert evaluate_accuracy(load_subnet(out), task) == pytest.approx(metrics["accuracy_after"])
+    assert evaluate_bleu(load_subnet(out), task) == pytest.approx(metrics["bleu_after"])
 
 
 def test_train_errors_are_one_line(lighthubert_subnet, cli, tmp_path):
