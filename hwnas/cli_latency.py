@@ -70,16 +70,20 @@ def _show(console: Console, device: str, row: dict[str, Any]) -> None:
         return
     console.print(f"{row['arch_id']}: {row['latency_ms']:.3f} ms on {device}")
     if "explain" in row:
-        e = row["explain"]
-        table = Table("op class", "ms", "share", "provenance")
-        table.add_row("(overhead)", f"{e['overhead_ms']:.3f}", f"{e['overhead_ms'] / e['ms']:.1%}", "measured")
-        if e["correction_ms"]:
-            table.add_row("(own-space correction)", f"{e['correction_ms']:+.3f}", f"{e['correction_ms'] / e['ms']:+.1%}", "measured")
-        for entry in e["classes"]:
-            table.add_row(entry["op_class"], f"{entry['ms']:.3f}", f"{entry['ms'] / e['ms']:.1%}", entry["provenance"])
-        console.print(table)
-        shares = ", ".join(f"{name} {share:.0%}" for name, share in e["share"].items())
-        console.print(f"of the predicted ms: {shares}")
+        show_explanation(console, row["explain"])
 
 
-__all__ = ["register"]
+def show_explanation(console: Console, e: dict[str, Any]) -> None:
+    """An `Explanation.to_dict()` as a table of op classes (ms, share, provenance) and the provenance shares."""
+    table = Table("op class", "ms", "share", "provenance")
+    table.add_row("(overhead)", f"{e['overhead_ms']:.3f}", f"{e['overhead_ms'] / e['ms']:.1%}", "measured")
+    if e["correction_ms"]:
+        table.add_row("(own-space correction)", f"{e['correction_ms']:+.3f}", f"{e['correction_ms'] / e['ms']:+.1%}", "measured")
+    for entry in e["classes"]:
+        table.add_row(entry["op_class"], f"{entry['ms']:.3f}", f"{entry['ms'] / e['ms']:.1%}", entry["provenance"])
+    console.print(table)
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in e["share"].items())
+    console.print(f"of the predicted ms: {shares}")
+
+
+__all__ = ["register", "show_explanation"]

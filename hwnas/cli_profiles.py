@@ -20,7 +20,14 @@ from hwnas.hw_profiles import DEVICE_KINDS, get_profile, save_profile
 from hwnas.hw_profiles._calibrate_op_level import calibrate_help_columns
 from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S
 from hwnas.hw_profiles._few_shot import calibrate_few_shot, file_source, read_measurements, suggest_archs
-from hwnas.hw_profiles._measure import check_device, measure_archs, measure_profile, runtime_label, validate_local
+from hwnas.hw_profiles._measure import (
+    check_device,
+    measure_archs,
+    measure_kernels,
+    measure_profile,
+    runtime_label,
+    validate_local,
+)
 from hwnas.hw_profiles._op_level import FUSIONS
 from hwnas.hw_profiles._sources import CALIBRATION_SOURCES, space_of
 from hwnas.hw_profiles.agent_client import is_agent
@@ -136,7 +143,7 @@ def measure(
                                help="local-cpu, local-gpu (torch CUDA; refused without a GPU), or agent://HOST:PORT."),
     runtime: Optional[str] = typer.Option(None, "--runtime", help="torch or onnxruntime (CPU); default torch, onnxruntime on an agent."),
     token_file: Optional[Path] = typer.Option(None, "--token-file", help="An agent's token (or set HWNAS_AGENT_TOKEN)."),
-    space_name: str = typer.Option(..., "--space", help="Search space whose subnets are measured."),
+    space_name: Optional[str] = typer.Option(None, "--space", help="Search space whose subnets are measured (not with --kernels)."),
     preset: Optional[str] = typer.Option(None, "--preset", "-p"),
     n: int = typer.Option(100, "-n", min=1, help="Random subnets to measure (a unit cost per op class needs ~100)."),
     out: Path = typer.Option(..., "--out", help="Profile directory to write."),
@@ -151,9 +158,21 @@ def measure(
                                   "few-shot profile (a mix of base profiles)."),
     bases: Optional[list[str]] = typer.Option(None, "--base", help="--few-shot: base profiles to mix (default: every shipped one)."),
     name: Optional[str] = typer.Option(None, "--name", help="--few-shot: the new profile's device name (default: --device)."),
+    kernels: bool = typer.Option(False, "--kernels", help="Measure single kernels over common architectures' shapes instead "
+                                 "of a space's subnets: a profile for any model (`hwnas predict`); -n kernels (default 400)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Measure random subnets and their ops on this machine or an agent's device (under an exclusive lock) and fit a profile."""
+    if kernels:
+        if space_name is not None or few_shot:
+            raise DataFileError("--kernels measures single ops for any model: it takes no --space and no --few-shot")
+        runtime = runtime or "onnxruntime"
+        profile, model = measure_kernels(n if n != 100 else 400, device, runtime, threads, warmup, repeats, statistic, seed,
+                                         str(token_file) if token_file else None)
+        _report_calibrated(profile, model, out, as_json)
+        return
+    if space_name is None:
+        raise DataFileError("--space SPACE names the space whose subnets are measured (or pass --kernels)")
     runtime = runtime or ("onnxruntime" if is_agent(device) else "torch")
     check_device(device, runtime)
     space = get_space(space_name, preset)

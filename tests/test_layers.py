@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"export"},
     {"search"},
     {"dashboard"},
-    {"cli"},
+    {"cli", "hwnas"},  # the package itself: `hwnas.predict_model` and `hwnas.predict_onnx`, loaded on first use
 ]
 RANK = {package: rank for rank, layer in enumerate(LAYERS) for package in layer}
 

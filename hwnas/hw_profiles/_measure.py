@@ -24,14 +24,22 @@ import numpy as np
 import torch
 
 from hwnas.errors import MeasurementError, ProfileError, UnknownNameError
-from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEVICES, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S, split_indices, today
+from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S, DEVICES, split_indices, today
 from hwnas.hw_profiles._lock import device_lock
 from hwnas.hw_profiles._predict import predict_archs_ms
 from hwnas.hw_profiles._profile import PROFILE_FILE, LatencyModel, Profile
-from hwnas.hw_profiles._runtimes import RUNTIMES, check_runtime, runtime_version
-from hwnas.hw_profiles._timing import STATISTICS, Threads, measure_subnets, microbenchmarks, reduce_samples, subnet_samples
-from hwnas.hw_profiles.agent_client import AgentClient, agent_microbenchmarks, agent_subnet_samples, is_agent
+from hwnas.hw_profiles._runtimes import RUNTIMES, check_runtime, make_runner, runtime_version
+from hwnas.hw_profiles._timing import (
+    STATISTICS,
+    Threads,
+    interleaved_samples,
+    measure_subnets,
+    microbenchmarks,
+    reduce_samples,
+    subnet_samples,
+)
 from hwnas.hw_profiles._torch_features import FEATURE_SET, READABLE, ops_feature_rows
+from hwnas.hw_profiles.agent_client import AgentClient, agent_microbenchmarks, agent_subnet_samples, is_agent, onnx_bytes
 from hwnas.predictors import KernelLevel, OpCostLinear, Predictor, Residual, metrics
 
 N_ANCHORS = 8
@@ -170,6 +178,39 @@ def measure_archs(space: Any, archs: Sequence[Any], device: str = "local-cpu", r
     return reduce_samples(samples, statistic), {**facts, "method": method}
 
 
+def measure_kernels(n: int = 400, device: str = "local-cpu", runtime: str = "onnxruntime", threads: int = 1,  # noqa: PLR0913
+                    warmup: int = 5, repeats: int = 20, statistic: str = "median", seed: int = 0,
+                    token_file: str | None = None, lock_timeout_s: float = 600.0) -> tuple[Profile, LatencyModel]:
+    """A kernel profile (`_kernels`): `n` single ops sampled over common architectures' shapes, timed on
+    `device` (this machine or an agent) in interleaved rounds beside an empty model, and fitted op-level."""
+    from hwnas.hw_profiles import _kernels  # the sampler builds torch modules: only this path needs it
+
+    check_device(device, runtime)
+    if statistic not in STATISTICS:
+        raise UnknownNameError("statistic", statistic, STATISTICS)
+    if n < 20:
+        raise MeasurementError(f"-n {n}: a kernel profile needs at least 20 kernels (400 or more is better)")
+    client = AgentClient.for_device(device, token_file) if is_agent(device) else None
+    facts = _device_facts(device, client)
+    kernels = _kernels.sample_kernels(n, seed)
+    models = [(module, inputs) for _, module, inputs in kernels] + [_kernels.empty_kernel()]
+    started = time.time()
+    with device_lock(device, lock_timeout_s), Threads(threads), torch.inference_mode():
+        if client is not None:
+            samples = client.samples([onnx_bytes(m, i) for m, i in models], warmup, repeats, 1, 0.0, threads)
+        else:
+            runners = [make_runner(m, i, runtime, threads, DEVICES[device]) for m, i in models]
+            samples = interleaved_samples(runners, warmup, repeats)
+    ms = reduce_samples(samples, statistic)
+    method = {"warmup": warmup, "repeats": repeats, "statistic": statistic, "threads": threads, "runtime": runtime,
+              "seed": seed, "max_macs": _kernels.MAX_MACS, "seconds": round(time.time() - started, 1)}
+    where = f"on {facts['agent'].get('host')} through hwnas agent serve" if client else "on this machine"
+    return _kernels.fit_kernel_profile(
+        kernels, ms[:-1], float(ms[-1]), device, "gpu" if device == "local-gpu" else "cpu", runtime_label(runtime, facts),
+        "deployed" if runtime == "onnxruntime" else "eager", _kernels.kernel_provenance(where, runtime, n, method, facts),
+        threads)
+
+
 def runtime_label(runtime: str, facts: dict[str, Any]) -> str:
     """How a measurement's runtime is named in a profile: the agent's ONNX Runtime, or this machine's runtime."""
     return _agent_runtime(facts) if "agent" in facts else runtime_version(runtime, "cuda" if "gpu" in facts else "cpu")
@@ -226,10 +267,12 @@ def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, war
     measured_here = profile.device in DEVICES or is_agent(profile.device)
     if profile.domain.get("features") not in READABLE or not measured_here:
         raise MeasurementError(f"profile {profile.device!r} was not measured by hwnas profile measure "
-                               f"({profile.domain.get('features')}); validate measures local-cpu, local-gpu and agent:// profiles")
+                               f"({profile.domain.get('features')}); validate measures local-cpu, local-gpu and agent:// "
+                               "profiles")
     device = device or profile.device
     if is_agent(device) != is_agent(profile.device):
-        raise MeasurementError(f"profile {profile.device!r} cannot be validated on {device!r}: measure and validate on the same device")
+        raise MeasurementError(f"profile {profile.device!r} cannot be validated on {device!r}: "
+                               "measure and validate on the same device")
     check_device(device, runtime)
     client = AgentClient.for_device(device, token_file) if is_agent(device) else None
     shape = tuple(profile.domain.get("input_shape") or space.default_input_shape)

@@ -175,19 +175,41 @@ def explain_arch(profile: Profile, space, arch) -> Explanation:  # noqa: ANN001
     overhead, units = _op_level.unit_costs(op_model(profile), domain.columns)
     classes: dict[str, list] = {}
     for block in space.blocks(arch):
-        for op in _op_level.fused(block.ops(), domain.fusion):
-            try:
-                priced = domain.resolve(op)
-            except OutOfDomainError as exc:
-                raise OutOfDomainError(f"arch {space.validate(arch).id} of {space.name}/{space.preset}: {exc}") from None
-            ms = sum(units[name][0] * count + units[name][1] * macs + units[name][2] * out for name, count, macs, out in priced.parts)
-            entry = classes.setdefault(priced.op_class, [0.0, "measured"])
-            entry[0] += ms
-            if _op_level.PROVENANCE.index(priced.provenance) > _op_level.PROVENANCE.index(entry[1]):
-                entry[1] = priced.provenance
+        _price_ops(domain, units, block.ops(), classes, f"arch {space.validate(arch).id} of {space.name}/{space.preset}")
     unit_total = overhead + sum(ms for ms, _ in classes.values())
     predicted = float(_op_level_archs_ms(profile, space, [arch])[0])
     return Explanation(predicted, overhead, {name: (ms, where) for name, (ms, where) in classes.items()}, predicted - unit_total)
+
+
+def _price_ops(domain: _op_level.OpLevelDomain, units: dict[str, tuple[float, float, float]], ops: Sequence[Any],
+               classes: dict[str, list], what: str) -> None:
+    """Add each op's unit-cost ms (after the runtime's fusion) to its class in `classes`, with the least measured
+    provenance seen; an op outside the domain raises `OutOfDomainError` naming `what`."""
+    for op in _op_level.fused(ops, domain.fusion):
+        try:
+            priced = domain.resolve(op)
+        except OutOfDomainError as exc:
+            raise OutOfDomainError(f"{what}: {exc}") from None
+        ms = sum(units[name][0] * count + units[name][1] * macs + units[name][2] * out for name, count, macs, out in priced.parts)
+        entry = classes.setdefault(priced.op_class, [0.0, "measured"])
+        entry[0] += ms
+        if _op_level.PROVENANCE.index(priced.provenance) > _op_level.PROVENANCE.index(entry[1]):
+            entry[1] = priced.provenance
+
+
+def explain_ops(profile: Profile, ops: Sequence[Any], what: str = "model") -> Explanation:
+    """The latency of a model given as its ops (e.g. `onnx_ops`) on an op-level profile, split by op class:
+    the per-inference overhead plus each class's unit costs (no space correction applies)."""
+    if not has_op_model(profile):
+        raise OutOfDomainError(f"profile {profile.device!r} ({profile.domain.get('features')}) prices the subnets of its "
+                               f"spaces, not arbitrary ops; use an op-level profile ({_op_level.FEATURE_SET}), e.g. one "
+                               "measured with `hwnas profile measure --kernels`")
+    domain = op_level_domain(profile)
+    overhead, units = _op_level.unit_costs(op_model(profile), domain.columns)
+    classes: dict[str, list] = {}
+    _price_ops(domain, units, ops, classes, what)
+    total = overhead + sum(ms for ms, _ in classes.values())
+    return Explanation(total, overhead, {name: (ms, where) for name, (ms, where) in classes.items()})
 
 
 def _tier_provenance(priced: PricedPart) -> str:
