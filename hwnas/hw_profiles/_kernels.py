@@ -6,8 +6,10 @@ draws convolutions (dense 3×3/5×5/7×7, pointwise, depthwise, grouped; stride 
 512 channels), linear layers (1 to 197 rows), softmax attention (49 to 197 tokens), norms, activations,
 pooling, elementwise passes and permuting copies, each capped at `MAX_MACS`. All are timed in one session of
 interleaved rounds (this machine or an agent), beside an empty model, whose time (the per-inference cost
-every timing carries once) is the profile's overhead; each op class's unit costs are fitted on its own
-kernels (`fit_kernel_costs`, relative error), and a held-out 20 % of the kernels is the validation.
+every timing carries once) is the profile's overhead, and beside random blocks of common motifs: each op
+class's unit costs are fitted on its own kernels (`fit_kernel_costs`, relative error), then each kernel
+family's costs are scaled by how much cheaper it runs inside a graph (`family_factors`, fitted on the blocks).
+The validation scores held-out blocks with costs and factors fitted on the others.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hwnas.hw_profiles._calibrate_op_level import family
 from hwnas.hw_profiles._common import split_indices, today
 from hwnas.hw_profiles._op_level import FEATURE_SET, OpLevelDomain, calibration_domain
 from hwnas.hw_profiles._profile import LatencyModel, Profile
@@ -123,6 +126,125 @@ def sample_kernels(n: int, seed: int = 0) -> list[Kernel]:
     return kernels
 
 
+# -- blocks: ops inside a graph ------------------------------------------------------------------------
+# A kernel timed alone pays what it does not pay inside a model (the runtime's layout conversions around it,
+# its output handed back): summed, single kernels overprice whole models by a third to three quarters here.
+# Random blocks of the motifs architectures are made of, timed whole, measure how much cheaper each kernel
+# family is inside a graph.
+
+
+def _cna(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups), nn.BatchNorm2d(cout)]
+    return nn.Sequential(*layers, nn.ReLU()) if act else nn.Sequential(*layers)
+
+
+class _Inverted(nn.Module):
+    """Expand 1×1, depthwise k×k, optional squeeze-excite, project 1×1 (MobileNet, EfficientNet, MnasNet)."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int, expand: int, se: bool) -> None:
+        super().__init__()
+        mid = cin * expand
+        self.expand = _cna(cin, mid, 1) if expand > 1 else nn.Identity()
+        self.dw = _cna(mid, mid, k, stride, groups=mid)
+        self.se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(mid, max(8, mid // 4), 1), nn.ReLU(),
+                                nn.Conv2d(max(8, mid // 4), mid, 1), nn.Hardsigmoid()) if se else None
+        self.project = _cna(mid, cout, 1, act=False)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dw(self.expand(x))
+        y = y * self.se(y) if self.se is not None else y
+        y = self.project(y)
+        return x + y if self.residual else y
+
+
+class _Residual(nn.Module):
+    """Two 3×3 convs and a shortcut (ResNet), or 1×1, grouped 3×3, 1×1 (RegNet, ResNeXt)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, groups: int) -> None:
+        super().__init__()
+        if groups == 1:
+            self.body = nn.Sequential(_cna(cin, cout, 3, stride), _cna(cout, cout, 3, act=False))
+        else:
+            self.body = nn.Sequential(_cna(cin, cout, 1), _cna(cout, cout, 3, stride, groups=groups),
+                                      _cna(cout, cout, 1, act=False))
+        self.skip = _cna(cin, cout, 1, stride, act=False) if stride != 1 or cin != cout else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+class _Encoder(nn.Module):
+    """A pre-norm transformer encoder layer (ViT, DeiT), attention written out as it is exported."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads, self.norm1, self.norm2 = heads, nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, t, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).reshape(n, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        mixed = torch.softmax(q @ k.transpose(-2, -1) / (d // self.heads) ** 0.5, dim=-1) @ v
+        x = x + self.proj(mixed.transpose(1, 2).reshape(n, t, d))
+        return x + self.mlp(self.norm2(x))
+
+
+class _DepthwiseMlp(nn.Module):
+    """Depthwise 7×7, LayerNorm, a 4× MLP, residual (ConvNeXt)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dw, self.norm = nn.Conv2d(dim, dim, 7, 1, 3, groups=dim), nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.mlp(self.norm(self.dw(x).permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
+
+
+def _block(rng: random.Random) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
+    kind = rng.choice(("inverted", "inverted", "residual", "residual", "encoder", "depthwise-mlp"))
+    hw = rng.choice(SIZES[:4])
+    if kind == "inverted":
+        cin = rng.choice(CHANNELS[:9])
+        module = _Inverted(cin, rng.choice(CHANNELS[:9]), rng.choice((3, 5, 7)), rng.choice((1, 1, 2)), rng.choice((1, 3, 4, 6)),
+                           rng.random() < 0.5)
+        return module, (torch.randn(1, cin, hw, hw),)
+    if kind == "residual":
+        cin, cout = rng.choice(CHANNELS[:11]), rng.choice(CHANNELS[:11])
+        groups = rng.choice((1, 1, cout // 16)) if cout % 16 == 0 else 1
+        return _Residual(cin, cout, rng.choice((1, 2)), max(1, groups)), (torch.randn(1, cin, min(hw, 28), min(hw, 28)),)
+    if kind == "encoder":
+        heads = rng.choice((1, 2, 3, 4, 6))
+        dim, tokens = heads * rng.choice((32, 64)), rng.choice((49, 65, 197))
+        return _Encoder(dim, heads), (torch.randn(1, tokens, dim),)
+    dim = rng.choice((32, 48, 64, 96, 128, 192))
+    return _DepthwiseMlp(dim), (torch.randn(1, dim, min(hw, 28), min(hw, 28)),)
+
+
+def sample_blocks(n: int, seed: int = 0) -> list[tuple[nn.Module, tuple[torch.Tensor, ...]]]:
+    """`n` random blocks of common motifs (inverted residual, residual, grouped residual, transformer encoder,
+    depthwise MLP) at common sizes, each at most `MAX_MACS`, in eval mode."""
+    from hwnas.search_spaces._ops import total_macs  # counted from the blocks' own ops (as they will be priced)
+
+    rng, blocks = random.Random(seed + 1), []
+    while len(blocks) < n:
+        module, inputs = _block(rng)
+        module.eval()
+        if total_macs(block_ops(module, inputs)) <= MAX_MACS:
+            blocks.append((module, inputs))
+    return blocks
+
+
+def block_ops(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> list[Any]:
+    """A block's ops as `hwnas predict` sees a model's: exported to ONNX and mapped."""
+    from hwnas.hw_profiles.agent_client import onnx_bytes  # the exporter every model goes through
+    from hwnas.hw_profiles.onnx_ops import onnx_ops
+
+    return onnx_ops(onnx_bytes(module, inputs)).check()
+
+
 class _Empty(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + 0.0
@@ -158,26 +280,63 @@ def fit_kernel_costs(rows: np.ndarray, kernel_ms: np.ndarray, empty_ms: float, r
     return model
 
 
-def fit_kernel_profile(kernels: list[Kernel], kernel_ms: np.ndarray, empty_ms: float, device: str, kind: str,
-                       runtime: str, fusion: str, provenance: dict[str, Any], threads: int) -> tuple[Profile, LatencyModel]:
-    """The op-level profile of a device from its timed kernels (see the module docstring)."""
-    ops = [[op] for op, _, _ in kernels]
-    classes = calibration_domain(ops, "eager")  # each kernel is one op: nothing to fuse
-    domain = OpLevelDomain.from_dict({"op_classes": classes, "fusion": "eager"}, device)
-    rows = np.array([domain.row(op_list, overhead=1.0)[0] for op_list in ops])
-    kernel_ms = np.asarray(kernel_ms, dtype=np.float64)
+def family_factors(rows: np.ndarray, measured_ms: np.ndarray, costs: OpCostLinear, columns: list[str]) -> dict[str, float]:
+    """How much cheaper (< 1) each kernel family is inside a graph than alone: non-negative factors on the
+    families' summed single-kernel costs that fit the blocks' times (relative error); 1 for a family the blocks
+    do not hold."""
+    from scipy.optimize import nnls  # see fit_kernel_costs
+
+    names = sorted({family(c) for c in columns})
+    unit = costs.coef_ / costs.scale_ * costs.gain_
+    parts = np.zeros((len(rows), len(names)))
+    for j, name in enumerate(columns):
+        parts[:, names.index(family(name))] += rows[:, 1 + 3 * j: 4 + 3 * j] @ unit[1 + 3 * j: 4 + 3 * j]
+    held = parts.sum(axis=0) > 0
+    factors, _ = nnls(parts[:, held] / measured_ms[:, None], 1.0 - unit[0] / measured_ms)
+    found = dict(zip([n for n, h in zip(names, held) if h], factors))
+    return {name: float(found[name]) if found.get(name, 0.0) > 0 else 1.0 for name in names}
+
+
+def discounted(costs: OpCostLinear, columns: list[str], factors: dict[str, float]) -> OpCostLinear:
+    """`costs` with each class's unit costs scaled by its family's in-graph factor (the overhead unchanged)."""
+    model = OpCostLinear()
+    model.scale_, model.coef_, model.gain_ = costs.scale_.copy(), costs.coef_.copy(), costs.gain_
+    for j, name in enumerate(columns):
+        model.coef_[1 + 3 * j: 4 + 3 * j] *= factors[family(name)]
+    return model
+
+
+def fit_kernel_profile(kernels: list[Kernel], kernel_ms: np.ndarray, empty_ms: float, blocks: list[list[Any]],
+                       block_ms: np.ndarray, device: str, kind: str, runtime: str, fusion: str, provenance: dict[str, Any],
+                       threads: int) -> tuple[Profile, LatencyModel]:
+    """The op-level profile of a device from its timed kernels and blocks (see the module docstring)."""
+    singles = [[op] for op, _, _ in kernels]
+    classes = calibration_domain(singles + blocks, fusion)
+    domain = OpLevelDomain.from_dict({"op_classes": classes, "fusion": fusion}, device)
+    rows = np.array([domain.row(ops, overhead=1.0)[0] for ops in singles])
+    block_rows = np.array([domain.row(ops, overhead=1.0)[0] for ops in blocks])
+    kernel_ms, block_ms = np.asarray(kernel_ms, dtype=np.float64), np.asarray(block_ms, dtype=np.float64)
     train, test = split_indices(len(kernel_ms))
-    held_out = fit_kernel_costs(rows[train], kernel_ms[train], empty_ms)
-    validation = {"split": "random 80/20 of the measured kernels, numpy seed 0 (each a single op plus the empty model's "
-                           "time)", "n_train": int(len(train)), "n_test": int(len(test)),
-                  "metrics": metrics.summary(kernel_ms[test], held_out.predict(rows[test])), "empty_model_ms": float(empty_ms)}
+    block_train, block_test = split_indices(len(block_ms))
+    alone = fit_kernel_costs(rows[train], kernel_ms[train], empty_ms)
+    factors = family_factors(block_rows[block_train], block_ms[block_train], alone, domain.columns)
+    held_out = discounted(alone, domain.columns, factors)
+    validation = {
+        "split": "random 80/20 of the measured kernels and of the blocks, numpy seed 0: unit costs on 80 % of the "
+                 "kernels, in-graph factors on 80 % of the blocks, scored on the other blocks",
+        "n_train": int(len(train) + len(block_train)), "n_test": int(len(block_test)),
+        "metrics": metrics.summary(block_ms[block_test], held_out.predict(block_rows[block_test])),
+        "single_kernels": metrics.summary(kernel_ms[test], alone.predict(rows[test])),
+        "empty_model_ms": float(empty_ms), "n_blocks": len(blocks)}
+    shipped_alone = fit_kernel_costs(rows, kernel_ms, empty_ms)
+    shipped_factors = family_factors(block_rows, block_ms, shipped_alone, domain.columns)
     profile = Profile(
         device=device, kind=kind, runtime=runtime, threads=threads, batch=1, provenance=provenance,
         domain={"features": FEATURE_SET, "fusion": fusion, "spaces": [], "input": "any model (kernels)",
-                "op_classes": classes},
+                "op_classes": classes, "in_graph_factors": {k: round(v, 4) for k, v in shipped_factors.items()}},
         predictor={"kind": "op-cost-linear", "file": "predictor.json"}, validation=validation,
-        n_measurements=len(kernels) + 1)
-    return profile, LatencyModel(FEATURE_SET, {"model": fit_kernel_costs(rows, kernel_ms, empty_ms)})
+        n_measurements=len(kernels) + len(blocks) + 1)
+    return profile, LatencyModel(FEATURE_SET, {"model": discounted(shipped_alone, domain.columns, shipped_factors)})
 
 
 def kernel_provenance(where: str, runtime: str, n: int, method: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:

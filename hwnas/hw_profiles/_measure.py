@@ -181,8 +181,9 @@ def measure_archs(space: Any, archs: Sequence[Any], device: str = "local-cpu", r
 def measure_kernels(n: int = 400, device: str = "local-cpu", runtime: str = "onnxruntime", threads: int = 1,  # noqa: PLR0913
                     warmup: int = 5, repeats: int = 20, statistic: str = "median", seed: int = 0,
                     token_file: str | None = None, lock_timeout_s: float = 600.0) -> tuple[Profile, LatencyModel]:
-    """A kernel profile (`_kernels`): `n` single ops sampled over common architectures' shapes, timed on
-    `device` (this machine or an agent) in interleaved rounds beside an empty model, and fitted op-level."""
+    """A kernel profile (`_kernels`): `n` single ops sampled over common architectures' shapes and n/3 random
+    blocks, timed on `device` (this machine or an agent) in interleaved rounds beside an empty model, fitted
+    op-level."""
     from hwnas.hw_profiles import _kernels  # the sampler builds torch modules: only this path needs it
 
     check_device(device, runtime)
@@ -192,8 +193,8 @@ def measure_kernels(n: int = 400, device: str = "local-cpu", runtime: str = "onn
         raise MeasurementError(f"-n {n}: a kernel profile needs at least 20 kernels (400 or more is better)")
     client = AgentClient.for_device(device, token_file) if is_agent(device) else None
     facts = _device_facts(device, client)
-    kernels = _kernels.sample_kernels(n, seed)
-    models = [(module, inputs) for _, module, inputs in kernels] + [_kernels.empty_kernel()]
+    kernels, blocks = _kernels.sample_kernels(n, seed), _kernels.sample_blocks(max(10, n // 3), seed)
+    models = [(module, inputs) for _, module, inputs in kernels] + blocks + [_kernels.empty_kernel()]
     started = time.time()
     with device_lock(device, lock_timeout_s), Threads(threads), torch.inference_mode():
         if client is not None:
@@ -205,8 +206,10 @@ def measure_kernels(n: int = 400, device: str = "local-cpu", runtime: str = "onn
     method = {"warmup": warmup, "repeats": repeats, "statistic": statistic, "threads": threads, "runtime": runtime,
               "seed": seed, "max_macs": _kernels.MAX_MACS, "seconds": round(time.time() - started, 1)}
     where = f"on {facts['agent'].get('host')} through hwnas agent serve" if client else "on this machine"
+    block_ops = [_kernels.block_ops(module, inputs) for module, inputs in blocks]
     return _kernels.fit_kernel_profile(
-        kernels, ms[:-1], float(ms[-1]), device, "gpu" if device == "local-gpu" else "cpu", runtime_label(runtime, facts),
+        kernels, ms[:len(kernels)], float(ms[-1]), block_ops, ms[len(kernels):-1], device,
+        "gpu" if device == "local-gpu" else "cpu", runtime_label(runtime, facts),
         "deployed" if runtime == "onnxruntime" else "eager", _kernels.kernel_provenance(where, runtime, n, method, facts),
         threads)
 

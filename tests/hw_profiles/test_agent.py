@@ -189,6 +189,15 @@ def test_profile_measure_and_validate_through_the_agent(agent, tmp_path):
     assert report["n"] == 4 and all(row["measured_ms"] > 0 for row in report["archs"]) and report["agent"]["cores"] >= 1
 
 
+def test_a_kernel_profile_measured_through_the_agent(agent, tmp_path):
+    out = tmp_path / "kernels"
+    measured = _hwnas("profile", "measure", "--kernels", "-n", "30", "--repeats", "3", "--warmup", "1", "--device", agent["device"],
+                      "--token-file", str(agent["token_file"]), "--out", str(out), "--json")
+    assert measured.returncode == 0, measured.stderr
+    text = (out / "profile.yaml").read_text()
+    assert "through hwnas agent serve" in text and "op-level-v1" in text
+
+
 def test_a_search_measures_its_latency_on_the_agent(agent, tmp_path):
     spec_dict = copy.deepcopy(SEARCH_BASE)
     spec_dict.update(objectives=[{"metric": "latency_ms", "device": agent["device"], "direction": "minimize"},
