@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from hwnas.hw_profiles import save_profile
+from hwnas.hw_profiles._kernels import EncoderLayer as TransformerEncoderLayer  # the pre-norm ViT layer
 from hwnas.hw_profiles._measure import measure_kernels
 from hwnas.hw_profiles._runtimes import make_runner
 from hwnas.hw_profiles._timing import interleaved_samples
@@ -244,27 +245,12 @@ def convnext_atto() -> nn.Module:
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(dims[-1], 1000))
 
 
-class ViTBlock(nn.Module):
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        self.heads, self.norm1, self.norm2 = heads, nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.qkv, self.proj = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, t, d = x.shape
-        q, k, v = self.qkv(self.norm1(x)).reshape(n, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        scores = torch.softmax(q @ k.transpose(-2, -1) / (d // self.heads) ** 0.5, dim=-1)
-        x = x + self.proj((scores @ v).transpose(1, 2).reshape(n, t, d))
-        return x + self.mlp(self.norm2(x))
-
-
 class ViT(nn.Module):
     def __init__(self, dim: int = 192, depth: int = 12, heads: int = 3) -> None:
         super().__init__()
         self.patch = nn.Conv2d(3, dim, 16, 16)
         self.cls, self.pos = nn.Parameter(torch.zeros(1, 1, dim)), nn.Parameter(torch.zeros(1, 197, dim))
-        self.blocks = nn.Sequential(*[ViTBlock(dim, heads) for _ in range(depth)])
+        self.blocks = nn.Sequential(*[TransformerEncoderLayer(dim, heads) for _ in range(depth)])
         self.norm, self.head = nn.LayerNorm(dim), nn.Linear(dim, 1000)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -19,9 +19,10 @@ from hwnas.search_spaces import Arch
 ARCH_COLUMN = "arch"
 
 
-def read_arch_csv(path: str | Path, space: Any, column: str) -> tuple[list[Arch], np.ndarray]:
+def read_arch_csv(path: str | Path, space: Any, column: str, min_rows: int = 10) -> tuple[list[Arch], np.ndarray]:
     """The archs of `space` and the ms of `column`; a missing file or column, an arch outside the space, a
-    non-number or a non-positive latency raises `DataFileError` naming the file, line and column."""
+    non-number, a non-positive latency or fewer than `min_rows` rows (a unit-cost fit needs 10; a few-shot
+    profile fewer) raises `DataFileError` naming the file, line and column."""
     path = Path(path)
     with csv_records(path) as reader:
         header = list(reader.fieldnames or [])
@@ -38,6 +39,7 @@ def read_arch_csv(path: str | Path, space: Any, column: str) -> tuple[list[Arch]
             except (HwnasError, RecursionError) as exc:
                 raise DataFileError(f"{path}: line {line}, column 'arch': {exc}") from None
             values.append(positive(record.get(column), f"{path}: line {line}, column {column!r}"))
-    if len(archs) < 10:
-        raise DataFileError(f"{path}: {len(archs)} measured subnets; fitting unit costs needs at least 10 (100 or more is better)")
+    if len(archs) < min_rows:
+        raise DataFileError(f"{path}: {len(archs)} measured subnets; fitting unit costs needs at least {min_rows} "
+                            "(100 or more is better)")
     return archs, np.asarray(values, dtype=np.float64)

@@ -163,7 +163,7 @@ def _read_csv(path: Path, space: Any, column: str | None) -> tuple[list[Arch], n
         if column is None:
             raise DataFileError(f"{path}: name the latency column (--column), one of "
                                 f"{', '.join(c for c in header if c != ARCH_COLUMN)}")
-        return _arch_rows(path, space, column)
+        return read_arch_csv(path, space, column, min_rows=1)  # the few-shot minimum is checked by the caller
     data = read_help_csv(path)
     if data.space != space.name:
         raise DataFileError(f"{path}: its rows are subnets of {data.space!r}, not of --space {space.name!r}")
@@ -174,24 +174,6 @@ def _read_csv(path: Path, space: Any, column: str | None) -> tuple[list[Arch], n
     if column not in data.latency_ms:
         raise DataFileError(f"{path}: no latency column {column!r}; columns: {', '.join(data.latency_ms)}")
     return [space.validate(a) for a in data.archs], data.column(column)
-
-
-def _arch_rows(path: Path, space: Any, column: str) -> tuple[list[Arch], np.ndarray]:
-    """An arch CSV's rows, however few (`read_arch_csv` wants the 10 a unit-cost fit needs)."""
-    try:
-        return read_arch_csv(path, space, column)
-    except DataFileError as exc:
-        if "at least 10" not in str(exc):
-            raise
-    archs, values = [], []
-    with csv_records(path) as rows:
-        for line, record in enumerate(rows, start=2):
-            try:
-                archs.append(space.validate(Arch.from_json(record[ARCH_COLUMN] or "")))
-            except (HwnasError, RecursionError) as exc:
-                raise DataFileError(f"{path}: line {line}, column 'arch': {exc}") from None
-            values.append(positive(record.get(column), f"{path}: line {line}, column {column!r}"))
-    return archs, np.asarray(values, dtype=np.float64)
 
 
 # -- the profile --------------------------------------------------------------------------------------

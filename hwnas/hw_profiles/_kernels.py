@@ -174,7 +174,7 @@ class _Residual(nn.Module):
         return torch.relu(self.body(x) + self.skip(x))
 
 
-class _Encoder(nn.Module):
+class EncoderLayer(nn.Module):
     """A pre-norm transformer encoder layer (ViT, DeiT), attention written out as it is exported."""
 
     def __init__(self, dim: int, heads: int) -> None:
@@ -218,7 +218,7 @@ def _block(rng: random.Random) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
     if kind == "encoder":
         heads = rng.choice((1, 2, 3, 4, 6))
         dim, tokens = heads * rng.choice((32, 64)), rng.choice((49, 65, 197))
-        return _Encoder(dim, heads), (torch.randn(1, tokens, dim),)
+        return EncoderLayer(dim, heads), (torch.randn(1, tokens, dim),)
     dim = rng.choice((32, 48, 64, 96, 128, 192))
     return _DepthwiseMlp(dim), (torch.randn(1, dim, min(hw, 28), min(hw, 28)),)
 
