@@ -49,7 +49,7 @@ CORPUS: list[tuple[str, tuple[str, ...]]] = [
     ("run {d}/population.yaml", ("searcher.options.population_size", "takes an integer, got 'abc'")),
     ("run {d}/option.yaml", ("nsga2 sampler has no option 'populaton_size'",)),
     ("run {d}/seed.yaml", ("seed:", "less than 4294967296")),
-    ("run {d}/metric.yaml", ("unknown metric 'bleu'",)),
+    ("run {d}/metric.yaml", ("unknown metric 'top5_accuracy'",)),
     ("run {d}/space.yaml", ("unknown search space 'resnet'",)),
     ("run {d}/proxy-batch.yaml", ("task.options.proxy_batch", "positive integer")),
     ("run {d}/long-value.yaml", ("searcher.sampler", "characters)")),
@@ -145,7 +145,7 @@ def bad_files(tmp_path_factory, hwnas_data) -> dict[str, str]:
     spec("population.yaml", searcher={"kind": "optuna", "sampler": "nsga2", "options": {"population_size": "abc"}})
     spec("option.yaml", searcher={"kind": "optuna", "sampler": "nsga2", "options": {"populaton_size": 8}})
     spec("seed.yaml", seed=2**40)
-    spec("metric.yaml", objectives=[{"metric": "bleu", "direction": "maximize"}])
+    spec("metric.yaml", objectives=[{"metric": "top5_accuracy", "direction": "maximize"}])
     spec("space.yaml", space={"name": "resnet"})
     spec("proxy-batch.yaml", task={"name": "mnist1d", "options": {"proxy_batch": "abc"}},
          objectives=[{"metric": "naswot", "direction": "maximize"}])

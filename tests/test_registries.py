@@ -118,7 +118,8 @@ METRIC_NEEDS = {
     "latency_ms": {"device": "xeon"},
     "energy_mj": {"hardware": {"kind": "accelerator"}}, "accel_latency_ms": {"hardware": {"kind": "accelerator"}},
     "area_mm2": {"hardware": {"kind": "accelerator"}}, "deploy_latency_ms": {"hardware": {"kind": "deployment"}},
-    "accuracy": {"supernet": True}, "deploy_accuracy": {"hardware": {"kind": "deployment"}, "supernet": True},
+    "accuracy": {"supernet": True}, "bleu": {"supernet": True},
+    "deploy_accuracy": {"hardware": {"kind": "deployment"}, "supernet": True},
 }
 
 

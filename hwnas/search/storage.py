@@ -96,11 +96,6 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
-def is_server_url(url: str) -> bool:
-    """A database server (PostgreSQL, MySQL, …) rather than a file or memory: workers may be on many machines."""
-    return "://" in url and not url.startswith(("sqlite:", "journal:"))
-
-
 #: Beside a storage file: held while a worker reads the study and claims its next trials.
 LOCK_SUFFIX = ".hwnas-lock"
 

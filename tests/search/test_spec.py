@@ -33,7 +33,8 @@ def test_schema_errors_name_the_key_path(spec_dict, change, message):
 
 
 @pytest.mark.parametrize("change,message", [
-    ({"objectives": [{"metric": "bleu", "direction": "maximize"}]}, "objectives.0: unknown metric 'bleu'; choose one of:"),
+    ({"objectives": [{"metric": "top5_accuracy", "direction": "maximize"}]},
+     "objectives.0: unknown metric 'top5_accuracy'; choose one of:"),
     ({"constraints": ["foo_ms <= 3"]}, "constraints.0: unknown metric 'foo_ms'"),
     ({"objectives": [{"metric": "params_m", "direction": "minimize", "device": "pixel4"}]}, "takes no device"),
     ({"space": {"name": "resnet"}}, "space: unknown search space 'resnet'"),
