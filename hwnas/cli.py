@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("hwnas.cli_export", "Fine-tune (or train from scratch) an extracted subnet; writes metrics.json and the new weights."),
     "train-supernet": ("hwnas.cli_train", "Train a supernet with the sandwich rule and in-place distillation; checkpoints every epoch."),
     "latency": ("hwnas.cli_latency", "Predicted latency of subnets on a device; --explain gives ms per op class and its provenance."),
-    "predict": ("hwnas.cli_predict", "Predicted latency of any ONNX model on a device, op by op (operators it cannot price are named)."),
+    "predict": ("hwnas.cli_predict", "Predicted latency of any ONNX model on a device, op by op; unpriceable operators are named."),
     "devices": ("hwnas.cli_devices", "List the shipped hardware profiles: kind, runtime, measurements and held-out accuracy."),
     "hardware": ("hwnas.cli_hardware", "Co-design: hardware spaces, accelerator cost model, ZigZag calibration."),
     "profile": ("hwnas.cli_profiles", "Measure, calibrate, predict with and validate hardware profiles."),

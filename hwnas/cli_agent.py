@@ -10,8 +10,11 @@ from rich.console import Console
 from hwnas._cli_common import user_errors
 from hwnas.errors import MeasurementError
 
-agent_app = typer.Typer(add_completion=False, no_args_is_help=True,
-                        help="The measuring agent: serve this device's ONNX Runtime to `--device agent://HOST:PORT`.")
+agent_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="The measuring agent: serve this device's ONNX Runtime to `--device agent://HOST:PORT`.",
+)
 
 
 def register(app: typer.Typer, console: Console) -> None:
@@ -20,7 +23,9 @@ def register(app: typer.Typer, console: Console) -> None:
     @agent_app.command("serve")
     @user_errors
     def serve(
-        token_file: Path = typer.Option(..., "--token-file", help="The token clients must send (`hwnas agent token F` makes one)."),
+        token_file: Path = typer.Option(
+            ..., "--token-file", help="The token clients must send (`hwnas agent token F` makes one)."
+        ),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
         port: int = typer.Option(8765, "--port", min=0, max=65535),
         max_mb: float = typer.Option(256.0, "--max-mb", min=0.001, help="Largest request accepted, in MiB."),
@@ -32,12 +37,16 @@ def register(app: typer.Typer, console: Console) -> None:
         try:
             server = AgentServer(host, port, token, max_bytes=int(max_mb * 1024 * 1024))
         except OSError as exc:
-            raise MeasurementError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-                                   "choose another --port or --host") from None
+            raise MeasurementError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port or --host"
+            ) from None
         facts = server.facts
         bound = server.server_address[1]
-        console.print(f"hwnas agent on {host}:{bound}: {facts['cpu']}, {facts['cores']} cores, onnxruntime {facts['onnxruntime']}"
-                      f"{', GPU ' + facts['gpu'] if facts['gpu'] else ''}. Clients: --device agent://{host}:{bound}", highlight=False)
+        console.print(
+            f"hwnas agent on {host}:{bound}: {facts['cpu']}, {facts['cores']} cores, onnxruntime {facts['onnxruntime']}"
+            f"{', GPU ' + facts['gpu'] if facts['gpu'] else ''}. Clients: --device agent://{host}:{bound}",
+            highlight=False,
+        )
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -54,4 +63,6 @@ def register(app: typer.Typer, console: Console) -> None:
         new_token(path)
         console.print(f"wrote a new token to {path}; give it to clients as --token-file or HWNAS_AGENT_TOKEN")
 
-    app.add_typer(agent_app, name="agent", help="The measuring agent: serve this device's ONNX Runtime to `--device agent://HOST:PORT`.")
+    app.add_typer(
+        agent_app, name="agent", help="The measuring agent: serve this device's ONNX Runtime to `--device agent://HOST:PORT`."
+    )

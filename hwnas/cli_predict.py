@@ -23,7 +23,7 @@ def register(app: typer.Typer, console: Console) -> None:
         explain: bool = typer.Option(False, "--explain", help="Ms per op class and its provenance."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
-        """Predicted latency of any ONNX model on a device, op by op (operators it cannot price are named)."""
+        """Predicted latency of any ONNX model on a device, op by op; unpriceable operators are named."""
         from hwnas.hw_profiles.model_latency import predict_onnx  # onnx and the profile: only this command needs them
 
         explanation = predict_onnx(model, device).to_dict()

@@ -141,9 +141,11 @@ def predict(
 def measure(
     device: str = typer.Option("local-cpu", "--device",
                                help="local-cpu, local-gpu (torch CUDA; refused without a GPU), or agent://HOST:PORT."),
-    runtime: Optional[str] = typer.Option(None, "--runtime", help="torch or onnxruntime (CPU); default torch, onnxruntime on an agent."),
+    runtime: Optional[str] = typer.Option(None, "--runtime",
+                                          help="torch or onnxruntime (CPU); default torch, onnxruntime on an agent."),
     token_file: Optional[Path] = typer.Option(None, "--token-file", help="An agent's token (or set HWNAS_AGENT_TOKEN)."),
-    space_name: Optional[str] = typer.Option(None, "--space", help="Search space whose subnets are measured (not with --kernels)."),
+    space_name: Optional[str] = typer.Option(None, "--space",
+                                             help="Search space whose subnets are measured (not with --kernels)."),
     preset: Optional[str] = typer.Option(None, "--preset", "-p"),
     n: int = typer.Option(100, "-n", min=1, help="Random subnets to measure (a unit cost per op class needs ~100)."),
     out: Path = typer.Option(..., "--out", help="Profile directory to write."),
@@ -156,7 +158,8 @@ def measure(
     pause: float = typer.Option(DEFAULT_PAUSE_S, "--pause", min=0.0, help="Seconds between blocks."),
     few_shot: bool = typer.Option(False, "--few-shot", help="Measure only the -n subnets `profile suggest` picks and fit a "
                                   "few-shot profile (a mix of base profiles)."),
-    bases: Optional[list[str]] = typer.Option(None, "--base", help="--few-shot: base profiles to mix (default: every shipped one)."),
+    bases: Optional[list[str]] = typer.Option(None, "--base",
+                                              help="--few-shot: base profiles to mix (default: every shipped one)."),
     name: Optional[str] = typer.Option(None, "--name", help="--few-shot: the new profile's device name (default: --device)."),
     kernels: bool = typer.Option(False, "--kernels", help="Measure single kernels over common architectures' shapes instead "
                                  "of a space's subnets: a profile for any model (`hwnas predict`); -n kernels (default 400)."),
@@ -232,7 +235,8 @@ def suggest(
     space_name: str = typer.Option(..., "--space"),
     preset: Optional[str] = typer.Option(None, "--preset", "-p"),
     n: int = typer.Option(10, "-n", min=1, help="Subnets to measure."),
-    bases: Optional[list[str]] = typer.Option(None, "--base", help="Base profiles (default: every shipped one that prices the space)."),
+    bases: Optional[list[str]] = typer.Option(None, "--base",
+                                              help="Base profiles (default: every shipped one that prices the space)."),
     pool: int = typer.Option(1000, "--pool", min=1, help="Random subnets to choose among."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:

@@ -16,9 +16,9 @@ from typing import Any
 
 from hwnas.evaluators.base import Evaluator
 from hwnas.hw_profiles import Profile, get_profile
-from hwnas.hw_profiles._predict import priced_archs
 from hwnas.hw_profiles._common import DEVICES
 from hwnas.hw_profiles._lock import device_lock
+from hwnas.hw_profiles._predict import priced_archs
 from hwnas.hw_profiles.agent_client import AgentClient, agent_subnet_samples, is_agent
 from hwnas.search_spaces import Arch, SearchSpace
 

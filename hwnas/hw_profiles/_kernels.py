@@ -339,6 +339,6 @@ def fit_kernel_profile(kernels: list[Kernel], kernel_ms: np.ndarray, empty_ms: f
     return profile, LatencyModel(FEATURE_SET, {"model": discounted(shipped_alone, domain.columns, shipped_factors)})
 
 
-def kernel_provenance(where: str, runtime: str, n: int, method: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+def kernel_provenance(where: str, n: int, method: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
     return {"source": f"{n} single kernels measured {where} by hwnas profile measure --kernels",
             "licence": "measurements made by the user", "date": today(), "method": method, **facts}

@@ -156,7 +156,8 @@ def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str 
     return profile, model
 
 
-def measure_archs(space: Any, archs: Sequence[Any], device: str = "local-cpu", runtime: str = "torch", threads: int = 1,  # noqa: PLR0913
+def measure_archs(space: Any, archs: Sequence[Any], device: str = "local-cpu", runtime: str = "torch",  # noqa: PLR0913
+                  threads: int = 1,
                   warmup: int = 5, repeats: int = 30, statistic: str = "median", blocks: int = DEFAULT_BLOCKS,
                   pause_s: float = DEFAULT_PAUSE_S, token_file: str | None = None,
                   lock_timeout_s: float = 600.0) -> tuple[np.ndarray, dict[str, Any]]:
@@ -210,7 +211,7 @@ def measure_kernels(n: int = 400, device: str = "local-cpu", runtime: str = "onn
     return _kernels.fit_kernel_profile(
         kernels, ms[:len(kernels)], float(ms[-1]), block_ops, ms[len(kernels):-1], device,
         "gpu" if device == "local-gpu" else "cpu", runtime_label(runtime, facts),
-        "deployed" if runtime == "onnxruntime" else "eager", _kernels.kernel_provenance(where, runtime, n, method, facts),
+        "deployed" if runtime == "onnxruntime" else "eager", _kernels.kernel_provenance(where, n, method, facts),
         threads)
 
 

@@ -65,10 +65,14 @@ def read_token(path: Path) -> str:
     try:
         token = Path(path).read_text().strip()
     except OSError as exc:
-        raise MeasurementError(f"--token-file {str(path)!r}: {exc.strerror or exc}; make one with `hwnas agent token {path}`") from None
+        raise MeasurementError(
+            f"--token-file {str(path)!r}: {exc.strerror or exc}; make one with `hwnas agent token {path}`"
+        ) from None
     if len(token) < MIN_TOKEN_CHARS:
-        raise MeasurementError(f"--token-file {str(path)!r}: the token must be at least {MIN_TOKEN_CHARS} characters "
-                               f"(make one with `hwnas agent token {path}`)")
+        raise MeasurementError(
+            f"--token-file {str(path)!r}: the token must be at least {MIN_TOKEN_CHARS} characters "
+            f"(make one with `hwnas agent token {path}`)"
+        )
     return token
 
 
@@ -76,10 +80,17 @@ def device_facts() -> dict[str, Any]:
     """What the agent's machine is: host, CPU model, cores, ONNX Runtime and its providers, GPU if any."""
     import onnxruntime  # the runtime the agent measures in
 
-    facts: dict[str, Any] = {"host": platform.node(), "cpu": _cpu_model(), "cores": os.cpu_count(),
-                             "machine": platform.machine(), "system": f"{platform.system()} {platform.release()}",
-                             "python": platform.python_version(), "onnxruntime": onnxruntime.__version__,
-                             "providers": onnxruntime.get_available_providers(), "gpu": None}
+    facts: dict[str, Any] = {
+        "host": platform.node(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "providers": onnxruntime.get_available_providers(),
+        "gpu": None,
+    }
     try:
         import torch  # only to name a GPU; an agent without torch has none to report
 
@@ -116,13 +127,17 @@ def check_model(data: bytes, index: int) -> Any:
         raise BadRequest(HTTPStatus.BAD_REQUEST, f"{where} is not an ONNX model (no graph nodes)")
     for tensor in model.graph.initializer:
         if tensor.data_location == onnx.TensorProto.EXTERNAL:
-            raise BadRequest(HTTPStatus.BAD_REQUEST, f"{where}: initializer {tensor.name!r} refers to external data; "
-                                                     "send the weights inside the model")
+            raise BadRequest(
+                HTTPStatus.BAD_REQUEST,
+                f"{where}: initializer {tensor.name!r} refers to external data; send the weights inside the model",
+            )
     for node in _all_nodes(model.graph):
         if node.domain not in STANDARD_DOMAINS or not onnx.defs.has(node.op_type, node.domain):
             domain = f" (domain {node.domain!r})" if node.domain else ""
-            raise BadRequest(HTTPStatus.UNPROCESSABLE_ENTITY, f"{where}: unknown operator {node.op_type!r}{domain}; "
-                                                              "the agent runs standard ONNX operators only")
+            raise BadRequest(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                f"{where}: unknown operator {node.op_type!r}{domain}; the agent runs standard ONNX operators only",
+            )
     try:
         onnx.checker.check_model(model)
     except Exception as exc:  # noqa: BLE001 - onnx.checker's ValidationError, first line
@@ -159,7 +174,9 @@ def parse_measure_request(body: bytes) -> tuple[list[bytes], dict[str, Any]]:
     except ValueError as exc:
         raise BadRequest(HTTPStatus.BAD_REQUEST, f"the body is not JSON ({exc})") from None
     if not isinstance(request, dict) or not isinstance(request.get("models"), list) or not request["models"]:
-        raise BadRequest(HTTPStatus.BAD_REQUEST, "the body must be an object whose 'models' is a non-empty list of base64 ONNX models")
+        raise BadRequest(
+            HTTPStatus.BAD_REQUEST, "the body must be an object whose 'models' is a non-empty list of base64 ONNX models"
+        )
     if len(request["models"]) > MAX_MODELS:
         raise BadRequest(HTTPStatus.BAD_REQUEST, f"at most {MAX_MODELS} models a request, got {len(request['models'])}")
     models = []
@@ -170,9 +187,13 @@ def parse_measure_request(body: bytes) -> tuple[list[bytes], dict[str, Any]]:
             models.append(base64.b64decode(text, validate=True))
         except (binascii.Error, ValueError):
             raise BadRequest(HTTPStatus.BAD_REQUEST, f"model {i} is not valid base64") from None
-    method = {"warmup": _number(request, "warmup", 5, 0, MAX_WARMUP), "repeats": _number(request, "repeats", 30, 1, MAX_REPEATS),
-              "blocks": _number(request, "blocks", 1, 1, MAX_BLOCKS), "threads": _number(request, "threads", 1, 1, MAX_THREADS),
-              "pause_s": _number(request, "pause_s", 0.0, 0.0, MAX_PAUSE_S, integer=False)}
+    method = {
+        "warmup": _number(request, "warmup", 5, 0, MAX_WARMUP),
+        "repeats": _number(request, "repeats", 30, 1, MAX_REPEATS),
+        "blocks": _number(request, "blocks", 1, 1, MAX_BLOCKS),
+        "threads": _number(request, "threads", 1, 1, MAX_THREADS),
+        "pause_s": _number(request, "pause_s", 0.0, 0.0, MAX_PAUSE_S, integer=False),
+    }
     unknown = sorted(set(request) - {"models", *method})
     if unknown:
         raise BadRequest(HTTPStatus.BAD_REQUEST, f"unknown field(s): {', '.join(unknown)}")
@@ -182,9 +203,16 @@ def parse_measure_request(body: bytes) -> tuple[list[bytes], dict[str, Any]]:
 # -- timing ------------------------------------------------------------------------------------------
 
 
-_ONNX_TO_NUMPY = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
-                  "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_, "tensor(uint8)": np.uint8,
-                  "tensor(int8)": np.int8}
+_ONNX_TO_NUMPY = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(float16)": np.float16,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(bool)": np.bool_,
+    "tensor(uint8)": np.uint8,
+    "tensor(int8)": np.int8,
+}
 
 
 def _session(data: bytes, index: int, threads: int) -> tuple[Any, dict[str, np.ndarray]]:
@@ -197,19 +225,26 @@ def _session(data: bytes, index: int, threads: int) -> tuple[Any, dict[str, np.n
     try:
         session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - ONNX Runtime refuses the graph: one line
-        raise BadRequest(HTTPStatus.UNPROCESSABLE_ENTITY, f"model {index}: ONNX Runtime cannot load it "
-                                                          f"({str(exc).strip().splitlines()[0]})") from None
+        raise BadRequest(
+            HTTPStatus.UNPROCESSABLE_ENTITY, f"model {index}: ONNX Runtime cannot load it ({str(exc).strip().splitlines()[0]})"
+        ) from None
     rng, feed = np.random.default_rng(0), {}
     for spec in session.get_inputs():
         if any(not isinstance(d, int) or d < 1 for d in spec.shape):
-            raise BadRequest(HTTPStatus.UNPROCESSABLE_ENTITY, f"model {index}: input {spec.name!r} has a dynamic shape "
-                                                              f"{spec.shape}; export it with fixed shapes")
+            raise BadRequest(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                f"model {index}: input {spec.name!r} has a dynamic shape {spec.shape}; export it with fixed shapes",
+            )
         dtype = _ONNX_TO_NUMPY.get(spec.type)
         if dtype is None:
-            raise BadRequest(HTTPStatus.UNPROCESSABLE_ENTITY, f"model {index}: input {spec.name!r} of type {spec.type} "
-                                                              "is not one the agent can feed")
+            raise BadRequest(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                f"model {index}: input {spec.name!r} of type {spec.type} is not one the agent can feed",
+            )
         shape = tuple(spec.shape)
-        feed[spec.name] = rng.standard_normal(shape).astype(dtype) if np.issubdtype(dtype, np.floating) else np.zeros(shape, dtype)
+        feed[spec.name] = (
+            rng.standard_normal(shape).astype(dtype) if np.issubdtype(dtype, np.floating) else np.zeros(shape, dtype)
+        )
     return session, feed
 
 
@@ -270,8 +305,10 @@ class _Handler(BaseHTTPRequestHandler):
         if length is None or not length.isdigit():
             raise BadRequest(HTTPStatus.LENGTH_REQUIRED, "a request body needs a Content-Length")
         if int(length) > self.server.max_bytes:
-            raise BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                             f"the body is {int(length)} bytes; the agent accepts at most {self.server.max_bytes}")
+            raise BadRequest(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"the body is {int(length)} bytes; the agent accepts at most {self.server.max_bytes}",
+            )
         return self.rfile.read(int(length))
 
     def _handle(self, method: str) -> None:
@@ -285,14 +322,18 @@ class _Handler(BaseHTTPRequestHandler):
                     samples = measure_models(models, settings)
                 self._reply(HTTPStatus.OK, {"samples_ms": samples.tolist(), "facts": self.server.facts, "method": settings})
             else:
-                raise BadRequest(HTTPStatus.NOT_FOUND, f"no {method} {self.path}; the agent serves GET {API}/facts "
-                                                       f"and POST {API}/measure")
+                raise BadRequest(
+                    HTTPStatus.NOT_FOUND, f"no {method} {self.path}; the agent serves GET {API}/facts and POST {API}/measure"
+                )
         except BadRequest as refused:
             if refused.status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, HTTPStatus.LENGTH_REQUIRED):
                 self.close_connection = True  # the unread body would be taken for the next request
             self._reply(refused.status, {"error": refused.message})
         except Exception as exc:  # noqa: BLE001 - the agent keeps serving whatever one request does
-            self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"})
+            self._reply(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"},
+            )
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's names
         self._handle("GET")

@@ -27,7 +27,6 @@ from hwnas.tasks import Task
 from hwnas.training import _loop
 from hwnas.training._progress import TrainingProgress
 from hwnas.training._teacher import HiddenCapture, Teacher, load_teacher
-from hwnas.training.distributed import Ranks
 from hwnas.training.checkpoint import (
     CHECKPOINT_FILE,
     META_FILE,
@@ -37,6 +36,7 @@ from hwnas.training.checkpoint import (
     load_supernet,
     save_supernet,
 )
+from hwnas.training.distributed import Ranks
 from hwnas.training.evaluation import subnet_accuracy
 
 

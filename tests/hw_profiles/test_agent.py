@@ -45,13 +45,22 @@ def agent(tmp_path_factory):
     token_file = root / "token"
     new_token(token_file)
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "hwnas", "agent", "serve", "--token-file", str(token_file),
-                                "--port", str(port), "--max-mb", "16"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "HWNAS_LOCK_DIR": str(root)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hwnas", "agent", "serve", "--token-file", str(token_file), "--port", str(port), "--max-mb", "16"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HWNAS_LOCK_DIR": str(root)},
+    )
     try:
         _wait_until_up(port, process)
-        yield {"device": f"agent://127.0.0.1:{port}", "port": port, "token_file": token_file,
-               "token": token_file.read_text().strip(), "process": process}
+        yield {
+            "device": f"agent://127.0.0.1:{port}",
+            "port": port,
+            "token_file": token_file,
+            "token": token_file.read_text().strip(),
+            "process": process,
+        }
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -91,21 +100,24 @@ def test_the_agent_times_models_and_reports_its_device(agent):
     assert samples.shape == (2, 4) and (samples > 0).all()
 
 
-@pytest.mark.parametrize("case, status, message", [
-    ("no token", 401, "token"),
-    ("wrong token", 401, "token"),
-    ("not json", 400, "not JSON"),
-    ("no models", 400, "non-empty list"),
-    ("not base64", 400, "base64"),
-    ("not onnx", 400, "not an ONNX model"),
-    ("custom operator", 422, "unknown operator 'Evil'"),
-    ("external data", 400, "external data"),
-    ("dynamic shape", 422, "dynamic shape"),
-    ("bad repeats", 400, "'repeats'"),
-    ("unknown field", 400, "unknown field"),
-    ("too large", 413, "at most"),
-    ("unknown path", 404, "/v1/measure"),
-])
+@pytest.mark.parametrize(
+    "case, status, message",
+    [
+        ("no token", 401, "token"),
+        ("wrong token", 401, "token"),
+        ("not json", 400, "not JSON"),
+        ("no models", 400, "non-empty list"),
+        ("not base64", 400, "base64"),
+        ("not onnx", 400, "not an ONNX model"),
+        ("custom operator", 422, "unknown operator 'Evil'"),
+        ("external data", 400, "external data"),
+        ("dynamic shape", 422, "dynamic shape"),
+        ("bad repeats", 400, "'repeats'"),
+        ("unknown field", 400, "unknown field"),
+        ("too large", 413, "at most"),
+        ("unknown path", 404, "/v1/measure"),
+    ],
+)
 def test_bad_requests_get_a_clear_4xx_and_the_agent_keeps_serving(agent, case, status, message):
     body, token, path, length = _request(_linear_onnx()), "ok", "/v1/measure", None
     if case == "no token":
@@ -142,8 +154,12 @@ def test_bad_requests_get_a_clear_4xx_and_the_agent_keeps_serving(agent, case, s
 
 def _custom_op_model() -> bytes:
     node = helper.make_node("Evil", ["x"], ["y"], domain="com.example")
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
-                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
     return model.SerializeToString()
 
@@ -155,35 +171,83 @@ def _external_data_model() -> bytes:
     entry = weight.external_data.add()
     entry.key, entry.value = "location", "../../../../etc/passwd"
     node = helper.make_node("MatMul", ["x", "w"], ["y"])
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
-                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])], [weight])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 4])],
+        [weight],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
 def _dynamic_model() -> bytes:
     node = helper.make_node("Relu", ["x"], ["y"])
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", 4])],
-                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["batch", 4])])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["batch", 4])],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
 def _hwnas(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hwnas", *args], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "hwnas", *args], capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+    )
 
 
 def test_profile_measure_and_validate_through_the_agent(agent, tmp_path):
     out = tmp_path / "profile"
-    measured = _hwnas("profile", "measure", "--device", agent["device"], "--token-file", str(agent["token_file"]),
-                      "--space", "mixed-attention", "--preset", "tiny", "-n", "8", "--warmup", "1", "--repeats", "3",
-                      "--blocks", "1", "--pause", "0", "--out", str(out), "--json")
+    measured = _hwnas(
+        "profile",
+        "measure",
+        "--device",
+        agent["device"],
+        "--token-file",
+        str(agent["token_file"]),
+        "--space",
+        "mixed-attention",
+        "--preset",
+        "tiny",
+        "-n",
+        "8",
+        "--warmup",
+        "1",
+        "--repeats",
+        "3",
+        "--blocks",
+        "1",
+        "--pause",
+        "0",
+        "--out",
+        str(out),
+        "--json",
+    )
     assert measured.returncode == 0, measured.stderr
     summary = json.loads(measured.stdout)
     assert summary["name"] == agent["device"]
     text = (out / "profile.yaml").read_text()
     assert "through hwnas agent serve" in text and "onnxruntime" in text
-    validated = _hwnas("profile", "validate", "--profile", str(out), "--space", "mixed-attention", "--preset", "tiny", "-n", "4",
-                       "--repeats", "3", "--max-drift", "5", "--json", env={"HWNAS_AGENT_TOKEN": agent["token"]})
+    validated = _hwnas(
+        "profile",
+        "validate",
+        "--profile",
+        str(out),
+        "--space",
+        "mixed-attention",
+        "--preset",
+        "tiny",
+        "-n",
+        "4",
+        "--repeats",
+        "3",
+        "--max-drift",
+        "5",
+        "--json",
+        env={"HWNAS_AGENT_TOKEN": agent["token"]},
+    )
     assert validated.returncode == 0, validated.stderr
     report = json.loads(validated.stdout)
     assert report["n"] == 4 and all(row["measured_ms"] > 0 for row in report["archs"]) and report["agent"]["cores"] >= 1
@@ -191,8 +255,24 @@ def test_profile_measure_and_validate_through_the_agent(agent, tmp_path):
 
 def test_a_kernel_profile_measured_through_the_agent(agent, tmp_path):
     out = tmp_path / "kernels"
-    measured = _hwnas("profile", "measure", "--kernels", "-n", "30", "--repeats", "3", "--warmup", "1", "--device", agent["device"],
-                      "--token-file", str(agent["token_file"]), "--out", str(out), "--json")
+    measured = _hwnas(
+        "profile",
+        "measure",
+        "--kernels",
+        "-n",
+        "30",
+        "--repeats",
+        "3",
+        "--warmup",
+        "1",
+        "--device",
+        agent["device"],
+        "--token-file",
+        str(agent["token_file"]),
+        "--out",
+        str(out),
+        "--json",
+    )
     assert measured.returncode == 0, measured.stderr
     text = (out / "profile.yaml").read_text()
     assert "through hwnas agent serve" in text and "op-level-v1" in text
@@ -200,9 +280,15 @@ def test_a_kernel_profile_measured_through_the_agent(agent, tmp_path):
 
 def test_a_search_measures_its_latency_on_the_agent(agent, tmp_path):
     spec_dict = copy.deepcopy(SEARCH_BASE)
-    spec_dict.update(objectives=[{"metric": "latency_ms", "device": agent["device"], "direction": "minimize"},
-                                 {"metric": "params_m", "direction": "minimize"}],
-                     constraints=[], budget={"trials": 4}, searcher={"kind": "optuna", "sampler": "random"})
+    spec_dict.update(
+        objectives=[
+            {"metric": "latency_ms", "device": agent["device"], "direction": "minimize"},
+            {"metric": "params_m", "direction": "minimize"},
+        ],
+        constraints=[],
+        budget={"trials": 4},
+        searcher={"kind": "optuna", "sampler": "random"},
+    )
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(spec_dict))
     url = f"sqlite:///{tmp_path}/s.db"
@@ -218,15 +304,55 @@ def test_a_search_measures_its_latency_on_the_agent(agent, tmp_path):
 def test_client_faults_are_one_line(agent, tmp_path, monkeypatch):
     wrong = tmp_path / "wrong"
     wrong.write_text("y" * 40)
-    refused = _hwnas("profile", "measure", "--device", agent["device"], "--token-file", str(wrong), "--space",
-                     "mixed-attention", "--preset", "tiny", "-n", "8", "--out", str(tmp_path / "p"))
+    refused = _hwnas(
+        "profile",
+        "measure",
+        "--device",
+        agent["device"],
+        "--token-file",
+        str(wrong),
+        "--space",
+        "mixed-attention",
+        "--preset",
+        "tiny",
+        "-n",
+        "8",
+        "--out",
+        str(tmp_path / "p"),
+    )
     assert refused.returncode == 2 and "(401)" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     silent = f"agent://127.0.0.1:{free_port()}"
-    nobody = _hwnas("profile", "measure", "--device", silent, "--space", "mixed-attention", "--preset", "tiny", "-n", "8",
-                    "--out", str(tmp_path / "q"), env={"HWNAS_AGENT_TOKEN": agent["token"]})
+    nobody = _hwnas(
+        "profile",
+        "measure",
+        "--device",
+        silent,
+        "--space",
+        "mixed-attention",
+        "--preset",
+        "tiny",
+        "-n",
+        "8",
+        "--out",
+        str(tmp_path / "q"),
+        env={"HWNAS_AGENT_TOKEN": agent["token"]},
+    )
     assert nobody.returncode == 2 and "does not answer" in nobody.stderr and len(nobody.stderr.strip().splitlines()) == 1
-    torch_there = _hwnas("profile", "measure", "--device", agent["device"], "--runtime", "torch", "--space", "mixed-attention",
-                         "-n", "8", "--out", str(tmp_path / "r"), env={"HWNAS_AGENT_TOKEN": agent["token"]})
+    torch_there = _hwnas(
+        "profile",
+        "measure",
+        "--device",
+        agent["device"],
+        "--runtime",
+        "torch",
+        "--space",
+        "mixed-attention",
+        "-n",
+        "8",
+        "--out",
+        str(tmp_path / "r"),
+        env={"HWNAS_AGENT_TOKEN": agent["token"]},
+    )
     assert torch_there.returncode == 2 and "onnxruntime" in torch_there.stderr
     monkeypatch.delenv("HWNAS_AGENT_TOKEN", raising=False)
     with pytest.raises(MeasurementError, match="no token"):

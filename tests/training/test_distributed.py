@@ -17,14 +17,42 @@ from tests.servers import free_port
 
 # mixed-attention has no BatchNorm; 400 MNIST-1D samples leave 320 to train on: one step per epoch at batch 320.
 # No warm-up and no clipping, so the step follows the gradient's size (Adam's first step would hide a scale).
-ARGS = ["train-supernet", "--space", "mixed-attention", "--preset", "tiny", "--task", "mnist1d", "-o", "num_samples=400",
-        "--batch-size", "320", "--warmup-steps", "0", "--grad-clip", "1e9", "--quiet"]
+ARGS = [
+    "train-supernet",
+    "--space",
+    "mixed-attention",
+    "--preset",
+    "tiny",
+    "--task",
+    "mnist1d",
+    "-o",
+    "num_samples=400",
+    "--batch-size",
+    "320",
+    "--warmup-steps",
+    "0",
+    "--grad-clip",
+    "1e9",
+    "--quiet",
+]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def _torchrun(*args: str, ranks: int = 2) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks),
-               "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "hwnas", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(ranks),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        "-m",
+        "hwnas",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=600)
 
 
@@ -62,7 +90,9 @@ def test_two_ranks_take_the_step_one_process_takes_on_the_same_global_batch(one_
     # Adam's first moment is 0.1 × the step's gradient: the all-reduced gradient is the global batch's, in size too
     # (a gradient twice too large, or one rank's alone, would be off by about 1.0 here).
     for moment in ("exp_avg", "exp_avg_sq"):
-        error = _relative([single["optimizer"]["state"][i][moment] for i in ids], [ranks["optimizer"]["state"][i][moment] for i in ids])
+        error = _relative(
+            [single["optimizer"]["state"][i][moment] for i in ids], [ranks["optimizer"]["state"][i][moment] for i in ids]
+        )
         assert error < 1e-4, (moment, error)
     assert not (one_epoch / "ranks" / "checkpoint.pt.tmp").exists()
 
@@ -82,11 +112,24 @@ def test_ranks_started_with_different_arguments_are_refused_in_one_line(tmp_path
     port = str(free_port())
     processes = []
     for rank, lr in enumerate(("0.002", "0.001")):
-        env = {**ENV, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
-               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}
-        processes.append(subprocess.Popen([sys.executable, "-m", "hwnas", *ARGS, "--epochs", "1", "--lr", lr,
-                                           "--out", str(tmp_path / f"out{rank}")],
-                                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = {
+            **ENV,
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": "2",
+            "LOCAL_WORLD_SIZE": "2",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": port,
+        }
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "hwnas", *ARGS, "--epochs", "1", "--lr", lr, "--out", str(tmp_path / f"out{rank}")],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     for process in processes:
         _, err = process.communicate(timeout=300)
         assert process.returncode == 2, err
