@@ -25,9 +25,8 @@ from torch import nn
 from hwnas.hw_profiles import save_profile
 from hwnas.hw_profiles._kernels import EncoderLayer as TransformerEncoderLayer  # the pre-norm ViT layer
 from hwnas.hw_profiles._measure import measure_kernels
-from hwnas.hw_profiles._runtimes import make_runner
+from hwnas.hw_profiles._runtimes import make_runner, onnx_bytes
 from hwnas.hw_profiles._timing import interleaved_samples
-from hwnas.hw_profiles.agent_client import onnx_bytes
 from hwnas.hw_profiles.model_latency import predict_onnx
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -147,7 +147,8 @@ def measure(
     space_name: Optional[str] = typer.Option(None, "--space",
                                              help="Search space whose subnets are measured (not with --kernels)."),
     preset: Optional[str] = typer.Option(None, "--preset", "-p"),
-    n: int = typer.Option(100, "-n", min=1, help="Random subnets to measure (a unit cost per op class needs ~100)."),
+    n: Optional[int] = typer.Option(None, "-n", min=1, help="Random subnets to measure (default 100: a unit cost per op "
+                                    "class needs ~100); with --kernels, kernels (default 400)."),
     out: Path = typer.Option(..., "--out", help="Profile directory to write."),
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads while measuring."),
     warmup: int = typer.Option(5, "--warmup", min=0),
@@ -170,12 +171,13 @@ def measure(
         if space_name is not None or few_shot:
             raise DataFileError("--kernels measures single ops for any model: it takes no --space and no --few-shot")
         runtime = runtime or "onnxruntime"
-        profile, model = measure_kernels(n if n != 100 else 400, device, runtime, threads, warmup, repeats, statistic, seed,
+        profile, model = measure_kernels(n or 400, device, runtime, threads, warmup, repeats, statistic, seed,
                                          str(token_file) if token_file else None)
         _report_calibrated(profile, model, out, as_json)
         return
     if space_name is None:
         raise DataFileError("--space SPACE names the space whose subnets are measured (or pass --kernels)")
+    n = n or 100
     runtime = runtime or ("onnxruntime" if is_agent(device) else "torch")
     check_device(device, runtime)
     space = get_space(space_name, preset)

@@ -53,29 +53,21 @@ def require_postgres() -> Path:
     return folder
 
 
-def _as_server_user(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: as root, run it as Debian's `postgres` user (or `nobody`)."""
+def _server_user() -> pwd.struct_passwd | None:
+    """PostgreSQL refuses to run as root: as root, the user it runs as (Debian's `postgres`, else `nobody`)."""
     if os.geteuid() != 0:
-        return command
-    for user in ("postgres", "nobody"):
+        return None
+    for name in ("postgres", "nobody"):
         try:
-            pwd.getpwnam(user)
+            return pwd.getpwnam(name)
         except KeyError:
             continue
-        return ["runuser", "-u", user, "--", *command]
     raise RuntimeError("running as root and neither a 'postgres' nor a 'nobody' user exists to run PostgreSQL")
 
 
-def _server_owner() -> tuple[int, int] | None:
-    if os.geteuid() != 0:
-        return None
-    for user in ("postgres", "nobody"):
-        try:
-            entry = pwd.getpwnam(user)
-            return entry.pw_uid, entry.pw_gid
-        except KeyError:
-            continue
-    return None
+def _as_server_user(command: list[str]) -> list[str]:
+    user = _server_user()
+    return command if user is None else ["runuser", "-u", user.pw_name, "--", *command]
 
 
 @dataclass(frozen=True)
@@ -102,7 +94,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     another user, who must be able to reach its folder."""
     binaries = require_postgres()
     root = Path(tempfile.mkdtemp(prefix="hwnas-pg-", dir="/tmp"))
-    owner = _server_owner()
+    user = _server_user()
+    owner = None if user is None else (user.pw_uid, user.pw_gid)
     password_file = root / "password"
     password_file.write_text(PG_PASSWORD + "\n")
     if owner is not None:

@@ -62,10 +62,6 @@ def leave_one_out(base_ms: np.ndarray, measured_ms: np.ndarray) -> np.ndarray:
     return out
 
 
-def _base_profiles(names: Sequence[str]) -> list[Profile]:
-    return [get_profile(name) for name in names]
-
-
 def candidate_bases(space: Any, archs: Sequence[Any], names: Sequence[str] | None = None,
                     exclude: Sequence[str] = ()) -> tuple[list[str], np.ndarray, dict[str, str]]:
     """The base profiles (shipped ones by default, or `names`) that price every one of `archs`, their
@@ -76,14 +72,14 @@ def candidate_bases(space: Any, archs: Sequence[Any], names: Sequence[str] | Non
     for name in names or shipped_profile_names():
         if name in exclude:
             continue
-        profile = _base_profiles([name])[0]
+        profile = get_profile(name)
         if profile.domain.get("features") == FEATURE_SET:
             skipped[name] = "a few-shot profile itself"
             continue
         try:
             columns.append(predict_archs_ms(profile, space, archs))
             chosen.append(name)
-        except (OutOfDomainError, HwnasError) as exc:
+        except HwnasError as exc:  # out of its domain, or a profile that does not load
             skipped[name] = str(exc).splitlines()[0]
     if not chosen:
         raise ProfileError(f"no base profile prices {space.name}/{space.preset}'s subnets"
@@ -199,7 +195,7 @@ def calibrate_few_shot(space: Any, archs: Sequence[Arch], measured_ms: np.ndarra
                   "n_train": len(archs) - 1, "n_test": len(archs),
                   "metrics": {**metrics.summary(measured_ms, held_out), "spearman": float(spearmanr(measured_ms, held_out)[0])},
                   "fitted_in_sample": metrics.summary(measured_ms, base_ms @ weights)}
-    base_profiles = _base_profiles([names[i] for i in used])
+    base_profiles = [get_profile(names[i]) for i in used]
     shares = weights[used] / weights[used].sum()
     weight_of_kind = {k: sum(w for w, p in zip(shares, base_profiles) if p.kind == k) for k in {p.kind for p in base_profiles}}
     kind = kind or max(weight_of_kind, key=weight_of_kind.__getitem__)

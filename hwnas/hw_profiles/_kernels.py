@@ -239,7 +239,7 @@ def sample_blocks(n: int, seed: int = 0) -> list[tuple[nn.Module, tuple[torch.Te
 
 def block_ops(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> list[Any]:
     """A block's ops as `hwnas predict` sees a model's: exported to ONNX and mapped."""
-    from hwnas.hw_profiles.agent_client import onnx_bytes  # the exporter every model goes through
+    from hwnas.hw_profiles._runtimes import onnx_bytes  # the exporter every model goes through
     from hwnas.hw_profiles.onnx_ops import onnx_ops
 
     return onnx_ops(onnx_bytes(module, inputs)).check()

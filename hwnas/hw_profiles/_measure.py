@@ -28,18 +28,17 @@ from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT
 from hwnas.hw_profiles._lock import device_lock
 from hwnas.hw_profiles._predict import predict_archs_ms
 from hwnas.hw_profiles._profile import PROFILE_FILE, LatencyModel, Profile
-from hwnas.hw_profiles._runtimes import RUNTIMES, check_runtime, make_runner, runtime_version
+from hwnas.hw_profiles._runtimes import RUNTIMES, check_runtime, make_runner, onnx_bytes, runtime_version
 from hwnas.hw_profiles._timing import (
     STATISTICS,
     Threads,
     interleaved_samples,
-    measure_subnets,
     microbenchmarks,
     reduce_samples,
     subnet_samples,
 )
 from hwnas.hw_profiles._torch_features import FEATURE_SET, READABLE, ops_feature_rows
-from hwnas.hw_profiles.agent_client import AgentClient, agent_microbenchmarks, agent_subnet_samples, is_agent, onnx_bytes
+from hwnas.hw_profiles.agent_client import AgentClient, agent_microbenchmarks, agent_subnet_samples, is_agent
 from hwnas.predictors import KernelLevel, OpCostLinear, Predictor, Residual, metrics
 
 N_ANCHORS = 8
@@ -93,6 +92,20 @@ def speed_drift(now: np.ndarray, then: np.ndarray) -> float:
     return float(np.median(np.asarray(now) / np.asarray(then)) - 1.0)
 
 
+def _agent(device: str, token_file: str | None) -> AgentClient | None:
+    """The client of an `agent://` device (None for this machine's devices)."""
+    return AgentClient.for_device(device, token_file) if is_agent(device) else None
+
+
+def _subnet_samples(client: AgentClient | None, space: Any, archs: Sequence[Any], shape: tuple[int, ...],  # noqa: PLR0913
+                    warmup: int, repeats: int, runtime: str, threads: int, device: str, blocks: int,
+                    pause_s: float) -> np.ndarray:
+    """`subnet_samples` on the agent's device when there is one, else on this machine's `device`."""
+    if client is not None:
+        return agent_subnet_samples(client, space, archs, shape, warmup, repeats, threads, blocks, pause_s)
+    return subnet_samples(space, archs, shape, warmup, repeats, runtime, threads, DEVICES[device], blocks, pause_s)
+
+
 def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str = "torch", threads: int = 1,  # noqa: PLR0913
                     seed: int = 0, warmup: int = 5, repeats: int = 30, lock_timeout_s: float = 600.0,
                     input_shape: Sequence[int] | None = None, statistic: str = "median", blocks: int = DEFAULT_BLOCKS,
@@ -103,7 +116,7 @@ def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str 
     `device` is `local-cpu`, `local-gpu`, or `agent://HOST:PORT` (a device running `hwnas agent serve`; ONNX
     Runtime there, the token from `token_file` or `HWNAS_AGENT_TOKEN`)."""
     check_device(device, runtime)
-    client = AgentClient.for_device(device, token_file) if is_agent(device) else None
+    client = _agent(device, token_file)
     if statistic not in STATISTICS:
         raise UnknownNameError("statistic", statistic, STATISTICS)
     if n < 5:
@@ -119,11 +132,10 @@ def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str 
         load_before = None if client else os.getloadavg()[0]
         if client is not None:
             kinds, op_rows, op_ms = agent_microbenchmarks(client, space, archs, shape, warmup, repeats, statistic, threads)
-            samples = agent_subnet_samples(client, space, archs, shape, warmup, repeats, threads, blocks, pause_s)
         else:
             kinds, op_rows, op_ms = microbenchmarks(space, archs, shape, warmup, repeats, statistic=statistic, runtime=runtime,
                                                     threads=threads, device=torch_device)
-            samples = subnet_samples(space, archs, shape, warmup, repeats, runtime, threads, torch_device, blocks, pause_s)
+        samples = _subnet_samples(client, space, archs, shape, warmup, repeats, runtime, threads, device, blocks, pause_s)
     measured = reduce_samples(samples, statistic)
     anchors = _pick_anchors(measured)
     kernels = _kernel_model(kinds, op_rows, op_ms)
@@ -166,14 +178,11 @@ def measure_archs(space: Any, archs: Sequence[Any], device: str = "local-cpu", r
     check_device(device, runtime)
     if statistic not in STATISTICS:
         raise UnknownNameError("statistic", statistic, STATISTICS)
-    client = AgentClient.for_device(device, token_file) if is_agent(device) else None
+    client = _agent(device, token_file)
     facts = _device_facts(device, client)
     shape = tuple(space.default_input_shape)
     with device_lock(device, lock_timeout_s), Threads(threads):
-        if client is not None:
-            samples = agent_subnet_samples(client, space, archs, shape, warmup, repeats, threads, blocks, pause_s)
-        else:
-            samples = subnet_samples(space, archs, shape, warmup, repeats, runtime, threads, DEVICES[device], blocks, pause_s)
+        samples = _subnet_samples(client, space, archs, shape, warmup, repeats, runtime, threads, device, blocks, pause_s)
     method = {"warmup": warmup, "repeats": repeats, "statistic": statistic, "blocks": blocks, "pause_s": pause_s,
               "threads": threads, "runtime": runtime, "device": device}
     return reduce_samples(samples, statistic), {**facts, "method": method}
@@ -192,7 +201,7 @@ def measure_kernels(n: int = 400, device: str = "local-cpu", runtime: str = "onn
         raise UnknownNameError("statistic", statistic, STATISTICS)
     if n < 20:
         raise MeasurementError(f"-n {n}: a kernel profile needs at least 20 kernels (400 or more is better)")
-    client = AgentClient.for_device(device, token_file) if is_agent(device) else None
+    client = _agent(device, token_file)
     facts = _device_facts(device, client)
     kernels, blocks = _kernels.sample_kernels(n, seed), _kernels.sample_blocks(max(10, n // 3), seed)
     models = [(module, inputs) for _, module, inputs in kernels] + blocks + [_kernels.empty_kernel()]
@@ -278,23 +287,19 @@ def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, war
         raise MeasurementError(f"profile {profile.device!r} cannot be validated on {device!r}: "
                                "measure and validate on the same device")
     check_device(device, runtime)
-    client = AgentClient.for_device(device, token_file) if is_agent(device) else None
+    client = _agent(device, token_file)
     shape = tuple(profile.domain.get("input_shape") or space.default_input_shape)
     archs = fresh_archs(space, n, seed)
     predicted = predict_archs_ms(profile, space, archs)
     anchors, anchor_ms = _anchor_archs(profile, space)
     attempts = max(1, attempts)
+    statistic, blocks = profile.provenance.get("statistic", "median"), int(profile.provenance.get("blocks", 1))
+    pause_s, threads = float(profile.provenance.get("pause_s", 0.0)), profile.threads or 1
     for attempt in range(1, attempts + 1):
-        statistic, blocks = profile.provenance.get("statistic", "median"), int(profile.provenance.get("blocks", 1))
-        pause_s = float(profile.provenance.get("pause_s", 0.0))
-        with device_lock(device, lock_timeout_s), Threads(profile.threads or 1):
+        with device_lock(device, lock_timeout_s), Threads(threads):
             load = None if client else os.getloadavg()[0]
-            if client is not None:
-                timed = reduce_samples(agent_subnet_samples(client, space, archs + anchors, shape, warmup, repeats,
-                                                            profile.threads or 1, blocks, pause_s), statistic)
-            else:
-                timed = measure_subnets(space, archs + anchors, shape, warmup, repeats, statistic, runtime,
-                                        profile.threads or 1, DEVICES[device], blocks, pause_s)
+            timed = reduce_samples(_subnet_samples(client, space, archs + anchors, shape, warmup, repeats, runtime, threads,
+                                                   device, blocks, pause_s), statistic)
         measured, drift = timed[:len(archs)], speed_drift(timed[len(archs):], anchor_ms) if anchors else None
         if drift is None or abs(drift) <= max_drift:
             break

@@ -56,17 +56,24 @@ def make_runner(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], runti
         return lambda: module(*inputs)
 
 
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=17)
+    model = onnx_bytes(module, inputs)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     options.log_severity_level = 3
-    session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
     feed = {name: tensor.numpy() for name, tensor in zip(names, inputs)}
     return lambda: session.run(None, feed)
+
+
+def onnx_bytes(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> bytes:
+    """`module` on `inputs` as an ONNX model with fixed shapes (opset 17): what ONNX Runtime, the measuring agent
+    and `hwnas predict` read."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=17)
+    return buffer.getvalue()
 
 
 class SDPA(torch.nn.Module):

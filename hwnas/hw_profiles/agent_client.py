@@ -9,12 +9,10 @@ variable `HWNAS_AGENT_TOKEN`.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import urllib.error
 import urllib.request
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,20 +95,11 @@ class AgentClient:
         return samples
 
 
-def onnx_bytes(module: Any, inputs: tuple[Any, ...]) -> bytes:
-    """`module` on `inputs` as an ONNX model with fixed shapes (what the agent accepts)."""
-    import torch  # exporting needs it; the agent itself does not
-
-    buffer = io.BytesIO()
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=17)
-    return buffer.getvalue()
-
-
 def agent_subnet_samples(client: AgentClient, space: Any, archs: Sequence[Any], shape: Sequence[int], warmup: int,
                          repeats: int, threads: int = 1, blocks: int = 1, pause_s: float = 0.0) -> np.ndarray:
     """`_timing.subnet_samples` on the agent's device: each arch's extracted subnet (batch 1), as ONNX."""
+    from hwnas.hw_profiles._runtimes import onnx_bytes  # torch: only measuring needs it
+
     supernet = space.build_supernet().eval()
     inputs = space.example_input(1, tuple(shape))
     models = [onnx_bytes(supernet.extract(arch).eval(), inputs) for arch in archs]
@@ -121,7 +110,8 @@ def agent_microbenchmarks(client: AgentClient, space: Any, archs: Sequence[Any],
                           repeats: int, statistic: str = "median", threads: int = 1,
                           max_ops: int = 60) -> tuple[list[str], np.ndarray, np.ndarray]:
     """`_timing.microbenchmarks` on the agent's device: the single ops as ONNX models, timed in one request."""
-    from hwnas.hw_profiles._timing import STATISTICS, benchmarked_ops  # torch: measuring needs it
+    from hwnas.hw_profiles._runtimes import onnx_bytes  # torch: measuring needs it
+    from hwnas.hw_profiles._timing import STATISTICS, benchmarked_ops
     from hwnas.hw_profiles._torch_features import op_features
 
     ops = benchmarked_ops(space, archs, shape, max_ops)

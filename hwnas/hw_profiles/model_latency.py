@@ -29,7 +29,7 @@ def predict_onnx(model: str | Path | bytes | Any, device: str | Path | Profile) 
 
 def predict_model(module: Any, example_input: Any, device: str | Path | Profile) -> Explanation:
     """`predict_onnx` of a torch module, exported to ONNX on `example_input` (a tensor or a tuple of them)."""
-    from hwnas.hw_profiles.agent_client import onnx_bytes  # torch's exporter
+    from hwnas.hw_profiles._runtimes import onnx_bytes  # torch's exporter
 
     inputs = example_input if isinstance(example_input, tuple) else (example_input,)
     return predict_onnx(onnx_bytes(module.eval(), inputs), device)

@@ -52,8 +52,7 @@ class _Graph:
     """Shapes, constants and consumers of an inferred ONNX graph."""
 
     def __init__(self, model: Any) -> None:
-        import onnx  # the parser (a dependency of hwnas)
-        from onnx import numpy_helper
+        from onnx import numpy_helper  # the parser (a dependency of hwnas)
 
         self.graph = model.graph
         self.shapes: dict[str, tuple[int, ...]] = {}
@@ -73,7 +72,6 @@ class _Graph:
         for node in model.graph.node:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
-        self.onnx = onnx
 
     def shape(self, name: str) -> tuple[int, ...] | None:
         return self.shapes.get(name)

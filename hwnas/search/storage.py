@@ -115,8 +115,9 @@ def study_lock(url: str) -> AbstractContextManager[object]:
             name = url.removeprefix(prefix).split("?", 1)[0]
             if name and name != ":memory:":
                 return FileLock(f"{name}{LOCK_SUFFIX}", thread_local=False)
-    if sqlalchemy_url(url).startswith("postgresql"):
-        return AdvisoryLock(sqlalchemy_url(url))
+    server = sqlalchemy_url(url)
+    if server.startswith("postgresql"):
+        return AdvisoryLock(server)
     return threading.Lock()
 
 

@@ -19,8 +19,9 @@ import yaml
 from onnx import helper
 
 from hwnas.errors import MeasurementError
+from hwnas.hw_profiles._runtimes import onnx_bytes
 from hwnas.hw_profiles.agent import new_token
-from hwnas.hw_profiles.agent_client import AgentClient, onnx_bytes
+from hwnas.hw_profiles.agent_client import AgentClient
 from tests.search.conftest import BASE as SEARCH_BASE
 from tests.servers import free_port
 

@@ -15,7 +15,7 @@ from torch import nn
 import hwnas
 from hwnas.errors import OutOfDomainError, UnsupportedOpError
 from hwnas.hw_profiles import get_profile
-from hwnas.hw_profiles.agent_client import onnx_bytes
+from hwnas.hw_profiles._runtimes import onnx_bytes
 from hwnas.hw_profiles.onnx_ops import onnx_ops
 from hwnas.search_spaces._ops import total_macs
 
