@@ -73,6 +73,7 @@ def register(app: typer.Typer, console: Console) -> None:
         metrics = train_extracted(directory, task, epochs, parse_key_values(task_option), from_scratch=from_scratch,
                                   lr=lr, seed=seed, progress=True)
         bleu = f", BLEU {metrics['bleu_before']:.2f} → {metrics['bleu_after']:.2f}" if "bleu_after" in metrics else ""
-        console.print(f"[bold]{directory}[/]: {task} accuracy {metrics['accuracy_before']:.4f} → "
-                      f"{metrics['accuracy_after']:.4f}{bleu} after {epochs} epoch(s) "
+        score = "map" if "map_after" in metrics else "accuracy"
+        console.print(f"[bold]{directory}[/]: {task} {score} {metrics[f'{score}_before']:.4f} → "
+                      f"{metrics[f'{score}_after']:.4f}{bleu} after {epochs} epoch(s) "
                       f"({metrics['seconds_per_epoch']:.2f} s/epoch); wrote metrics.json, model.pt, model.onnx")

@@ -14,6 +14,7 @@ from hwnas._cli_options import parse_key_values
 from hwnas.errors import HwnasError
 from hwnas.tasks import TASKS
 from hwnas.training import TrainSettings, train_supernet
+from hwnas.training._progress import epoch_score
 from hwnas.training.checkpoint import CheckpointError, check_identity, read_meta
 from hwnas.training.distributed import end, ranks_from_environment
 from hwnas.training.supernet import prepare_output
@@ -54,6 +55,10 @@ def register(app: typer.Typer, console: Console) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
         device: str = typer.Option("cpu", "--device", help="cpu, or cuda (under torchrun: the GPU of LOCAL_RANK)."),
         precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (autocast; fp16 on GPUs)."),
+        objective: str = typer.Option("task", "--objective", help="task (labels, sandwich rule) or masked-distillation "
+                                      "(LightHuBERT's distillation stage: the --teacher's hidden states on masked frames)."),
+        init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start from this trained supernet's weights "
+                                                 "(same space and preset), e.g. the distillation stage's."),
     ) -> None:
         """Train a supernet with the sandwich rule and in-place distillation; checkpoints every epoch.
 
@@ -72,11 +77,13 @@ def register(app: typer.Typer, console: Console) -> None:
         elif epochs is None:
             raise HwnasError("--epochs is required (e.g. --epochs 10)")
         space_obj, task_obj, used_options = space_and_task(space, preset, task, options)
-        if teacher is not None and not teacher.is_dir():
-            raise HwnasError(f"--teacher {str(teacher)!r} not found (a directory written by `hwnas train-supernet`)")
+        for flag, given in (("--teacher", teacher), ("--init-from", init_from)):
+            if given is not None and not given.is_dir():
+                raise HwnasError(f"{flag} {str(given)!r} not found (a directory written by `hwnas train-supernet`)")
         settings = TrainSettings(epochs=epochs or 1, batch_size=batch_size, lr=lr, seed=seed, num_random=num_random,
                                  teacher=str(teacher) if teacher else None, precision=precision,
-                                 warmup_steps=warmup_steps, grad_clip=grad_clip)
+                                 warmup_steps=warmup_steps, grad_clip=grad_clip, objective=objective,
+                                 init_from=str(init_from) if init_from else None)
         settings.check()
         ranks = ranks_from_environment(device)
         try:
@@ -91,8 +98,10 @@ def register(app: typer.Typer, console: Console) -> None:
         if not ranks.is_main:
             return
         table = Table(title=f"{out}  ({result.meta['epochs_done']} epochs)")
-        for column in ("epoch", "loss", "max acc", "min acc", "seconds"):
+        score = epoch_score(result.meta["metrics"][-1]) or "acc"
+        for column in ("epoch", "loss", f"max {score}", f"min {score}", "seconds"):
             table.add_column(column, justify="right")
         for m in result.meta["metrics"]:
-            table.add_row(str(m["epoch"]), f"{m['loss']:.4f}", f"{m['max_acc']:.4f}", f"{m['min_acc']:.4f}", f"{m['seconds']:.1f}")
+            table.add_row(str(m["epoch"]), f"{m['loss']:.4f}", f"{m[f'max_{score}']:.4f}", f"{m[f'min_{score}']:.4f}",
+                          f"{m['seconds']:.1f}")
         console.print(table)

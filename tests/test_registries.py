@@ -6,8 +6,11 @@ table below covers it, so nothing registered goes untested).
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+import soundfile
 
 from hwnas.errors import HwnasError, UnknownNameError
 from hwnas.registry import Registry
@@ -92,11 +95,25 @@ def _task_examples(tmp_path):
     np.save(arrays / "y.npy", np.arange(20) % 2)
     (tmp_path / "src.txt").write_text("\n".join(f"a b c {i}" for i in range(20)) + "\n")
     (tmp_path / "tgt.txt").write_text("\n".join(f"x y {i}" for i in range(20)) + "\n")
+    coco = {"images": [{"id": i, "file_name": f"{label}/{i}.png", "width": 8, "height": 8} for i, label in enumerate("aaaa")],
+            "annotations": [{"id": i, "image_id": i, "category_id": 1, "bbox": [1, 1, 4, 5]} for i in range(4)],
+            "categories": [{"id": 1, "name": "thing"}]}
+    (images / "instances.json").write_text(json.dumps(coco))
+    audio = tmp_path / "audio"
+    for label in ("yes", "no"):
+        (audio / label).mkdir(parents=True)
+        for i in range(3):
+            tone = np.sin(np.arange(8000) * (0.05 + 0.02 * i + (0.1 if label == "yes" else 0))).astype(np.float32)
+            soundfile.write(audio / label / f"{i}.wav", tone, 8000)
     return {
         "digits": {}, "mnist1d": {"num_samples": 200}, "seq2seq": {"num_samples": 50}, "reversal": {"num_samples": 50},
         "synthetic": {"num_samples": 20, "input_shape": (1, 16)},
         "image-folder": {"path": str(images), "input_shape": (3, 8, 8), "val_fraction": 0.25},
         "npy": {"path": str(arrays)}, "parallel-text": {"source": str(tmp_path / "src.txt"), "target": str(tmp_path / "tgt.txt")},
+        "shapes-detection": {"num_samples": 10, "input_shape": (3, 32, 32)},
+        "coco": {"path": str(images / "instances.json"), "input_shape": (3, 8, 8), "val_fraction": 0.25},
+        "spoken-digits": {"num_samples": 10, "input_shape": (8000,)},
+        "audio-folder": {"path": str(audio), "input_shape": (4000,), "val_fraction": 0.34},
     }
 
 
@@ -118,7 +135,7 @@ METRIC_NEEDS = {
     "latency_ms": {"device": "xeon"},
     "energy_mj": {"hardware": {"kind": "accelerator"}}, "accel_latency_ms": {"hardware": {"kind": "accelerator"}},
     "area_mm2": {"hardware": {"kind": "accelerator"}}, "deploy_latency_ms": {"hardware": {"kind": "deployment"}},
-    "accuracy": {"supernet": True}, "bleu": {"supernet": True},
+    "accuracy": {"supernet": True}, "bleu": {"supernet": True}, "map": {"supernet": True}, "map50": {"supernet": True},
     "deploy_accuracy": {"hardware": {"kind": "deployment"}, "supernet": True},
 }
 

@@ -18,6 +18,8 @@ from hwnas.tasks import get_task
 from hwnas.training import LoadedSupernet, load_supernet, subnet_accuracy
 from hwnas.training._loop import calibration_batches
 from hwnas.training.checkpoint import check_identity
+from hwnas.training.detection import space_anchors
+from hwnas.training.evaluation import subnet_map
 
 
 class InheritedAccuracyEvaluator(Evaluator):
@@ -29,6 +31,8 @@ class InheritedAccuracyEvaluator(Evaluator):
 
     metrics = ("accuracy",)
     cheap = False
+    #: Task kinds this evaluator scores; another kind is refused when it is built.
+    kinds: tuple[str, ...] = ("classification", "seq2seq")
 
     def __init__(self, space: SearchSpace, supernet: str | Path | LoadedSupernet, task: Any | None = None,
                  split: str = "val", batch_size: int = 256, calibration_batches_n: int = 8,
@@ -42,6 +46,10 @@ class InheritedAccuracyEvaluator(Evaluator):
         if task is None:
             task = get_task(self.loaded.task_name, **self.loaded.task_options)
         self.space, self.task, self.split, self.batch_size = self.loaded.space, task, split, batch_size
+        kind = getattr(task, "kind", "classification")
+        if kind not in self.kinds:
+            hint = " (score detectors by map / map50)" if kind == "detection" else ""
+            raise TaskMismatchError(f"metric(s) {', '.join(self.metrics)} cannot score task {task.name!r}, a {kind} task{hint}")
         self.calibration = calibration_batches(task, calibration_batches_n, calibration_batch_size, seed)
 
     def _evaluate(self, archs: Sequence[Arch]) -> list[dict[str, float]]:
@@ -55,12 +63,11 @@ class InheritedBleuEvaluator(InheritedAccuracyEvaluator):
     on its supernet's weights: greedy decoding, or beam search with `beam` > 1."""
 
     metrics = ("bleu",)
+    kinds = ("seq2seq",)
 
     def __init__(self, space: SearchSpace, supernet: str | Path | LoadedSupernet, task: Any | None = None,
                  split: str = "val", beam: int = 1, seed: int = 0) -> None:
         super().__init__(space, supernet, task, split, seed=seed)
-        if getattr(self.task, "kind", "classification") != "seq2seq":
-            raise TaskMismatchError(f"metric 'bleu' scores translations; task {self.task.name!r} is not a seq2seq task")
         if beam < 1:
             raise TaskMismatchError(f"bleu_beam must be at least 1, got {beam}")
         self.beam = beam
@@ -74,3 +81,21 @@ class InheritedBleuEvaluator(InheritedAccuracyEvaluator):
             supernet.set_active(self.space.validate(arch))  # seq2seq spaces have no BatchNorm to recalibrate
             out.append({"bleu": evaluate_bleu(supernet, self.task, self.split, beam=self.beam)})
         return out
+
+
+class InheritedMapEvaluator(InheritedAccuracyEvaluator):
+    """`map` (COCO mAP@[.5:.95]) and `map50` (mAP@.5) of a detector subnet on its supernet's weights, as
+    fractions in [0, 1], BatchNorm re-estimated per subnet (pycocotools' COCOeval on the validation split)."""
+
+    metrics = ("map", "map50")
+    kinds = ("detection",)
+
+    def __init__(self, space: SearchSpace, supernet: str | Path | LoadedSupernet, task: Any | None = None,
+                 split: str = "val", seed: int = 0) -> None:
+        super().__init__(space, supernet, task, split, seed=seed)
+        self.anchors = space_anchors(self.space)
+
+    def _evaluate(self, archs: Sequence[Arch]) -> list[dict[str, float]]:
+        supernet = self.loaded.supernet.eval()
+        return [subnet_map(supernet, self.space.validate(arch), self.task, self.calibration, self.anchors, self.split,
+                           self.batch_size) for arch in archs]

@@ -20,7 +20,7 @@ from hwnas.artifacts import subnet_dir as fmt
 from hwnas.artifacts.subnet_load import load_subnet
 from hwnas.errors import HwnasError, InvalidArchError
 from hwnas.export._inputs import check_inputs, is_seq2seq
-from hwnas.export._onnx import OPSET, export_onnx, input_names
+from hwnas.export._onnx import OPSET, deployed_form, export_onnx, input_names
 from hwnas.export._readme import readme_text
 from hwnas.export._source import SubnetSource
 from hwnas.search_spaces import Arch, SearchSpace, Supernet, get_space, recalibrate_bn
@@ -128,9 +128,10 @@ def extract_subnet(source: SubnetSource, out: str | Path, force: bool = False) -
     staging.mkdir()  # an ordinary folder (umask permissions), renamed to `out` when complete
     try:
         torch.save(module.state_dict(), staging / fmt.WEIGHTS_FILE)
-        diff = export_onnx(module, inputs, staging / fmt.ONNX_FILE)
+        deployed, outputs = deployed_form(space, module)
+        diff = export_onnx(deployed, inputs, staging / fmt.ONNX_FILE, outputs=outputs)
         meta["onnx"] = {"opset": OPSET, "max_abs_diff": diff, "checked_on": checked_on, "batch": len(inputs[0]),
-                        "seq2seq": is_seq2seq(space)}
+                        "seq2seq": is_seq2seq(space), "outputs": outputs}
         fmt.write_json(staging / fmt.ARCH_FILE, meta)
         if source.hardware is not None:
             fmt.write_json(staging / fmt.HARDWARE_FILE, source.hardware)

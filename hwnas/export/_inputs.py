@@ -36,6 +36,6 @@ def check_inputs(space: SearchSpace, task: dict[str, Any] | None, batch: int) ->
         built = get_task(task["name"], **options)
     except (HwnasError, TypeError, ValueError, OSError) as exc:
         return space.example_input(batch), f"example_input (task {task['name']!r} unavailable: {exc})"
-    if (built.kind == "seq2seq") != is_seq2seq(space):
+    if built.kind != space.io.task_kind:
         return space.example_input(batch), f"example_input (task {task['name']!r} is a {built.kind} task)"
     return task_inputs(space, built, batch), f"task {task['name']!r} validation samples"

@@ -1,7 +1,7 @@
 """`hwnas train`: fine-tune (or train from scratch) an extracted subnet on a task, in its directory.
 
 The training loop is `hwnas.training.train_subnet`; this module checks that the task fits the subnet,
-measures accuracy before and after, and writes the result back: `model.pt` and `model.onnx` (re-checked)
+measures accuracy (a detector's mAP) before and after, and writes the result back: `model.pt` and `model.onnx` (re-checked)
 hold the new weights, `arch.json` says where they came from, `metrics.json` what training achieved.
 """
 
@@ -17,14 +17,16 @@ from torch import nn
 
 from hwnas.artifacts import subnet_dir as fmt
 from hwnas.artifacts.subnet_load import build_module, load_subnet, subnet_space
-from hwnas.export._inputs import is_seq2seq, task_inputs
-from hwnas.export._onnx import export_onnx
+from hwnas.export._inputs import task_inputs
+from hwnas.export._onnx import deployed_form, export_onnx
 from hwnas.export._readme import readme_text
 from hwnas.search_spaces import SearchSpace
 from hwnas.tasks import Task, get_task
-from hwnas.training import evaluate_accuracy, train_subnet
+from hwnas.training import train_subnet
 from hwnas.training._loop import SEQ2SEQ
 from hwnas.training.decoding import evaluate_bleu
+from hwnas.training.detection import space_anchors
+from hwnas.training.subnet import validation_scores
 from hwnas.training.tasks import TaskMismatchError, implied_task_options
 
 
@@ -36,12 +38,12 @@ def fitting_task(space: SearchSpace, module: nn.Module, name: str, options: dict
     """The task `name` built to fit the subnet (image size, vocabulary), or an error saying what does not fit."""
     options = {**implied_task_options(space, name), **options}
     task = get_task(name, **options)
-    want = "seq2seq" if is_seq2seq(space) else "classification"
+    want = space.io.task_kind
     if task.kind != want:
         raise TaskMismatchError(f"task {name!r} is a {task.kind} task but this {space.name}/{space.preset} subnet "
                                 f"needs a {want} task")
     outputs, what = _outputs(space), "tokens" if task.kind == "seq2seq" else "classes"
-    if task.num_classes > outputs:
+    if task.num_classes > outputs or (space.io.is_detection and task.num_classes != outputs):
         raise TaskMismatchError(f"task {name!r} has {task.num_classes} {what} but the subnet predicts {outputs}")
     try:
         with torch.no_grad():
@@ -57,7 +59,8 @@ def train_extracted(directory: str | Path, task_name: str, epochs: int, task_opt
                     from_scratch: bool = False, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> dict[str, Any]:
     """Train the subnet in `directory` on a task and write the new weights and `metrics.json` there.
 
-    Returns the metrics (accuracy before and after as fractions, epochs, seconds per epoch, history).
+    Returns the metrics (accuracy before and after as fractions, for a detector `map`/`map50` before and
+    after; epochs, seconds per epoch, history).
     Raises `ExportError` for a missing or corrupt directory, `UnknownNameError`/`TaskDataError` for a bad
     task, `TaskMismatchError` for a task that does not fit the subnet.
     """
@@ -69,15 +72,18 @@ def train_extracted(directory: str | Path, task_name: str, epochs: int, task_opt
     space, arch, meta = subnet_space(directory)
     module = build_module(space, arch, seed) if from_scratch else load_subnet(directory)
     task, options = fitting_task(space, module, task_name, dict(task_options or {}))
-    before = evaluate_accuracy(module, task)
+    anchors = space_anchors(space) if space.io.is_detection else None
+    before = validation_scores(module, task, anchors)
     bleu_before = evaluate_bleu(module, task) if task.kind == SEQ2SEQ else None
-    result = train_subnet(module, task, epochs, lr=lr, seed=seed, progress=progress)
+    result = train_subnet(module, task, epochs, lr=lr, seed=seed, progress=progress, anchors=anchors)
     bleu = {} if bleu_before is None else {"bleu_before": bleu_before, "bleu_after": evaluate_bleu(module, task)}
+    names = {"val_acc": "accuracy", "val_map": "map", "val_map50": "map50"}
+    scores = {f"{names[key]}_{when}": source[key] for key in before for when, source in (("before", before), ("after", result))}
     metrics = {
         "task": {"name": task_name, "options": options, "kind": task.kind, "train_samples": len(task.x_train),
                  "val_samples": len(task.x_val)},
         "from_scratch": from_scratch, "epochs": epochs, "lr": lr, "seed": seed,
-        "accuracy_before": before, "accuracy_after": result["val_acc"], **bleu, "train_loss": result["train_loss"],
+        **scores, **bleu, "train_loss": result["train_loss"],
         "seconds_per_epoch": result["seconds_per_epoch"], "history": result["history"],
     }
     _save(directory, module.eval(), space, task, meta, metrics)
@@ -90,7 +96,8 @@ def _save(directory: Path, module: nn.Module, space: SearchSpace, task: Task, me
     tmp = {name: directory / f".{name}.tmp" for name in (fmt.WEIGHTS_FILE, fmt.ONNX_FILE)}
     try:
         inputs = task_inputs(space, task, 8)
-        diff = export_onnx(module, inputs, tmp[fmt.ONNX_FILE])
+        deployed, outputs = deployed_form(space, module)
+        diff = export_onnx(deployed, inputs, tmp[fmt.ONNX_FILE], outputs=outputs)
         torch.save(module.state_dict(), tmp[fmt.WEIGHTS_FILE])
         for name, path in tmp.items():
             os.replace(path, directory / name)

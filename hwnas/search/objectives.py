@@ -108,6 +108,22 @@ def _bleu(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evalu
     return InheritedBleuEvaluator(space, spec.supernet, task, beam=beam, seed=spec.seed)
 
 
+def _map(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
+    """COCO mAP and mAP@.5 of a detector subnet on the spec's detection task, on the supernet's weights."""
+    from hwnas.evaluators.accuracy import InheritedMapEvaluator  # torch and pycocotools: only this path needs them
+    from hwnas.training.tasks import space_and_task
+
+    if spec.supernet is None:
+        raise SpecError("supernet: metrics 'map'/'map50' need a trained detection supernet; train one with `hwnas "
+                        f"train-supernet --space {space.name} --preset {space.preset} --task shapes-detection ... --out DIR` "
+                        "and set supernet: DIR")
+    task = None
+    if spec.task is not None:
+        options = {k: v for k, v in spec.task.options.items() if k not in EVALUATOR_OPTIONS}
+        task = space_and_task(space.name, space.preset, spec.task.name, options)[1]
+    return InheritedMapEvaluator(space, spec.supernet, task, seed=spec.seed)
+
+
 def _hardware(spec: ExperimentSpec, space: SearchSpace, device: str | None, metric: str) -> Evaluator:
     """Co-design metrics of (arch, hardware) pairs: accelerator cost models or measured deployment knobs."""
     hardware = spec.hardware
@@ -130,6 +146,8 @@ for _name, _source, _factory in (("params_m", "counts", _counts), ("flops_m", "c
                                   ("naswot", "naswot", _naswot), ("accuracy", "accuracy", _accuracy)):
     register_metric(_name, _source, False, _factory)
 register_metric("bleu", "bleu", False, _bleu)
+for _name in ("map", "map50"):  # one evaluator scores both
+    register_metric(_name, "map", False, _map)
 register_metric("latency_ms", "latency", True, _latency)
 for _kind_name, _kind in HARDWARE_KINDS.items():  # co-design metrics: each hardware kind names its own
     for _metric in _kind.metrics:

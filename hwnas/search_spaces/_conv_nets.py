@@ -108,6 +108,10 @@ class FeatureMixHead(nn.Module):
         return self.fc(self.feature_mix(x).flatten(1))
 
 
+#: The published SSDLite configs' class_prediction_bias_init (sigmoid(-4.6) ≈ 0.01), so focal loss starts stable.
+CLASS_BIAS_INIT = -4.6
+
+
 class SSDLiteHead(nn.Module):
     """SSDLite on two backbone features plus extra layers, with depthwise box and class predictors.
 
@@ -138,6 +142,9 @@ class SSDLiteHead(nn.Module):
 
         self.box = nn.ModuleList(predictor(c, a * box_code) for c, a in zip(widths, anchors))
         self.cls = nn.ModuleList(predictor(c, a * class_slots) for c, a in zip(widths, anchors))
+        with torch.no_grad():  # class_prediction_bias_init: every anchor starts at ~1 % object probability
+            for cls in self.cls:
+                cls[1].bias.fill_(CLASS_BIAS_INIT)
 
     def configure(self, spec: SSDLiteHeadSpec) -> None:
         first: ConvNormAct = self.extras[0][0]  # type: ignore[assignment]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from hwnas.search_spaces import _ops as ops
+from hwnas.search_spaces._anchors import Anchor, boxes_per_cell, ssd_anchors
 from hwnas.search_spaces._block import HW, BuildableSpec
 from hwnas.search_spaces._conv_math import SE_ROUNDING, conv_out, make_divisible, ofa_divisible, se_hidden
 from hwnas.search_spaces._ops import OpSpec
@@ -246,10 +247,20 @@ class SSDLiteHeadSpec(BuildableSpec):
         return sizes
 
     @property
+    def map_sizes(self) -> list[HW]:
+        """(height, width) of each feature map the predictors run on, C4 first."""
+        return [self.hw4, self.hw5, *self._extra_maps()]
+
+    @property
     def num_anchors(self) -> int:
         """Rows of the detector's output: 2034 at 320×320 with the TF OD API's anchors."""
-        sizes = [self.hw4, self.hw5, *self._extra_maps()]
-        return sum(h * w * a for (h, w), a in zip(sizes, self.anchors))
+        return sum(h * w * a for (h, w), a in zip(self.map_sizes, self.anchors))
+
+    def anchor_boxes(self) -> list[Anchor]:
+        """(cy, cx, h, w) of every output row, in image fractions (`hwnas.search_spaces._anchors`)."""
+        if tuple(self.anchors) != boxes_per_cell(len(self.map_sizes)):
+            raise ValueError(f"anchors per cell {self.anchors} are not the SSD layout {boxes_per_cell(len(self.map_sizes))}")
+        return ssd_anchors(self.map_sizes)
 
     def ops(self) -> list[OpSpec]:
         maps, result = [(self.c4, self.hw4), (self.c5, self.hw5)], []

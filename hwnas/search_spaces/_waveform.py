@@ -88,7 +88,8 @@ class WaveformEncoder(Network):
         if self.head is not None and head is not None:
             self.head.configure(e, head.num_classes)  # type: ignore[operator]
 
-    def forward(self, waveform: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def hidden_states(self, waveform: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The last layer's per-frame hidden states (B, frames, embed), masked frames replaced first."""
         x = self.projection(self.feature_norm(self.features(waveform.unsqueeze(1)).transpose(1, 2)))
         if mask is not None:
             x = torch.where(mask.unsqueeze(-1), self.mask_embedding().to(x.dtype), x)
@@ -96,4 +97,8 @@ class WaveformEncoder(Network):
         x = self.encoder_norm(x + F.gelu(positions).transpose(1, 2))
         for layer in self.layers:
             x = layer(x)
+        return x
+
+    def forward(self, waveform: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.hidden_states(waveform, mask)
         return x if self.head is None else self.head(x.mean(dim=1))

@@ -37,6 +37,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "small": dict(conv_layers=HUBERT_CONV, input_shape=(16000,), head_dim=64, pos_conv=(128, 16), num_classes=None,
                   embed_dim=[256, 384, 512], layers=[10, 11, 12], heads=[4, 6, 8], ffn_ratio=[3.0, 3.5, 4.0],
                   depth_layout=OFFICIAL_DEPTH_LAYOUT),
+    # speech at CPU size: HuBERT's seven-layer front end (320 samples a frame) at 32 channels, 1 s at 16 kHz
+    # (49 frames), the transformer's choices scaled down; for spoken-digits and the user's audio-folder
+    "tiny-speech": dict(conv_layers=[(32, 10, 5)] + [(32, 3, 2)] * 4 + [(32, 2, 2)] * 2, input_shape=(16000,), head_dim=16,
+                        pos_conv=(16, 4), num_classes=10, embed_dim=[64, 96, 128], layers=[2, 3, 4], heads=[2, 4],
+                        ffn_ratio=[2.0, 3.0, 4.0], depth_layout={}),
     "tiny": dict(conv_layers=[(32, 5, 2), (32, 3, 2)], input_shape=(40,), head_dim=16, pos_conv=(8, 4), num_classes=10,
                  embed_dim=[32, 48, 64], layers=[2, 3, 4], heads=[1, 2], ffn_ratio=[2.0, 3.0, 4.0], depth_layout={}),
 }

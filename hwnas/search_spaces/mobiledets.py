@@ -14,7 +14,9 @@ published backbones use; activation (ReLU6 or hard-swish) and squeeze-excite (of
 expanded width, in IBN and fused layers) are global, as in MobileDet-CPU versus the accelerator models.
 
 Presets: `ssdlite-coco` (320×320, the published SSDLite detectors with 90 COCO classes plus background,
-output (batch, anchors, 4 + 91)), `tiny` (32×32 classification, for tests and the quick start).
+output (batch, anchors, 4 + 91)), `tiny-detection` (the same head at 64×64 with two extra maps, for
+detection on this machine: `shapes-detection`, the user's `coco` files), `tiny` (32×32 classification,
+for tests and the quick start). Output slot 0 of the class logits is the background.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from hwnas.search_spaces._anchors import boxes_per_cell
 from hwnas.search_spaces._arch import Arch
 from hwnas.search_spaces._block import BuildableSpec
 from hwnas.search_spaces._choices import Choice, Depth, PerLayer
@@ -46,14 +49,22 @@ STAGES = (("s1", 1, 1), ("s2", 2, 4), ("s3", 2, 4), ("s4", 2, 4), ("s5", 1, 4), 
 C4_STAGE, C5_STAGE = 4, 6
 # TF OD API SSDLite: extra feature maps 512/256/256/128 (layer_depth), anchors 3 on the lowest map, then
 # 5 aspect ratios + 1 interpolated scale (ssd_anchor_generator with reduce_boxes_in_lowest_layer).
-SSD_EXTRA_DEPTHS, SSD_ANCHORS = (512, 256, 256, 128), (3, 6, 6, 6, 6, 6)
+SSD_EXTRA_DEPTHS = (512, 256, 256, 128)
+SSD_ANCHORS = boxes_per_cell(2 + len(SSD_EXTRA_DEPTHS))  # (3, 6, 6, 6, 6, 6)
 
 PRESETS: dict[str, dict[str, Any]] = {
     "ssdlite-coco": dict(
         task="detection", input_shape=(3, 320, 320), num_classes=90, activation=["relu6", "hswish"], se_ratio=[0.0, 0.25],
         widths=dict(stem=[16, 32], s1=[8, 16, 24], s2=[16, 32], s3=[32, 40, 64], s4=[72, 120, 128], s5=[72, 96, 128, 144],
                     s6=[104, 120, 128, 160], s7=[144, 240, 384]),
-        depths=[1, 2, 3, 4],
+        depths=[1, 2, 3, 4], ssd_extra_depths=list(SSD_EXTRA_DEPTHS),
+    ),
+    # SSDLite at CPU size: 64×64 images, the tiny widths, two extra maps (4×4 C4, 2×2 C5, 1×1, 1×1);
+    # the class count comes from the task (the shapes-detection task has 4).
+    "tiny-detection": dict(
+        task="detection", input_shape=(3, 64, 64), num_classes=4, activation=["relu6", "hswish"], se_ratio=[0.0, 0.25],
+        widths=dict(stem=[8, 16], s1=[8, 16], s2=[16, 24], s3=[16, 32], s4=[32, 48], s5=[32, 64], s6=[48, 80], s7=[96]),
+        depths=[1, 2], ssd_extra_depths=[64, 32],
     ),
     "tiny": dict(
         task="classification", input_shape=(3, 32, 32), num_classes=10, activation=["relu6", "hswish"], se_ratio=[0.0, 0.25],
@@ -134,8 +145,9 @@ class MobileDetsSpace(SearchSpace):
             cin = cout
         if self.io.is_detection:
             (c4, hw4), (c5, hw5) = taps[C4_STAGE], taps[C5_STAGE]
-            return result + [SSDLiteHeadSpec(c4, hw4, c5, hw5, SSD_EXTRA_DEPTHS, SSD_ANCHORS, self.io.num_classes + 1,  # type: ignore[operator]
-                                             (C4_STAGE, C5_STAGE))]
+            extra = tuple(self.config["ssd_extra_depths"])
+            return result + [SSDLiteHeadSpec(c4, hw4, c5, hw5, extra, boxes_per_cell(2 + len(extra)),
+                                             self.io.num_classes + 1, (C4_STAGE, C5_STAGE))]  # type: ignore[operator]
         c5, hw5 = taps[C5_STAGE]
         return result + [ClassifierHeadSpec(c5, hw5, self.io.num_classes, None, (C5_STAGE,))]  # type: ignore[arg-type]
 

@@ -24,17 +24,19 @@ Fraction = Annotated[float, Field(gt=0, lt=1)]
 #: Special token ids of seq2seq tasks: padding, begin and end of sequence, unknown; content ids start at 4.
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
 FIRST_TOKEN = 4
-TASK_KINDS = ("classification", "seq2seq")
+TASK_KINDS = ("classification", "seq2seq", "detection")
 
 
 @dataclass(frozen=True)
 class Task:
-    """A classification or sequence-to-sequence task held in memory (the built-in tasks are small).
+    """A classification, sequence-to-sequence or detection task held in memory (the built-in tasks are small).
 
-    `kind` is "classification" (y: (N,) class ids) or "seq2seq" (x: (N, S) source token ids, y: (N, T)
+    `kind` is "classification" (y: (N,) class ids), "seq2seq" (x: (N, S) source token ids, y: (N, T)
     target ids that start with BOS; ids follow `PAD`, `BOS`, `EOS`, `UNK`, content from `FIRST_TOKEN`;
-    `num_classes` is then the vocabulary size). `vocab` holds the token strings of a text task (index = id)
-    and `class_names` the label names of an image folder, so predictions can be mapped back.
+    `num_classes` is then the vocabulary size) or "detection" (x: (N, C, H, W) images, y: (N, M, 5) boxes
+    as `hwnas.tasks._boxes` packs them; `num_classes` counts object classes, no background). `vocab` holds
+    the token strings of a text task (index = id) and `class_names` the label names of an image folder or
+    of a detection task's classes, so predictions can be mapped back.
     """
 
     name: str

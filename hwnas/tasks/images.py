@@ -27,24 +27,27 @@ def _classes(root: Path) -> list[str]:
     return classes
 
 
-def _read(path: Path, shape: Sequence[int]) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError  # only image-folder tasks decode images
+def read_image(path: Path, shape: Sequence[int], task: str = NAME) -> tuple[np.ndarray, tuple[int, int]]:
+    """The image at `path` resized to `shape` (C, H, W) as floats in [0, 1], and its own (width, height);
+    one line naming `task` and the file when it is no image or too large to decode safely."""
+    from PIL import Image, UnidentifiedImageError  # only image tasks decode images
 
     channels, height, width = shape
     if channels not in (1, 3):
-        raise TaskDataError(f"{NAME}: input_shape must have 1 or 3 channels, got {list(shape)}")
+        raise TaskDataError(f"{task}: input_shape must have 1 or 3 channels, got {list(shape)}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)  # over Pillow's limit: refuse, don't warn
             image_file = Image.open(path)
         with image_file as image:
+            size = image.size
             image = image.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BILINEAR)
             pixels = np.asarray(image, dtype=np.float32) / 255.0
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # Pillow's limit against images that decode to gigabytes
-        raise TaskDataError(f"{NAME}: image {str(path)!r} is too large to decode safely ({str(exc).split('.')[0]})") from None
+        raise TaskDataError(f"{task}: image {str(path)!r} is too large to decode safely ({str(exc).split('.')[0]})") from None
     except (UnidentifiedImageError, OSError) as exc:
-        raise TaskDataError(f"{NAME}: cannot read image {str(path)!r}: {str(exc)[:200]}") from None
-    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+        raise TaskDataError(f"{task}: cannot read image {str(path)!r}: {str(exc)[:200]}") from None
+    return (pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)), size
 
 
 def _load(root: Path, classes: list[str], shape: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,7 +59,7 @@ def _load(root: Path, classes: list[str], shape: Sequence[int]) -> tuple[torch.T
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
         if not files:
             raise TaskDataError(f"{NAME}: class folder {str(folder)!r} holds no images ({', '.join(SUFFIXES)})")
-        images += [_read(path, shape) for path in files]
+        images += [read_image(path, shape)[0] for path in files]
         labels += [label] * len(files)
     return torch.as_tensor(np.stack(images)), torch.as_tensor(labels, dtype=torch.long)
 

@@ -1,9 +1,11 @@
 """Loop pieces shared by supernet and subnet training: batches, forward per task kind, losses, accuracy.
 
-Two task kinds exist. `classification`: `model(x)` → logits (N, C) against labels y (N,).
+`classification`: `model(x)` → logits (N, C) against labels y (N,).
 `seq2seq`: x (N, S) source ids, y (N, T) target ids starting with BOS (pad=0, bos=1, eos=2); the model is
 called `model(x, y[:, :-1])` (teacher forcing) → logits (N, T-1, V) against `y[:, 1:]`, pad positions ignored;
 accuracy is token accuracy over non-pad targets.
+`detection`: `model(x)` → (N, anchors, 4 + slots) against packed boxes y (N, M, 5); its loss and mAP are
+in `hwnas.training.detection`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from hwnas.tasks import Task
 
 PAD = 0
 SEQ2SEQ = "seq2seq"
+DETECTION = "detection"
 
 
 def task_kind(task: Any) -> str:
@@ -46,7 +49,10 @@ def steps_per_epoch(task: Any, batch_size: int) -> int:
 
 
 def forward(model: nn.Module, kind: str, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(logits, targets, mask) with one row per prediction: (P, C) logits, (P,) targets, (P,) bool mask."""
+    """(logits, targets, mask) with one row per prediction: (P, C) logits, (P,) targets, (P,) bool mask.
+    A detector's outputs and boxes are returned as they are, with one mask entry per image."""
+    if kind == DETECTION:
+        return model(x), y, torch.ones(len(y), dtype=torch.bool, device=y.device)
     if kind == SEQ2SEQ:
         logits = model(x, y[:, :-1])
         targets = y[:, 1:]
@@ -90,6 +96,8 @@ def evaluate_accuracy(model: nn.Module, task: Task, split: str = "val", batch_si
     """
     x_all, y_all = split_tensors(task, split)
     kind, was_training = task_kind(task), model.training
+    if kind == DETECTION:
+        raise ValueError(f"task {getattr(task, 'name', '?')!r} is a detection task: score it by mAP (hwnas.training.detection)")
     device = next((p.device for p in model.parameters()), torch.device("cpu"))  # a model on a GPU is scored there
     model.eval()
     correct = total = 0

@@ -1,4 +1,4 @@
-"""The training progress bar: steps, epoch, loss, and the largest/smallest subnets' validation accuracy."""
+"""The training progress bar: steps, epoch, loss, and the largest/smallest subnets' validation accuracy (mAP)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,15 @@ from types import TracebackType
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+#: What a supernet epoch's record scores its largest and smallest subnets by (`max_<key>`, `min_<key>`).
+SCORES = {"map": "mAP", "acc": "acc", "distill": "distill loss"}
+
+
+def epoch_score(record: dict[str, Any]) -> str | None:
+    """`map`, `acc` or `distill`: the score a supernet epoch's record holds (None for a subnet's record)."""
+    return next((key for key in SCORES if f"max_{key}" in record), None)
 
 
 class TrainingProgress:
@@ -30,8 +39,12 @@ class TrainingProgress:
         self._bar.update(self._task, advance=1, description=f"{self.label} {epoch}/{epochs}", loss=f"{loss:.3f}")
 
     def epoch_done(self, record: dict[str, Any]) -> None:
-        if "max_acc" in record:
-            acc = f"max acc {record['max_acc']:.3f}  min acc {record['min_acc']:.3f}"
+        score = epoch_score(record)
+        if score is not None:
+            name = SCORES[score]
+            acc = f"max {name} {record[f'max_{score}']:.3f}  min {name} {record[f'min_{score}']:.3f}"
+        elif "val_map" in record:
+            acc = f"val mAP {record['val_map']:.3f}"
         else:
             acc = f"val acc {record['val_acc']:.3f}"
         self._bar.update(self._task, acc=acc)

@@ -1,4 +1,4 @@
-"""Accuracy of a model, and of a subnet running on its supernet's (inherited) weights."""
+"""Accuracy (or a detector's mAP) of a model, and of a subnet running on its supernet's (inherited) weights."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 
 from hwnas.search_spaces import Arch, Supernet, recalibrate_bn
 from hwnas.training._loop import evaluate_accuracy, has_batchnorm
+from hwnas.training.detection import evaluate_map
 
 
 def subnet_accuracy(supernet: Supernet, arch: Arch, task: Any, calibration: Sequence[torch.Tensor],
@@ -23,4 +24,14 @@ def subnet_accuracy(supernet: Supernet, arch: Arch, task: Any, calibration: Sequ
     return evaluate_accuracy(supernet, task, split, batch_size)
 
 
-__all__ = ["evaluate_accuracy", "subnet_accuracy"]
+def subnet_map(supernet: Supernet, arch: Arch, task: Any, calibration: Sequence[torch.Tensor], anchors: torch.Tensor,
+               split: str = "val", batch_size: int = 256) -> dict[str, float]:
+    """`map` and `map50` of detector `arch` on the supernet's weights, BatchNorm re-estimated as for accuracy."""
+    if has_batchnorm(supernet):
+        recalibrate_bn(supernet, arch, calibration)
+    else:
+        supernet.set_active(arch)
+    return evaluate_map(supernet, task, anchors, split, batch_size)
+
+
+__all__ = ["evaluate_accuracy", "subnet_accuracy", "subnet_map"]

@@ -4,8 +4,9 @@ Each step trains the largest subnet on the labels, then the smallest and `num_ra
 largest subnet's detached predictions (KL), accumulating gradients for one optimizer step: the largest
 subnet's accuracy pulls every subnet up, and the extremes bound the ones in between. With a teacher
 (a trained supernet directory), every subnet is also distilled towards the teacher's logits and hidden
-state (LightHuBERT's second stage). A checkpoint is written after every epoch and training resumes from it
-exactly: same weights, optimizer, RNG and arch-sampler state, batches shuffled by (seed, epoch).
+state (LightHuBERT's second stage). Detectors follow the same rule with the SSD loss on the labels and
+distillation on box and class outputs (`hwnas.training.detection`). A checkpoint is written after every
+epoch and training resumes from it exactly: same weights, optimizer, RNG and arch-sampler state, batches shuffled by (seed, epoch).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import torch
 
 from hwnas.errors import TrainingError
-from hwnas.search_spaces import Arch, SearchSpace, Supernet
+from hwnas.search_spaces import Arch, SearchSpace, Supernet, recalibrate_bn
 from hwnas.tasks import Task
 from hwnas.training import _loop
 from hwnas.training._progress import TrainingProgress
@@ -36,8 +37,10 @@ from hwnas.training.checkpoint import (
     load_supernet,
     save_supernet,
 )
+from hwnas.training.detection import DetectionLoss, space_anchors
 from hwnas.training.distributed import Ranks
-from hwnas.training.evaluation import subnet_accuracy
+from hwnas.training.evaluation import subnet_accuracy, subnet_map
+from hwnas.training.masked_distillation import MaskedDistillation, hidden_width, span_mask, supports_masked_distillation
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,16 @@ class TrainSettings:
     teacher_weight: float = 1.0
     hidden_weight: float = 1.0
     precision: str = "fp32"
+    objective: str = "task"
+    init_from: str | None = None
 
     def check(self) -> None:
         if self.precision not in PRECISIONS:
             raise TrainingError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.objective not in OBJECTIVES:
+            raise TrainingError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if self.objective == MASKED and not self.teacher:
+            raise TrainingError(f"objective {MASKED} distils a teacher's hidden states: give --teacher DIR")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise TrainingError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -78,6 +87,9 @@ class TrainSettings:
 
 #: Mixed precision (autocast) for the forward passes; fp16 also scales the loss (GPUs only).
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: `task`: the task's labels (sandwich rule); `masked-distillation`: LightHuBERT's distillation stage.
+MASKED = "masked-distillation"
+OBJECTIVES = ("task", MASKED)
 
 
 def _sampler_state(rng: random.Random) -> list[Any]:
@@ -126,15 +138,17 @@ class SupernetTrainer:
             raise TrainingError("--precision fp16 needs a GPU (--device cuda); on a CPU use bf16")
         self.space, self.supernet, self.task, self.settings, self.out = space, supernet.to(self.ranks.device), task, settings, out
         self.kind = _loop.task_kind(task)
+        self.detection = DetectionLoss(space_anchors(space)).to(self.ranks.device) if self.kind == _loop.DETECTION else None
         self.meta = meta or build_meta(space, task_name or task.name, task_options, asdict(settings))
         self.meta["settings"] = asdict(settings)
-        self.optimizer = torch.optim.AdamW(supernet.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
         self.sampler = random.Random(settings.seed)
         self.calibration = _loop.calibration_batches(task, seed=settings.seed)
         self.teacher: Teacher | None = None
         if settings.teacher:
             self.teacher = load_teacher(settings.teacher, space.name, task, settings.hidden_weight)
             self.teacher.model.to(self.ranks.device)
+        self.masked = self._masked_distillation(state)
+        self.optimizer = torch.optim.AdamW(self.trained_parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
         if state:
             self.optimizer.load_state_dict(state["optimizer"])
             self.sampler = _restore_sampler(state["sampler"])
@@ -149,6 +163,23 @@ class SupernetTrainer:
     def epochs_done(self) -> int:
         return int(self.meta["epochs_done"])
 
+    def _masked_distillation(self, state: dict[str, Any] | None) -> MaskedDistillation | None:
+        if self.settings.objective != MASKED:
+            return None
+        if not supports_masked_distillation(self.supernet) or self.teacher is None:
+            raise TrainingError(f"objective {MASKED} needs a speech encoder's per-frame hidden states; "
+                                f"{self.space.name}/{self.space.preset} has none")
+        masked = MaskedDistillation(hidden_width(self.supernet), hidden_width(self.teacher.model))
+        if state and "distill_head" in state:
+            masked.head.load_state_dict(state["distill_head"])
+        masked.head.to(self.ranks.device)
+        return masked
+
+    def trained_parameters(self) -> list[torch.nn.Parameter]:
+        """The supernet's weights, and the distillation stage's prediction head when there is one."""
+        head = list(self.masked.head.parameters()) if self.masked is not None else []
+        return list(self.supernet.parameters()) + head
+
     # -- one step -------------------------------------------------------------------------------
     def _subnet_loss(self, arch: Arch, x: torch.Tensor, y: torch.Tensor, soft: torch.Tensor | None,
                      teacher_out: tuple[torch.Tensor, torch.Tensor | None] | None,
@@ -157,6 +188,11 @@ class SupernetTrainer:
         with self._autocast():
             logits, targets, mask = _loop.forward(self.supernet, self.kind, x, y)
         logits = logits.float()
+        if self.detection is not None:
+            loss = self.detection(logits, targets) if soft is None else self.detection.distillation(logits, soft)
+            if self.teacher is not None and teacher_out is not None:
+                loss = loss + self.settings.teacher_weight * self.detection.distillation(logits, teacher_out[0].float())
+            return loss, logits
         loss = _loop.cross_entropy(logits, targets, mask) if soft is None else _loop.distillation(logits, soft, mask)
         if self.teacher is not None and teacher_out is not None:
             loss = loss + self.settings.teacher_weight * self.teacher.loss(logits, capture.value, mask, *teacher_out)
@@ -178,19 +214,13 @@ class SupernetTrainer:
         _loop.set_lr(self.optimizer, _loop.cosine_lr(s.lr, global_step, total_steps, s.warmup_steps))
         self.optimizer.zero_grad(set_to_none=True)
         x, y, share = self.ranks.shard(x, y)
-        teacher_out = self.teacher.targets(x, y, self.kind) if self.teacher is not None else None
         archs = [self.space.min_arch()] + [self.space.sample(self.sampler) for _ in range(s.num_random)]
-        capture = HiddenCapture(self.supernet)
-        try:
-            self.supernet.train()
-            loss, logits = self._subnet_loss(self.space.max_arch(), x, y, None, teacher_out, capture)
-            self._backward(loss * share)
-            soft = logits.detach()
-            for arch in archs:
-                self._backward(self._subnet_loss(arch, x, y, soft, teacher_out, capture)[0] * share)
-        finally:
-            capture.close()
-        parameters = list(self.supernet.parameters())
+        self.supernet.train()
+        if self.masked is not None:
+            loss = self._masked_step(x, [self.space.max_arch(), *archs], share, global_step)
+        else:
+            loss = self._sandwich_step(x, y, archs, share)
+        parameters = self.trained_parameters()
         (batch_loss,) = self.ranks.sum_gradients(parameters, loss.detach() * share)
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
@@ -203,10 +233,62 @@ class SupernetTrainer:
             self.optimizer.step()
         return float(batch_loss)
 
+    def _sandwich_step(self, x: torch.Tensor, y: torch.Tensor, archs: list[Arch], share: float) -> torch.Tensor:
+        """Largest subnet on the labels, the others on its predictions (and a teacher's); returns its loss."""
+        teacher_out = self.teacher.targets(x, y, self.kind) if self.teacher is not None else None
+        capture = HiddenCapture(self.supernet)
+        try:
+            loss, logits = self._subnet_loss(self.space.max_arch(), x, y, None, teacher_out, capture)
+            self._backward(loss * share)
+            soft = logits.detach()
+            for arch in archs:
+                self._backward(self._subnet_loss(arch, x, y, soft, teacher_out, capture)[0] * share)
+        finally:
+            capture.close()
+        return loss
+
+    def _masked_step(self, x: torch.Tensor, archs: list[Arch], share: float, global_step: int) -> torch.Tensor:
+        """Every subnet predicts the teacher's hidden states on the same masked frames; returns the largest's loss."""
+        assert self.masked is not None and self.teacher is not None
+        target = self.masked.targets(self.teacher.model, x)
+        generator = torch.Generator().manual_seed(self.settings.seed * 1_000_003 + global_step)  # same masks on resume
+        mask = span_mask(len(x), target.shape[1], generator).to(x.device)
+        first = None
+        for arch in archs:
+            self.supernet.set_active(arch)
+            with self._autocast():
+                loss = self.masked.loss(self.supernet, x, mask, target)
+            self._backward(loss * share)
+            first = loss if first is None else first
+        return first  # type: ignore[return-value]
+
+    @torch.no_grad()
+    def _masked_val_loss(self, arch: Arch) -> float:
+        assert self.masked is not None and self.teacher is not None
+        x = self.task.x_val[:256].to(self.ranks.device)
+        target = self.masked.targets(self.teacher.model, x)
+        mask = span_mask(len(x), target.shape[1], torch.Generator().manual_seed(self.settings.seed)).to(x.device)
+        if _loop.has_batchnorm(self.supernet):
+            recalibrate_bn(self.supernet, arch, self.calibration)
+        self.supernet.set_active(arch)
+        was_training = self.supernet.training
+        self.supernet.eval()
+        try:
+            return float(self.masked.loss(self.supernet, x, mask, target))
+        finally:
+            self.supernet.train(was_training)
+
     # -- epochs ---------------------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
-        """Validation accuracy of the smallest and largest subnets (BatchNorm recalibrated for each);
-        the largest goes last, so the stored BatchNorm statistics are the largest subnet's."""
+        """Validation accuracy (detectors: mAP and mAP@.5) of the smallest and largest subnets (BatchNorm
+        recalibrated for each); the largest goes last, so the stored BatchNorm statistics are the largest subnet's."""
+        if self.masked is not None:  # the distillation stage has no task head to score: its validation loss
+            low_loss = self._masked_val_loss(self.space.min_arch())
+            return {"max_distill": self._masked_val_loss(self.space.max_arch()), "min_distill": low_loss}
+        if self.detection is not None:
+            low, high = (subnet_map(self.supernet, arch, self.task, self.calibration, self.detection.anchors)
+                         for arch in (self.space.min_arch(), self.space.max_arch()))
+            return {"max_map": high["map"], "min_map": low["map"], "max_map50": high["map50"], "min_map50": low["map50"]}
         min_acc = subnet_accuracy(self.supernet, self.space.min_arch(), self.task, self.calibration)
         max_acc = subnet_accuracy(self.supernet, self.space.max_arch(), self.task, self.calibration)
         return {"max_acc": max_acc, "min_acc": min_acc}
@@ -246,8 +328,26 @@ class SupernetTrainer:
         if self.ranks.is_main:
             state = {"optimizer": self.optimizer.state_dict(), "sampler": _sampler_state(self.sampler),
                      "rng_torch": torch.get_rng_state(), "epoch": self.epochs_done}
+            if self.masked is not None:
+                state["distill_head"] = self.masked.head.state_dict()
             save_supernet(self.out, self.supernet, self.meta, state)
         self.ranks.barrier()
+
+
+def initialise_from(supernet: Supernet, directory: str | Path, space: SearchSpace) -> int:
+    """Start from another trained supernet of the same space and preset (LightHuBERT's second stage starts
+    from the distillation stage): every weight of the same name and shape is copied; a classifier sized
+    for another task keeps its fresh weights. Returns how many tensors were copied."""
+    try:
+        source = load_supernet(directory, space=space.name, preset=space.preset)
+    except CheckpointError as exc:
+        raise CheckpointError(f"--init-from: {exc}") from None
+    own = supernet.state_dict()
+    copied = {k: v for k, v in source.supernet.state_dict().items() if k in own and own[k].shape == v.shape}
+    if not copied:
+        raise CheckpointError(f"--init-from {str(directory)!r}: no weight of it fits this supernet")
+    supernet.load_state_dict(copied, strict=False)
+    return len(copied)
 
 
 def train_supernet(space: SearchSpace, task: Task, settings: TrainSettings, out: str | Path, *,
@@ -285,7 +385,10 @@ def train_supernet(space: SearchSpace, task: Task, settings: TrainSettings, out:
                                   meta=loaded.meta, state=loaded.state, ranks=ranks)
     else:
         torch.manual_seed(settings.seed)
-        trainer = SupernetTrainer(space, space.build_supernet(), task, dict(task_options or {}), settings, out,
+        supernet = space.build_supernet()
+        if settings.init_from:
+            initialise_from(supernet, settings.init_from, space)
+        trainer = SupernetTrainer(space, supernet, task, dict(task_options or {}), settings, out,
                                   task_name=task_name, ranks=ranks)
     meta = trainer.run(stop_after=stop_after, progress=progress)
     return LoadedSupernet(trainer.space, trainer.supernet.eval(), meta, out)

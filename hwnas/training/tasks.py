@@ -42,9 +42,9 @@ def space_and_task(space_name: str, preset: str | None, task_name: str,
     options = {**implied_task_options(base, task_name), **(task_options or {})}
     task = get_task(task_name, **options)
     kind = getattr(task, "kind", "classification")
-    if is_seq2seq_space(base) != (kind == "seq2seq"):
-        want = "seq2seq" if is_seq2seq_space(base) else "classification"
-        raise TaskMismatchError(f"task {task_name!r} is a {kind} task but {space_name}/{base.preset} needs a {want} task")
+    if kind != base.io.task_kind:
+        raise TaskMismatchError(f"task {task_name!r} is a {kind} task but {space_name}/{base.preset} needs a "
+                                f"{base.io.task_kind} task")
     if kind == "seq2seq":
         vocab = int(base.io.vocab_size)  # type: ignore[arg-type]
         if task.num_classes > vocab:

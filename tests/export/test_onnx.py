@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from hwnas.export import ExportError, export_onnx
+from hwnas.export._onnx import deployed_form
 from hwnas.search_spaces import get_space
 
 
@@ -40,6 +41,7 @@ CASES = {  # id: (space, preset, space options, arch of the space)
     "mobiledets-ibn": ("mobiledets", "tiny", {}, lambda s: _ops_of(s, "ibn")),
     "mobiledets-fused": ("mobiledets", "tiny", {}, lambda s: _ops_of(s, "fused")),
     "mobiledets-tucker": ("mobiledets", "tiny", {}, lambda s: _ops_of(s, "tucker")),
+    "mobiledets-detection": ("mobiledets", "tiny-detection", {}, lambda s: _ops_of(s, "fused")),  # boxes and scores
     "ofa-max": ("ofa-mbv3", "tiny", {}, lambda s: s.max_arch()),
     "ofa-min": ("ofa-mbv3", "tiny", {}, lambda s: s.min_arch()),
     "mt-softmax": ("mixed-attention", "tiny-mt", {}, lambda s: _with(
@@ -83,18 +85,24 @@ def test_onnx_runtime_matches_torch(case, tmp_path):
     module = space.build_supernet().extract(pick(space)).eval()
     shape = (6, 5) if space.config.get("network") == "seq2seq" else None
     _trained_like(module, space.example_input(32, shape))
+    module, outputs = deployed_form(space, module)  # a detector: decoded boxes and scores
     inputs = space.example_input(4, shape)
-    diff = export_onnx(module, inputs, tmp_path / "m.onnx")
+    diff = export_onnx(module, inputs, tmp_path / "m.onnx", outputs=outputs)
     assert diff <= 1e-4
-    with torch.no_grad():
-        expected = module(*inputs)
+
+    def first_output(*x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            result = module(*x)
+        return result[0] if isinstance(result, tuple) else result
+
+    expected = first_output(*inputs)
     assert float((expected[0] - expected[1]).abs().max()) > 1e-3  # samples differ: the check has teeth
     # the written file runs at another batch size (a dynamic axis), still matching torch
     session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == outputs
     more = space.example_input(7, shape)
     got = session.run(None, {i.name: t.numpy() for i, t in zip(session.get_inputs(), more)})[0]
-    with torch.no_grad():
-        assert np.abs(got - module(*more).numpy()).max() <= 1e-4
+    assert np.abs(got - first_output(*more).numpy()).max() <= 1e-4
 
 
 def test_a_disagreeing_onnx_model_is_refused_and_not_written(tmp_path):
