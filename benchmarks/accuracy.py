@@ -46,6 +46,9 @@ CASES: dict[str, tuple[str, str, str, dict[str, Any], dict[str, Any], float | No
     "mixed-attention-ranking": ("mixed-attention", "tiny", "mnist1d", MNIST1D, dict(epochs=30, lr=2e-3, num_random=3), 0.85),
     # post-norm encoder-decoder: random middle subnets slowed learning here, so largest + smallest only
     "tiny-mt": ("mixed-attention", "tiny-mt", "seq2seq", {"num_samples": 4000}, dict(epochs=10, lr=1e-3, num_random=0), None),
+    # LightHuBERT on speech: spoken digits, held-out voices (the task stage; no target yet)
+    "lighthubert-speech": ("lighthubert", "tiny-speech", "spoken-digits", {"num_samples": 2000},
+                           dict(epochs=8, lr=2e-3, num_random=1), None),
     # MobileDets searched on detection (64×64 SSDLite, generated shapes): mAP, no target yet
     "mobiledets-detection": ("mobiledets", "tiny-detection", "shapes-detection", {"num_samples": 3000},
                              dict(epochs=8, lr=3e-3, num_random=1), None),

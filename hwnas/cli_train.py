@@ -21,14 +21,14 @@ from hwnas.training.supernet import prepare_output
 from hwnas.training.tasks import space_and_task
 
 
-def _resume_identity(out: Path, space: str, preset: Optional[str], task: Optional[str]) -> tuple[str, dict[str, Any]]:
-    """The stored task of a run to resume, after checking the given space, preset and task against it."""
+def _resume_identity(out: Path, space: str, preset: Optional[str], task: Optional[str]) -> tuple[str, str, dict[str, Any]]:
+    """The stored preset and task of a run to resume, after checking the given space, preset and task against it."""
     prepare_output(out, resume=True, force=False)
     meta = read_meta(out)
     check_identity(meta, out, space, preset)
     if task is not None and task != meta["task"]["name"]:
         raise CheckpointError(f"{out / 'supernet.json'}: task is {meta['task']['name']!r}, expected {task!r}")
-    return meta["task"]["name"], dict(meta["task"].get("options", {}))
+    return meta["preset"], meta["task"]["name"], dict(meta["task"].get("options", {}))
 
 
 def register(app: typer.Typer, console: Console) -> None:
@@ -70,7 +70,7 @@ def register(app: typer.Typer, console: Console) -> None:
             raise HwnasError("--resume and --force exclude each other")
         options = parse_key_values(task_option)
         if resume:
-            task, stored_options = _resume_identity(out, space, preset, task)
+            preset, task, stored_options = _resume_identity(out, space, preset, task)
             options = {**stored_options, **options}
         elif task is None:
             raise HwnasError("--task is required (e.g. --task digits)")
