@@ -4,7 +4,8 @@ For each case, trains the supernet with the sandwich rule (as `hwnas train-super
 largest and smallest subnets' validation accuracy (mAP@[.5:.95] for detection cases), the gap between them,
 seconds per epoch and total time. Targets: largest subnet >= 97% on digits (emov2, mobiledets), >= 85% on
 MNIST-1D (mixed-attention, lighthubert); a tiny preset's training under 10 minutes. Ranking fidelity: random
-subnets of one case, the inherited score (supernet weights, BatchNorm recalibrated) against the same subnets
+subnets of one case, the inherited score (accuracy; mAP for detectors, BLEU for translation; supernet weights,
+BatchNorm recalibrated) against the same subnets
 trained stand-alone from scratch; Kendall tau (scipy) >= 0.6. Stand-alone results are cached in
 results/accuracy-standalone.json. Trained supernets stay under benchmarks/results/supernets/ for experiments.
 
@@ -28,9 +29,10 @@ import torch
 from scipy.stats import kendalltau
 
 from hwnas.evaluators import InheritedAccuracyEvaluator
-from hwnas.evaluators.accuracy import InheritedMapEvaluator
+from hwnas.evaluators.accuracy import InheritedBleuEvaluator, InheritedMapEvaluator
 from hwnas.search_spaces import SearchSpace
 from hwnas.training import TrainSettings, train_subnet, train_supernet
+from hwnas.training.decoding import evaluate_bleu
 from hwnas.training.detection import space_anchors
 from hwnas.training.tasks import space_and_task
 
@@ -46,6 +48,9 @@ CASES: dict[str, tuple[str, str, str, dict[str, Any], dict[str, Any], float | No
     "mixed-attention-ranking": ("mixed-attention", "tiny", "mnist1d", MNIST1D, dict(epochs=30, lr=2e-3, num_random=3), 0.85),
     # post-norm encoder-decoder: random middle subnets slowed learning here, so largest + smallest only
     "tiny-mt": ("mixed-attention", "tiny-mt", "seq2seq", {"num_samples": 4000}, dict(epochs=10, lr=1e-3, num_random=0), None),
+    # the conv tiny presets on a task where size shows: digits rotated, scaled and shifted among clutter
+    "emov2-cluttered": ("emov2", "tiny", "cluttered-digits", {}, dict(epochs=15, lr=3e-3), None),
+    "mobiledets-cluttered": ("mobiledets", "tiny", "cluttered-digits", {}, dict(epochs=15, lr=3e-3), None),
     # LightHuBERT on speech: spoken digits, held-out voices (the task stage; no target yet)
     "lighthubert-speech": ("lighthubert", "tiny-speech", "spoken-digits", {"num_samples": 2000},
                            dict(epochs=8, lr=2e-3, num_random=1), None),
@@ -56,8 +61,18 @@ CASES: dict[str, tuple[str, str, str, dict[str, Any], dict[str, Any], float | No
 
 
 def _score(space: SearchSpace) -> str:
-    """What a case is scored by: `map` (COCO mAP@[.5:.95]) for detectors, else `acc`."""
+    """What a supernet's epochs record for a case: `map` (COCO mAP@[.5:.95]) for detectors, else `acc`."""
     return "map" if space.io.is_detection else "acc"
+
+
+#: What the ranking study compares, per kind of case: the inherited evaluator and its metric.
+RANKERS = {"map": (InheritedMapEvaluator, "map"), "bleu": (InheritedBleuEvaluator, "bleu"),
+           "acc": (InheritedAccuracyEvaluator, "accuracy")}
+
+
+def _ranked_by(space: SearchSpace) -> str:
+    """Detectors by mAP, translation by BLEU, the rest by accuracy."""
+    return "bleu" if space.io.is_seq2seq else _score(space)
 
 
 def train_case(name: str, out_root: Path, progress: bool) -> dict[str, Any]:
@@ -97,18 +112,20 @@ def standalone(case: str, n: int, epochs: int, seed: int, progress: bool) -> lis
     on (space, task, arch id, epochs, lr, seed), so a retrained supernet can be compared without retraining them."""
     space_name, preset, task_name, options, settings, _ = CASES[case]
     space, task, used = space_and_task(space_name, preset, task_name, options)
-    lr = settings.get("lr", 2e-3)
+    lr, score = settings.get("lr", 2e-3), _ranked_by(space)
     cache_path = RESULTS / "accuracy-standalone.json"
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     rows = []
     for i, arch in enumerate(_pick(space, n, seed)):
-        key = json.dumps([space_name, preset, task_name, used, arch.id, epochs, lr, seed + i])
+        kind = [score] if score != "acc" else []  # keys cached before other scores stay valid
+        key = json.dumps([space_name, preset, task_name, used, arch.id, epochs, lr, seed + i, *kind])
         if key not in cache:
             torch.manual_seed(seed + i)
             module = space.build_supernet().extract(arch)  # fresh initialisation, the subnet's own shape
             anchors = space_anchors(space) if space.io.is_detection else None
             metrics = train_subnet(module, task, epochs, lr=lr, seed=seed + i, progress=progress, anchors=anchors)
-            cache[key] = {"val_score": metrics[f"val_{_score(space)}"], "seconds_per_epoch": metrics["seconds_per_epoch"]}
+            value = evaluate_bleu(module, task) if score == "bleu" else metrics[f"val_{score}"]
+            cache[key] = {"val_score": value, "seconds_per_epoch": metrics["seconds_per_epoch"]}
             RESULTS.mkdir(parents=True, exist_ok=True)
             cache_path.write_text(json.dumps(cache, indent=1))
         cache[key].setdefault("val_score", cache[key].pop("val_acc", None))  # entries cached before detection cases
@@ -118,17 +135,18 @@ def standalone(case: str, n: int, epochs: int, seed: int, progress: bool) -> lis
 
 
 def ranking(case: str, out_root: Path, n: int, epochs: int, seed: int, progress: bool) -> dict[str, Any]:
-    """Inherited vs stand-alone accuracy (mAP) of `n` random subnets of a trained case."""
+    """Inherited vs stand-alone accuracy (mAP, BLEU) of `n` random subnets of a trained case."""
     space_name, preset, task_name, options, _, _ = CASES[case]
     space, task, _ = space_and_task(space_name, preset, task_name, options)
-    detection = space.io.is_detection
-    evaluator = (InheritedMapEvaluator if detection else InheritedAccuracyEvaluator)(space, out_root / case, task)
+    evaluator_class, metric = RANKERS[_ranked_by(space)]
+    evaluator = evaluator_class(space, out_root / case, task)
     alone = standalone(case, n, epochs, seed, progress)
     archs = [row["arch"] for row in alone]
-    inherited = [v["map" if detection else "accuracy"] for v in evaluator.evaluate(archs)]
+    inherited = [v[metric] for v in evaluator.evaluate(archs)]
     scratch = [row["val_score"] for row in alone]
     tau, p_value = kendalltau(inherited, scratch)
-    return {"case": case, "score": _score(space), "subnets": n, "standalone_epochs": epochs, "kendall_tau": float(tau), "p_value": float(p_value),
+    return {"case": case, "score": _ranked_by(space), "subnets": n, "standalone_epochs": epochs, "kendall_tau": float(tau),
+            "p_value": float(p_value),
             "target_tau": 0.6, "met": bool(tau >= 0.6),
             "standalone_seconds_per_epoch": sum(r["seconds_per_epoch"] for r in alone) / len(alone),
             "archs": [{"id": a.id, "arch": json.loads(a.to_json()), "inherited": x, "standalone": y}

@@ -12,7 +12,7 @@ from hwnas.search_spaces import all_space_presets, get_space
 
 SPACE_PRESETS = all_space_presets()
 # Long-waveform presets are exercised on 0.2 s of audio to keep the suite fast; the sizes do not change.
-TEST_INPUT_SHAPES = {("lighthubert", "base"): (3200,), ("lighthubert", "small"): (3200,),
+TEST_INPUT_SHAPES = {("lighthubert", "base"): (3200,), ("lighthubert", "small"): (3200,), ("lighthubert", "tiny-speech"): (3200,),
                      # 224/320 conv presets on 64×64 images: same weights, a fraction of the compute.
                      ("emov2", "imagenet"): (3, 64, 64), ("mobiledets", "ssdlite-coco"): (3, 64, 64),
                      ("ofa-mbv3", "imagenet-w1.2"): (3, 64, 64), ("ofa-mbv3", "imagenet-w1.0"): (3, 64, 64)}

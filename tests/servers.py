@@ -27,6 +27,12 @@ PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 PG_USER, PG_PASSWORD, PG_DATABASE = "hwnas", "hwnas-test-secret", "hwnas"
 
 
+#: The spoken-digits task synthesises its clips with espeak-ng (Debian's package, installed by .ci/system-packages);
+#: without it those tests are skipped, except in CI, where a missing package must fail.
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None and not os.environ.get("CI"),
+                                  reason="needs espeak-ng (apt-get install -y espeak-ng)")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

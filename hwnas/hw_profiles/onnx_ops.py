@@ -28,7 +28,8 @@ COPIES = frozenset({"Transpose", "Concat", "Split", "Pad", "Tile", "DepthToSpace
 ELEMENTWISE = {"Add": "add", "Sub": "add", "Mul": "mul", "Div": "mul", "Pow": "mul", "Sqrt": "mul", "Neg": "add",
                "Max": "add", "Min": "add"}
 ACTIVATION = {"Relu": "relu", "Sigmoid": "sigmoid", "HardSwish": "hswish", "Tanh": "tanh", "Erf": "gelu", "Gelu": "gelu",
-              "HardSigmoid": "sigmoid", "LeakyRelu": "relu", "Elu": "relu", "Softplus": "silu", "Mish": "silu"}
+              "HardSigmoid": "sigmoid", "LeakyRelu": "relu", "Elu": "relu", "Softplus": "silu", "Mish": "silu",
+              "Exp": "sigmoid", "Log": "sigmoid"}  # transcendentals: priced as the one elementwise exp a sigmoid is
 POOLS = {"GlobalAveragePool": "avg", "AveragePool": "avg", "MaxPool": "max", "GlobalMaxPool": "max", "ReduceMean": "avg"}
 
 
@@ -103,7 +104,7 @@ def onnx_ops(model: str | Path | Any) -> OnnxOps:
             model = onnx.load(str(model))
         elif isinstance(model, bytes):
             model = onnx.load_from_string(model)
-        inferred = _infer_shapes(model)
+        inferred = _infer_shapes(_batch_of_one(model, source))
     except DataFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - protobuf's and shape inference's errors: one line
@@ -122,6 +123,27 @@ def onnx_ops(model: str | Path | Any) -> OnnxOps:
         else:
             found.ops += op
     return found
+
+
+def _batch_of_one(model: Any, source: str) -> Any:
+    """A copy of `model` whose inputs' symbolic first (batch) axis is 1, the batch latency is priced at (models
+    exported with a dynamic batch, as `hwnas extract` writes them); another symbolic axis is refused by name."""
+    import onnx  # see _Graph
+
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(model)
+    initializers = {t.name for t in fixed.graph.initializer}
+    for value in fixed.graph.input:
+        if value.name in initializers:
+            continue
+        for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+            if dim.HasField("dim_value"):
+                continue
+            if axis > 0:
+                raise DataFileError(f"{source}: input {value.name!r} has the symbolic axis {dim.dim_param or axis!r}; "
+                                    "export it with a fixed size to price it")
+            dim.dim_value = 1
+    return fixed
 
 
 def _infer_shapes(model: Any) -> Any:

@@ -1,7 +1,7 @@
 """Tasks: data a subnet is scored on, generated or shipped by packages (no downloads at run time), or the
 user's own files (an image folder, `.npy` arrays, parallel text, COCO-format detection files)."""
 
-from hwnas.tasks import arrays, audio, builtin, coco, images, sequences, shapes, text  # noqa: F401  (registers the tasks)
+from hwnas.tasks import arrays, audio, builtin, cluttered, coco, images, sequences, shapes, text  # noqa: F401  (registers the tasks)
 from hwnas.tasks._task import (
     BOS,
     EOS,

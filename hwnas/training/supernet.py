@@ -4,9 +4,12 @@ Each step trains the largest subnet on the labels, then the smallest and `num_ra
 largest subnet's detached predictions (KL), accumulating gradients for one optimizer step: the largest
 subnet's accuracy pulls every subnet up, and the extremes bound the ones in between. With a teacher
 (a trained supernet directory), every subnet is also distilled towards the teacher's logits and hidden
-state (LightHuBERT's second stage). Detectors follow the same rule with the SSD loss on the labels and
-distillation on box and class outputs (`hwnas.training.detection`). A checkpoint is written after every
-epoch and training resumes from it exactly: same weights, optimizer, RNG and arch-sampler state, batches shuffled by (seed, epoch).
+state. Detectors follow the same rule with the SSD loss on the labels and distillation on box and class
+outputs (`hwnas.training.detection`). With `objective="masked-distillation"` there are no labels: every
+subnet predicts a teacher's hidden states on masked frames (LightHuBERT's distillation stage,
+`hwnas.training.masked_distillation`); `init_from` starts the task stage from its weights. A checkpoint is
+written after every epoch and training resumes from it exactly: same weights, optimizer, RNG and
+arch-sampler state, batches shuffled by (seed, epoch).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from onnx import helper
 from torch import nn
 
 import hwnas
-from hwnas.errors import OutOfDomainError, UnsupportedOpError
+from hwnas.errors import DataFileError, OutOfDomainError, UnsupportedOpError
 from hwnas.hw_profiles import get_profile
 from hwnas.hw_profiles._runtimes import onnx_bytes
 from hwnas.hw_profiles.onnx_ops import onnx_ops
@@ -80,6 +80,18 @@ def test_an_operator_without_a_cost_is_named_not_guessed():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     with pytest.raises(UnsupportedOpError, match="TopK ×1"):
         hwnas.predict_onnx(model.SerializeToString(), "gold-6240")
+
+
+def test_a_dynamic_batch_is_priced_at_one_and_another_symbolic_axis_is_named(tmp_path):
+    with torch.no_grad():
+        torch.onnx.export(Block().eval(), (torch.randn(2, 3, 32, 32),), tmp_path / "b.onnx", dynamo=False, input_names=["input"],
+                          dynamic_axes={"input": {0: "batch"}})
+        torch.onnx.export(Attention().eval(), (torch.randn(1, 10, 32),), tmp_path / "s.onnx", dynamo=False,
+                          input_names=["x"], dynamic_axes={"x": {0: "batch", 1: "length"}})
+    fixed = onnx_ops(onnx_bytes(Block().eval(), (torch.randn(1, 3, 32, 32),))).check()
+    assert [op.macs for op in onnx_ops(tmp_path / "b.onnx").check()] == [op.macs for op in fixed]
+    with pytest.raises(DataFileError, match="input 'x' has the symbolic axis 'length'"):
+        onnx_ops(tmp_path / "s.onnx")
 
 
 def test_predict_model_on_a_shipped_op_level_profile():

@@ -10,6 +10,7 @@ from hwnas.search import Experiment, load_spec
 from hwnas.tasks import task_options
 from hwnas.training import TrainSettings, train_supernet
 from hwnas.training.tasks import space_and_task
+from tests.servers import needs_espeak
 
 SPECS = sorted(Path("experiments").glob("*.yaml"))
 
@@ -22,7 +23,8 @@ def _one_epoch_supernet(spec, out: Path) -> str:
     return str(out)
 
 
-@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+@pytest.mark.parametrize("path", [pytest.param(p, marks=needs_espeak) if "spoken-digits" in p.read_text() else p for p in SPECS],
+                         ids=[p.stem for p in SPECS])
 def test_shipped_spec_builds(path, tmp_path):
     spec = load_spec(path)
     if spec.task is not None and "num_samples" in task_options(spec.task.name) and spec.supernet:  # seconds, not minutes

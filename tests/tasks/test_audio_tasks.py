@@ -9,6 +9,7 @@ import torch
 
 from hwnas.tasks import TaskDataError, get_task
 from hwnas.tasks.audio import TRAIN_VOICES, VAL_VOICES, WORDS
+from tests.servers import needs_espeak
 
 
 def _tone(seconds: float, rate: int, frequency: float, channels: int = 1) -> np.ndarray:
@@ -53,6 +54,7 @@ def test_bad_audio_is_one_line(tmp_path):
         get_task("audio-folder", path=str(root / "low"))
 
 
+@needs_espeak
 def test_spoken_digits_are_seeded_and_validated_on_other_voices():
     task = get_task("spoken-digits", num_samples=40, input_shape=[12000], seed=1)
     again = get_task("spoken-digits", num_samples=40, input_shape=[12000], seed=1)

@@ -9,7 +9,7 @@ from hwnas.errors import UnknownNameError
 from hwnas.tasks import BOS, EOS, FIRST_TOKEN, PAD, Task, TaskDataError, get_task, list_tasks
 
 SMALL = {"mnist1d": dict(num_samples=200), "digits": {}, "synthetic": dict(num_samples=20),
-         "seq2seq": dict(num_samples=50), "reversal": dict(num_samples=50)}
+         "seq2seq": dict(num_samples=50), "reversal": dict(num_samples=50), "cluttered-digits": dict(num_samples=40)}
 
 
 def test_user_data_tasks_are_registered():
@@ -23,6 +23,19 @@ def test_every_generated_task_is_a_consistent_task(name):
     assert len(task.x_train) == len(task.y_train) > 0 and len(task.x_val) == len(task.y_val) > 0
     assert task.x_train.shape[1:] == task.x_val.shape[1:]
     assert int(task.y_train.max()) < task.num_classes
+
+
+def test_cluttered_digits_are_seeded_posed_differently_and_colour():
+    task = get_task("cluttered-digits", num_samples=40, seed=2)
+    assert torch.equal(task.x_train, get_task("cluttered-digits", num_samples=40, seed=2).x_train)
+    assert task.x_train.shape == (40, 3, 32, 32) and task.x_val.shape == (10, 3, 32, 32)
+    assert set(task.y_train.tolist()) <= set(range(10)) and len(set(task.y_train.tolist())) >= 6
+    channels = task.x_train.mean(dim=(2, 3))
+    assert (channels.std(dim=1) > 0).all(), "colour images, not grey replicated"
+    same_label = [i for i in range(1, 40) if task.y_train[i] == task.y_train[0]]
+    assert not torch.allclose(task.x_train[0], task.x_train[same_label[0]]), "every image has its own pose"
+    with pytest.raises(TaskDataError, match="input_shape"):
+        get_task("cluttered-digits", input_shape=[3, 8, 8])
 
 
 @pytest.mark.parametrize("op", ["reverse", "sort"])

@@ -82,6 +82,9 @@ def test_search_extract_and_train_a_detector(detector_supernet, tmp_path):
     assert boxes.shape == (4, 84, 4) and scores.shape == (4, 84, 4)
     assert np.abs(boxes - want_boxes.numpy()).max() < 1e-4 and np.abs(scores - want_scores.numpy()).max() < 1e-4
 
+    priced = CliRunner().invoke(app, ["predict", str(out / "model.onnx"), "--device", "pixel3", "--json"])
+    assert priced.exit_code == 0 and json.loads(priced.stdout)["latency_ms"] > 0, priced.output  # the decoding priced too
+
     _ok("train", str(out), *TASK, "--epochs", "1")
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"map_before", "map_after", "map50_before", "map50_after"} <= set(metrics) and "accuracy_after" not in metrics

@@ -13,6 +13,9 @@ from hwnas.cli import app
 from hwnas.training import load_supernet
 from hwnas.training.checkpoint import CHECKPOINT_FILE
 from hwnas.training.masked_distillation import MASK_LENGTH, MASK_PROB, span_mask
+from tests.servers import needs_espeak
+
+pytestmark = needs_espeak
 
 BASE = ["--space", "lighthubert", "--preset", "tiny-speech", "--task", "spoken-digits", "--task-option", "num_samples=64",
         "--batch-size", "32", "--num-random", "0", "--warmup-steps", "2", "--quiet"]
