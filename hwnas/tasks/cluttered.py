@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -37,7 +36,8 @@ def _place(sources: torch.Tensor, size: int, scale: tuple[float, float], rotate:
     return F.grid_sample(sources, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def _images(digits: torch.Tensor, labels: torch.Tensor, count: int, shape: Sequence[int], seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _images(digits: torch.Tensor, labels: torch.Tensor, count: int, shape: Sequence[int],
+            seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     channels, height, width = shape
     generator = torch.Generator().manual_seed(seed)
     pick = torch.randint(len(digits), (count,), generator=generator)

@@ -7,7 +7,6 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-
 #: What a supernet epoch's record scores its largest and smallest subnets by (`max_<key>`, `min_<key>`).
 SCORES = {"map": "mAP", "acc": "acc", "distill": "distill loss"}
 
