@@ -29,6 +29,9 @@ TINY_PRESETS = [("mixed-attention", "tiny"), ("emov2", "tiny"), ("mobiledets", "
                 ("ofa-mbv3", "tiny")]
 TRAIN = ["train-supernet", "--space", "mixed-attention", "--preset", "tiny", "--task", "mnist1d", "-o", "num_samples=4000",
          "--epochs", "1", "--batch-size", "256", "--quiet", "--device", "cuda"]
+#: A detector on the GPU: anchors, matching, focal loss and mAP with CUDA outputs.
+DETECTION = ["train-supernet", "--space", "mobiledets", "--preset", "tiny-detection", "--task", "shapes-detection",
+             "-o", "num_samples=512", "--epochs", "1", "--batch-size", "64", "--quiet", "--device", "cuda"]
 
 
 def hwnas(*args: str, limit_s: int, launcher: list[str] | None = None) -> dict:
@@ -77,6 +80,9 @@ def training(out: Path) -> dict:
         record = hwnas(*TRAIN, "--precision", precision, "--force", "--out", str(directory), limit_s=120)
         record["loss"] = _loss(directory)
         runs[precision] = record
+    directory = out / "train" / "detection"
+    runs["detection"] = hwnas(*DETECTION, "--force", "--out", str(directory), limit_s=180)
+    runs["detection"]["loss"] = _loss(directory)
     if torch.cuda.device_count() >= 2:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -57,6 +57,9 @@ def _deployment_evaluator(metric: str, options: Mapping[str, Any], space: Search
     if metric == DEPLOY_ACCURACY:
         if supernet_dir is None:
             raise InvalidHardwareError("metric 'deploy_accuracy' needs a trained supernet (spec key supernet: DIR)")
+        if space.io.is_detection:
+            raise InvalidHardwareError(f"metric 'deploy_accuracy' scores classifiers; {space.label} is a detector "
+                                       "(score it by map / map50)")
         return DeploymentAccuracyEvaluator(space, hardware, DeploymentRunner(space, supernet_dir, **timing))
     return DeploymentLatencyEvaluator(space, hardware, DeploymentRunner(space, supernet_dir, **timing))
 

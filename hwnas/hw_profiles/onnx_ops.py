@@ -141,7 +141,8 @@ def _batch_of_one(model: Any, source: str) -> Any:
                 continue
             if axis > 0:
                 raise DataFileError(f"{source}: input {value.name!r} has the symbolic axis {dim.dim_param or axis!r}; "
-                                    "export it with a fixed size to price it")
+                                    "export it with a fixed size to price it (an hwnas subnet: `hwnas latency SPACE "
+                                    "--arch arch.json`)")
             dim.dim_value = 1
     return fixed
 

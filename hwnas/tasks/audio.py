@@ -81,8 +81,11 @@ def _espeak() -> str:
 @lru_cache(maxsize=4096)
 def _speak(espeak: str, word: str, voice: str, speed: int, pitch: int) -> np.ndarray:
     """One word spoken by espeak-ng, at 16 kHz (cached: the same rendition is never synthesised twice)."""
-    done = subprocess.run([espeak, "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", word],
-                          capture_output=True, timeout=30, check=False)
+    try:
+        done = subprocess.run([espeak, "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", word],
+                              capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise TaskDataError(f"{DIGITS}: espeak-ng did not run for voice {voice!r}: {exc}") from None
     if done.returncode != 0 or not done.stdout:
         raise TaskDataError(f"{DIGITS}: espeak-ng failed for voice {voice!r}: {done.stderr.decode(errors='replace')[:200]}")
     return read_audio(done.stdout, DIGITS, name=f"espeak-ng {voice} {word!r}")

@@ -27,6 +27,12 @@ NAME = "coco"
 BORDER_TOLERANCE = 1.0
 KEYS = {"images": ("id", "file_name", "width", "height"), "annotations": ("image_id", "category_id", "bbox"),
         "categories": ("id", "name")}
+#: Fields that must be integers (COCO's ids), per section.
+INTEGER_FIELDS = {"images": ("id",), "annotations": ("image_id", "category_id"), "categories": ("id",)}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -44,6 +50,17 @@ def _read_json(path: Path) -> dict[str, Any]:
             missing = [k for k in keys if not isinstance(entry, dict) or k not in entry]
             if missing:
                 raise TaskDataError(f"{NAME}: {str(path)!r}: {section}[{index}] has no {', '.join(missing)}")
+            wrong = [k for k in INTEGER_FIELDS[section] if not _is_int(entry[k])]
+            if wrong:
+                raise TaskDataError(f"{NAME}: {str(path)!r}: {section}[{index}].{wrong[0]} must be an integer, "
+                                    f"got {entry[wrong[0]]!r}")
+            if section == "images" and not isinstance(entry["file_name"], str):
+                raise TaskDataError(f"{NAME}: {str(path)!r}: images[{index}].file_name must be a string")
+            if section == "annotations" and entry.get("iscrowd", 0) not in (0, 1):
+                raise TaskDataError(f"{NAME}: {str(path)!r}: annotations[{index}].iscrowd must be 0 or 1")
+    ids = [image["id"] for image in data["images"]]
+    if len(set(ids)) != len(ids):
+        raise TaskDataError(f"{NAME}: {str(path)!r}: image ids repeat")
     if not data["images"]:
         raise TaskDataError(f"{NAME}: {str(path)!r} lists no images")
     if not data["categories"]:
@@ -70,7 +87,10 @@ def _box(annotation: dict[str, Any], image: dict[str, Any], path: Path) -> list[
         raise TaskDataError(f"{where}: bbox {bbox} lies outside the {width:g}×{height:g} image")
     if annotation.get("iscrowd", 0):
         return None
-    return [max(0.0, x) / width, max(0.0, y) / height, min(width, x + w) / width, min(height, y + h) / height]
+    x1, y1, x2, y2 = max(0.0, x), max(0.0, y), min(width, x + w), min(height, y + h)
+    if not (x2 > x1 and y2 > y1):
+        raise TaskDataError(f"{where}: bbox {bbox} has no area inside the {width:g}×{height:g} image")
+    return [x1 / width, y1 / height, x2 / width, y2 / height]
 
 
 def _load(path: Path, images_dir: Path, shape: Sequence[int], categories: list[tuple[Any, str]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hwnas.errors import TaskMismatchError
 from hwnas.search_spaces.bn import BatchNorms
 from hwnas.tasks import Task
 
@@ -97,7 +98,8 @@ def evaluate_accuracy(model: nn.Module, task: Task, split: str = "val", batch_si
     x_all, y_all = split_tensors(task, split)
     kind, was_training = task_kind(task), model.training
     if kind == DETECTION:
-        raise ValueError(f"task {getattr(task, 'name', '?')!r} is a detection task: score it by mAP (hwnas.training.detection)")
+        raise TaskMismatchError(f"task {getattr(task, 'name', '?')!r} is a detection task: score it by map / map50, "
+                                "not accuracy")
     device = next((p.device for p in model.parameters()), torch.device("cpu"))  # a model on a GPU is scored there
     model.eval()
     correct = total = 0

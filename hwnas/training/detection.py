@@ -84,7 +84,7 @@ def match(y: torch.Tensor, anchors: torch.Tensor) -> tuple[torch.Tensor, torch.T
     best_iou, index = iou.max(dim=1)
     positive = best_iou >= MATCH_IOU
     best_anchor = iou.argmax(dim=2)  # (B, M): every box also gets the anchor it overlaps most
-    rows = torch.arange(len(y))
+    rows = torch.arange(len(y), device=y.device)
     for m in range(y.shape[1]):
         chosen = rows[valid[:, m]]
         index[chosen, best_anchor[chosen, m]] = m
@@ -160,7 +160,7 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, iou: fl
     order = scores.argsort(descending=True)
     overlap = box_iou(boxes[order], boxes[order])
     same_class = labels[order][:, None] == labels[order][None, :]
-    suppresses = ((overlap > iou) & same_class).numpy()  # numpy: the loop below runs per kept box
+    suppresses = ((overlap > iou) & same_class).cpu().numpy()  # numpy: the loop below runs per kept box
     alive = np.ones(len(order), dtype=bool)
     kept: list[int] = []
     while len(kept) < limit and alive.any():
@@ -168,7 +168,7 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, iou: fl
         kept.append(i)
         alive &= ~suppresses[i]
         alive[i] = False
-    return order[torch.tensor(kept, dtype=torch.long)]
+    return order[torch.tensor(kept, dtype=torch.long, device=order.device)]
 
 
 def detect(outputs: torch.Tensor, anchors: torch.Tensor, score_threshold: float = SCORE_THRESHOLD) -> list[dict[str, torch.Tensor]]:

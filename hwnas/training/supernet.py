@@ -151,6 +151,7 @@ class SupernetTrainer:
             self.teacher = load_teacher(settings.teacher, space.name, task, settings.hidden_weight)
             self.teacher.model.to(self.ranks.device)
         self.masked = self._masked_distillation(state)
+        self._check_teacher()
         self.optimizer = torch.optim.AdamW(self.trained_parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
         if state:
             self.optimizer.load_state_dict(state["optimizer"])
@@ -177,6 +178,30 @@ class SupernetTrainer:
             masked.head.load_state_dict(state["distill_head"])
         masked.head.to(self.ranks.device)
         return masked
+
+    @torch.no_grad()
+    def _check_teacher(self) -> None:
+        """A teacher whose outputs (or frames) do not line up with the supernet's is refused before training:
+        a detector of another preset has other anchors, a speech encoder with another front end other frames."""
+        if self.teacher is None:
+            return
+        x, y = self.task.x_train[:2].to(self.ranks.device), self.task.y_train[:2].to(self.ranks.device)
+        was_training = self.supernet.training
+        self.supernet.eval()
+        try:
+            self.supernet.set_active(self.space.max_arch())
+            if self.masked is not None:
+                theirs, ours = self.teacher.model.hidden_states(x).shape[:2], self.supernet.net.hidden_states(x).shape[:2]
+            else:
+                theirs, ours = (_loop.forward(m, self.kind, x, y)[0].shape for m in (self.teacher.model, self.supernet))
+                if self.detection is None:  # classifiers: the same classes (widths may differ)
+                    theirs, ours = theirs[-1:], ours[-1:]
+        finally:
+            self.supernet.train(was_training)
+        if tuple(theirs) != tuple(ours):
+            what = "frames" if self.masked is not None else "outputs"
+            raise TrainingError(f"--teacher {self.teacher.path}: its {what} {tuple(theirs)} do not line up with "
+                                f"{self.space.label}'s {tuple(ours)}")
 
     def trained_parameters(self) -> list[torch.nn.Parameter]:
         """The supernet's weights, and the distillation stage's prediction head when there is one."""

@@ -74,6 +74,11 @@ def test_coco_files_become_normalised_boxes_with_categories_in_id_order(tmp_path
     ({"annotations": [{"id": 5, "image_id": 1, "category_id": 1, "bbox": [3, 3, 2, 5]}]}, "unknown category 1"),
     ({"images": [{"id": 1, "file_name": "0.png", "width": 41, "height": 30}]}, "is 40×30, but"),
     ({"images": [{"id": 1, "file_name": "gone.png", "width": 40, "height": 30}]}, "not found"),
+    ({"images": [{"id": [1], "file_name": "0.png", "width": 40, "height": 30}]}, "images[0].id must be an integer"),
+    ({"images": [{"id": 1, "file_name": "0.png", "width": 40, "height": 30}] * 2}, "image ids repeat"),
+    ({"annotations": [{"id": 5, "image_id": 1, "category_id": "7", "bbox": [3, 3, 2, 5]}]}, "category_id must be an integer"),
+    ({"annotations": [{"id": 5, "image_id": 1, "category_id": 7, "bbox": [40.5, 3, 0.4, 5]}]}, "no area inside"),
+    ({"annotations": [{"id": 5, "image_id": 1, "category_id": 7, "bbox": "3 3 2 5"}]}, "bbox must be [x, y, width, height]"),
 ])
 def test_bad_coco_files_are_one_line(tmp_path, change, message):
     path, folder = _coco(tmp_path, **change)

@@ -88,6 +88,11 @@ def test_speech_refusals_are_one_line(stages, tmp_path):
     assert "space is 'lighthubert', expected 'emov2'" in _error(
         "train-supernet", "--space", "emov2", "--preset", "tiny", "--task", "digits", "--epochs", "1", "--quiet",
         "--init-from", str(stages / "stage1"), "--out", str(tmp_path / "c"))
+    _ok("train-supernet", "--space", "lighthubert", "--preset", "tiny", "--task", "mnist1d", "--task-option",
+        "num_samples=100", "--epochs", "1", "--quiet", "--out", str(tmp_path / "other"))
+    assert "do not line up with lighthubert/tiny-speech" in _error(  # another front end: other frames
+        "train-supernet", *BASE, "--epochs", "1", "--objective", "masked-distillation", "--teacher", str(tmp_path / "other"),
+        "--out", str(tmp_path / "e"))
     assert "spoken-digits: input_shape must be (samples ≥ 4000,), got [40]" in _error(  # lighthubert/tiny: 40 samples
         "train-supernet", "--space", "lighthubert", "--preset", "tiny", "--task", "spoken-digits", "--task-option",
         "num_samples=8", "--epochs", "1", "--out", str(tmp_path / "d"))
