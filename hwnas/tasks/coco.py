@@ -76,7 +76,8 @@ def _box(annotation: dict[str, Any], image: dict[str, Any], path: Path) -> list[
     """(x1, y1, x2, y2) in fractions of the image, or None for a crowd region."""
     where = f"{NAME}: {str(path)!r}: annotation {annotation.get('id', '?')} (image {image['id']})"
     bbox = annotation["bbox"]
-    if not (isinstance(bbox, list) and len(bbox) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)):
+    numbers = isinstance(bbox, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bbox)
+    if not (numbers and len(bbox) == 4):
         raise TaskDataError(f"{where}: bbox must be [x, y, width, height] numbers, got {bbox!r}")
     x, y, w, h = (float(v) for v in bbox)
     width, height = float(image["width"]), float(image["height"])
@@ -93,21 +94,24 @@ def _box(annotation: dict[str, Any], image: dict[str, Any], path: Path) -> list[
     return [x1 / width, y1 / height, x2 / width, y2 / height]
 
 
-def _load(path: Path, images_dir: Path, shape: Sequence[int], categories: list[tuple[Any, str]]) -> tuple[torch.Tensor, torch.Tensor]:
+def _load(path: Path, images_dir: Path, shape: Sequence[int],
+          categories: list[tuple[Any, str]]) -> tuple[torch.Tensor, torch.Tensor]:
     data = _read_json(path)
     if _categories(data) != categories:
         raise TaskDataError(f"{NAME}: {str(path)!r} has other categories than the training file")
     label = {cid: index for index, (cid, _) in enumerate(categories)}
     images = {}
     for image in data["images"]:
-        if not (isinstance(image["width"], int) and isinstance(image["height"], int) and image["width"] > 0 and image["height"] > 0):
-            raise TaskDataError(f"{NAME}: {str(path)!r}: image {image['id']} has width/height {image['width']!r}×{image['height']!r}")
+        if not all(_is_int(image[k]) and image[k] > 0 for k in ("width", "height")):
+            raise TaskDataError(f"{NAME}: {str(path)!r}: image {image['id']} has width/height "
+                                f"{image['width']!r}×{image['height']!r}")
         images[image["id"]] = image
     objects: dict[Any, list[list[float]]] = {image_id: [] for image_id in images}
     for annotation in data["annotations"]:
         image = images.get(annotation["image_id"])
         if image is None:
-            raise TaskDataError(f"{NAME}: {str(path)!r}: annotation {annotation.get('id', '?')} names unknown image {annotation['image_id']!r}")
+            raise TaskDataError(f"{NAME}: {str(path)!r}: annotation {annotation.get('id', '?')} names unknown image "
+                                f"{annotation['image_id']!r}")
         if annotation["category_id"] not in label:
             raise TaskDataError(f"{NAME}: {str(path)!r}: annotation {annotation.get('id', '?')} names unknown category "
                                 f"{annotation['category_id']!r}")

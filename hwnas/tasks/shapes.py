@@ -57,7 +57,8 @@ def _overlaps(box: np.ndarray, placed: list[np.ndarray]) -> bool:
     return any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed)
 
 
-def _image(rng: np.random.Generator, shape: Sequence[int], max_objects: int, sizes: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+def _image(rng: np.random.Generator, shape: Sequence[int], max_objects: int,
+           sizes: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     channels, height, width = shape
     image, base = _background(rng, height, width)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32) + 0.5
@@ -86,7 +87,8 @@ def _image(rng: np.random.Generator, shape: Sequence[int], max_objects: int, siz
     return image.astype(np.float32), np.asarray(objects, dtype=np.float32).reshape(-1, 5)
 
 
-def _images(count: int, seed: int, shape: Sequence[int], max_objects: int, sizes: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
+def _images(count: int, seed: int, shape: Sequence[int], max_objects: int,
+            sizes: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
     rng = np.random.default_rng(seed)
     pairs = [_image(rng, shape, max_objects, sizes) for _ in range(count)]
     return torch.as_tensor(np.stack([p[0] for p in pairs])), pack_targets([p[1] for p in pairs], max_objects)

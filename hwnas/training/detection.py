@@ -171,7 +171,8 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, iou: fl
     return order[torch.tensor(kept, dtype=torch.long, device=order.device)]
 
 
-def detect(outputs: torch.Tensor, anchors: torch.Tensor, score_threshold: float = SCORE_THRESHOLD) -> list[dict[str, torch.Tensor]]:
+def detect(outputs: torch.Tensor, anchors: torch.Tensor,
+           score_threshold: float = SCORE_THRESHOLD) -> list[dict[str, torch.Tensor]]:
     """Per image: `boxes` (k, 4) corners in image fractions, `scores` (k,), `labels` (k,) after NMS."""
     all_boxes, all_scores = boxes_and_scores(outputs, anchors)
     found = []
@@ -224,7 +225,8 @@ def coco_map(detections: list[dict[str, torch.Tensor]], y: torch.Tensor, num_cla
 
 
 @torch.no_grad()
-def evaluate_map(model: nn.Module, task: Any, anchors: torch.Tensor, split: str = "val", batch_size: int = 256) -> dict[str, float]:
+def evaluate_map(model: nn.Module, task: Any, anchors: torch.Tensor, split: str = "val",
+                 batch_size: int = 256) -> dict[str, float]:
     """mAP and mAP@.5 of `model` on a split of a detection task (eval mode, restored after)."""
     x_all, y_all = (task.x_train, task.y_train) if split == "train" else (task.x_val, task.y_val)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
