@@ -36,6 +36,7 @@ CASES = {  # id: (space, preset, space options, arch of the space)
     "ma-min": ("mixed-attention", "tiny", {}, lambda s: s.min_arch()),
     "lighthubert-max": ("lighthubert", "tiny", {}, lambda s: s.max_arch()),
     "lighthubert-min": ("lighthubert", "tiny", {}, lambda s: s.min_arch()),
+    "lighthubert-speech": ("lighthubert", "tiny-speech", {}, lambda s: s.max_arch()),
     "emov2-attn": ("emov2", "tiny", {}, lambda s: s.max_arch()),  # attention i2RMB blocks in stages 3-4
     "emov2-conv": ("emov2", "tiny", {}, lambda s: s.min_arch()),  # conv i2RMB blocks everywhere
     "mobiledets-ibn": ("mobiledets", "tiny", {}, lambda s: _ops_of(s, "ibn")),
