@@ -13,12 +13,13 @@ from hwnas.training.checkpoint import (
     read_meta,
     save_supernet,
 )
-from hwnas.training.evaluation import subnet_accuracy
+from hwnas.training.detection import evaluate_map
+from hwnas.training.evaluation import subnet_accuracy, subnet_map
 from hwnas.training.subnet import train_subnet
 from hwnas.training.supernet import SupernetTrainer, TrainingError, TrainSettings, train_supernet
 
 __all__ = [
     "CheckpointError", "LoadedSupernet", "SupernetTrainer", "TrainSettings", "TrainingError", "build_meta",
-    "evaluate_accuracy", "load_supernet", "read_meta", "save_supernet", "subnet_accuracy", "train_subnet",
-    "train_supernet",
+    "evaluate_accuracy", "evaluate_map", "load_supernet", "read_meta", "save_supernet", "subnet_accuracy", "subnet_map",
+    "train_subnet", "train_supernet",
 ]
