@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hwnas.codesign import HARDWARE_KINDS, make_evaluator
 from hwnas.errors import HwnasError, OutOfDomainError, shown
@@ -14,6 +15,9 @@ from hwnas.hw_profiles.agent_client import is_agent
 from hwnas.registry import Registry
 from hwnas.search.spec import ExperimentSpec, SpecError
 from hwnas.search_spaces import Arch, SearchSpace
+
+if TYPE_CHECKING:
+    from hwnas.tasks import Task
 
 
 def proxy_inputs(spec: ExperimentSpec, space: SearchSpace, batch_size: int = 32) -> tuple:
@@ -70,19 +74,24 @@ def _latency(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Ev
     return LatencyEvaluator(space, device, name=device)  # type: ignore[arg-type]
 
 
+def _spec_task(spec: ExperimentSpec, space: SearchSpace) -> Task | None:
+    """The spec's task built to fit the space (evaluator options removed), or None: the supernet's own task."""
+    from hwnas.training.tasks import space_and_task  # torch: only the inherited-score paths need it
+
+    if spec.task is None:
+        return None
+    options = {k: v for k, v in spec.task.options.items() if k not in EVALUATOR_OPTIONS}
+    return space_and_task(space.name, space.preset, spec.task.name, options)[1]
+
+
 def _accuracy(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
     """Inherited accuracy on the spec's task (default: the task the supernet was trained on)."""
     from hwnas.evaluators.accuracy import InheritedAccuracyEvaluator  # torch: only this path needs it
-    from hwnas.training.tasks import space_and_task
 
     if spec.supernet is None:
         raise SpecError("supernet: metric 'accuracy' needs a trained supernet; train one with `hwnas train-supernet "
                         f"--space {space.name} --preset {space.preset} --task ... --epochs ... --out DIR` and set supernet: DIR")
-    task = None
-    if spec.task is not None:
-        options = {k: v for k, v in spec.task.options.items() if k not in EVALUATOR_OPTIONS}
-        task = space_and_task(space.name, space.preset, spec.task.name, options)[1]
-    return InheritedAccuracyEvaluator(space, spec.supernet, task, seed=spec.seed)
+    return InheritedAccuracyEvaluator(space, spec.supernet, _spec_task(spec, space), seed=spec.seed)
 
 
 #: Task options that configure an evaluator, not the task: removed before the task is built.
@@ -92,36 +101,25 @@ EVALUATOR_OPTIONS = ("proxy_batch", "bleu_beam")
 def _bleu(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
     """BLEU of the subnet's greedy (or `task.options.bleu_beam`-wide beam) translations, on the supernet's weights."""
     from hwnas.evaluators.accuracy import InheritedBleuEvaluator  # torch and sacrebleu: only this path needs them
-    from hwnas.training.tasks import space_and_task
 
     if spec.supernet is None:
         raise SpecError("supernet: metric 'bleu' needs a trained seq2seq supernet; train one with `hwnas train-supernet "
                         f"--space {space.name} --preset {space.preset} --task seq2seq ... --out DIR` and set supernet: DIR")
-    options = dict(spec.task.options) if spec.task is not None else {}
-    beam = options.get("bleu_beam", 1)
+    beam = spec.task.options.get("bleu_beam", 1) if spec.task is not None else 1
     if not isinstance(beam, int) or isinstance(beam, bool) or beam < 1:
         raise SpecError(f"task.options.bleu_beam: must be a positive integer, got {shown(beam)}")
-    task = None
-    if spec.task is not None:
-        task = space_and_task(space.name, space.preset, spec.task.name,
-                              {k: v for k, v in options.items() if k not in EVALUATOR_OPTIONS})[1]
-    return InheritedBleuEvaluator(space, spec.supernet, task, beam=beam, seed=spec.seed)
+    return InheritedBleuEvaluator(space, spec.supernet, _spec_task(spec, space), beam=beam, seed=spec.seed)
 
 
 def _map(spec: ExperimentSpec, space: SearchSpace, device: str | None) -> Evaluator:
     """COCO mAP and mAP@.5 of a detector subnet on the spec's detection task, on the supernet's weights."""
     from hwnas.evaluators.accuracy import InheritedMapEvaluator  # torch and pycocotools: only this path needs them
-    from hwnas.training.tasks import space_and_task
 
     if spec.supernet is None:
         raise SpecError("supernet: metrics 'map'/'map50' need a trained detection supernet; train one with `hwnas "
                         f"train-supernet --space {space.name} --preset {space.preset} --task shapes-detection ... --out DIR` "
                         "and set supernet: DIR")
-    task = None
-    if spec.task is not None:
-        options = {k: v for k, v in spec.task.options.items() if k not in EVALUATOR_OPTIONS}
-        task = space_and_task(space.name, space.preset, spec.task.name, options)[1]
-    return InheritedMapEvaluator(space, spec.supernet, task, seed=spec.seed)
+    return InheritedMapEvaluator(space, spec.supernet, _spec_task(spec, space), seed=spec.seed)
 
 
 def _hardware(spec: ExperimentSpec, space: SearchSpace, device: str | None, metric: str) -> Evaluator:

@@ -34,9 +34,3 @@ def unpack_targets(y: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         out.append((kept[:, 0].long(), kept[:, 1:5]))
     return out
 
-
-def normalise_images(train: torch.Tensor, val: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both splits standardised with the training images' per-channel mean and standard deviation."""
-    mean = train.mean(dim=(0, 2, 3), keepdim=True)
-    std = train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    return (train - mean) / std, (val - mean) / std

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from hwnas.tasks._audio import SAMPLE_RATE, SUFFIXES, fixed_length, read_audio, standardise
-from hwnas.tasks._files import existing, split_index
+from hwnas.tasks._files import class_files, class_folders, existing, split_index
 from hwnas.tasks._task import Count, Fraction, Seed, Task, TaskDataError, register_task
 
 FOLDER = "audio-folder"
@@ -32,25 +32,10 @@ SPEEDS, PITCHES = (120, 210), (25, 75)  # words per minute, espeak-ng pitch 0-99
 SYNTH_THREADS = 8
 
 
-def _classes(root: Path) -> list[str]:
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise TaskDataError(f"{FOLDER}: {str(root)!r} needs at least 2 class subfolders, found {len(classes)}")
-    return classes
-
-
 def _load_folder(root: Path, classes: list[str], length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    clips, labels = [], []
-    for label, name in enumerate(classes):
-        folder = root / name
-        if not folder.is_dir():
-            raise TaskDataError(f"{FOLDER}: {str(root)!r} has no subfolder for class {name!r} (classes: {', '.join(classes)})")
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
-        if not files:
-            raise TaskDataError(f"{FOLDER}: class folder {str(folder)!r} holds no audio ({', '.join(SUFFIXES)})")
-        clips += [standardise(fixed_length(read_audio(path, FOLDER), length)) for path in files]
-        labels += [label] * len(files)
-    return torch.as_tensor(np.stack(clips)), torch.as_tensor(labels, dtype=torch.long)
+    files = class_files(root, classes, SUFFIXES, FOLDER, "audio")
+    clips = np.stack([standardise(fixed_length(read_audio(path, FOLDER), length)) for _, path in files])
+    return torch.as_tensor(clips), torch.as_tensor([label for label, _ in files], dtype=torch.long)
 
 
 @register_task(FOLDER)
@@ -61,7 +46,7 @@ def audio_folder(path: str | None = None, input_shape: Sequence[int] = (SAMPLE_R
     root = existing(path, "audio folder (path)", FOLDER, directory=True)
     if len(tuple(input_shape)) != 1:
         raise TaskDataError(f"{FOLDER}: input_shape must be (samples,), got {list(input_shape)}")
-    length, classes = int(tuple(input_shape)[0]), _classes(root)
+    length, classes = int(tuple(input_shape)[0]), class_folders(root, FOLDER)
     x, y = _load_folder(root, classes, length)
     if val_path is not None:
         x_val, y_val = _load_folder(existing(val_path, "validation folder (val_path)", FOLDER, directory=True), classes, length)

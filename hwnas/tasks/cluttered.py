@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from hwnas.tasks._boxes import normalise_images
+from hwnas.tasks._files import normalise_images
 from hwnas.tasks._task import Count, Seed, Task, TaskDataError, register_task
 
 NAME = "cluttered-digits"

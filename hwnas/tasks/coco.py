@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from hwnas.tasks._boxes import normalise_images, pack_targets
-from hwnas.tasks._files import existing, split_index
+from hwnas.tasks._boxes import pack_targets
+from hwnas.tasks._files import existing, normalise_images, split_index
 from hwnas.tasks._task import Fraction, Seed, Task, TaskDataError, register_task
 from hwnas.tasks.images import read_image
 
@@ -94,9 +94,9 @@ def _box(annotation: dict[str, Any], image: dict[str, Any], path: Path) -> list[
     return [x1 / width, y1 / height, x2 / width, y2 / height]
 
 
-def _load(path: Path, images_dir: Path, shape: Sequence[int],
+def _load(data: dict[str, Any], path: Path, images_dir: Path, shape: Sequence[int],
           categories: list[tuple[Any, str]]) -> tuple[torch.Tensor, torch.Tensor]:
-    data = _read_json(path)
+    """Images and packed boxes of one annotation file's `data` (read from `path`)."""
     if _categories(data) != categories:
         raise TaskDataError(f"{NAME}: {str(path)!r} has other categories than the training file")
     label = {cid: index for index, (cid, _) in enumerate(categories)}
@@ -141,14 +141,15 @@ def coco(path: str | None = None, images: str | None = None, val_path: str | Non
     if len(tuple(input_shape)) != 3:
         raise TaskDataError(f"{NAME}: input_shape must be (channels, height, width), got {list(input_shape)}")
     images_dir = existing(images or annotations.parent, "image folder (images)", NAME, directory=True)
-    categories = _categories(_read_json(annotations))
+    data = _read_json(annotations)
+    categories = _categories(data)
     if len({cid for cid, _ in categories}) != len(categories):
         raise TaskDataError(f"{NAME}: {str(annotations)!r}: category ids repeat")
-    x, y = _load(annotations, images_dir, input_shape, categories)
+    x, y = _load(data, annotations, images_dir, input_shape, categories)
     if val_path is not None:
         val_file = existing(val_path, "validation JSON (val_path)", NAME)
         val_dir = existing(val_images or val_file.parent, "validation image folder (val_images)", NAME, directory=True)
-        x_val, y_val = _load(val_file, val_dir, input_shape, categories)
+        x_val, y_val = _load(_read_json(val_file), val_file, val_dir, input_shape, categories)
     else:
         train, val = split_index(len(x), val_fraction, seed, NAME)
         x, y, x_val, y_val = x[train], y[train], x[val], y[val]

@@ -13,18 +13,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hwnas.tasks._files import existing, split_index
+from hwnas.tasks._files import class_files, class_folders, existing, normalise_images, split_index
 from hwnas.tasks._task import Fraction, Seed, Task, TaskDataError, register_task
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 NAME = "image-folder"
-
-
-def _classes(root: Path) -> list[str]:
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise TaskDataError(f"{NAME}: {str(root)!r} needs at least 2 class subfolders, found {len(classes)}")
-    return classes
 
 
 def read_image(path: Path, shape: Sequence[int], task: str = NAME) -> tuple[np.ndarray, tuple[int, int]]:
@@ -51,17 +44,9 @@ def read_image(path: Path, shape: Sequence[int], task: str = NAME) -> tuple[np.n
 
 
 def _load(root: Path, classes: list[str], shape: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    images, labels = [], []
-    for label, name in enumerate(classes):
-        folder = root / name
-        if not folder.is_dir():
-            raise TaskDataError(f"{NAME}: {str(root)!r} has no subfolder for class {name!r} (classes: {', '.join(classes)})")
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
-        if not files:
-            raise TaskDataError(f"{NAME}: class folder {str(folder)!r} holds no images ({', '.join(SUFFIXES)})")
-        images += [read_image(path, shape)[0] for path in files]
-        labels += [label] * len(files)
-    return torch.as_tensor(np.stack(images)), torch.as_tensor(labels, dtype=torch.long)
+    files = class_files(root, classes, SUFFIXES, NAME, "images")
+    images = np.stack([read_image(path, shape)[0] for _, path in files])
+    return torch.as_tensor(images), torch.as_tensor([label for label, _ in files], dtype=torch.long)
 
 
 @register_task(NAME)
@@ -71,7 +56,7 @@ def image_folder(path: str | None = None, input_shape: Sequence[int] = (3, 32, 3
     root = existing(path, "image folder (path)", NAME, directory=True)
     if len(tuple(input_shape)) != 3:
         raise TaskDataError(f"{NAME}: input_shape must be (channels, height, width), got {list(input_shape)}")
-    classes = _classes(root)
+    classes = class_folders(root, NAME)
     x, y = _load(root, classes, input_shape)
     if val_path is not None:
         val_root = existing(val_path, "validation folder (val_path)", NAME, directory=True)
@@ -79,7 +64,5 @@ def image_folder(path: str | None = None, input_shape: Sequence[int] = (3, 32, 3
     else:
         train, val = split_index(len(x), val_fraction, seed, NAME)
         x, y, x_val, y_val = x[train], y[train], x[val], y[val]
-    mean = x.mean(dim=(0, 2, 3), keepdim=True)
-    std = x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
-    return Task(NAME, (x - mean) / std, y, (x_val - mean) / std, y_val, num_classes=len(classes),
-                class_names=tuple(classes))
+    x, x_val = normalise_images(x, x_val)
+    return Task(NAME, x, y, x_val, y_val, num_classes=len(classes), class_names=tuple(classes))

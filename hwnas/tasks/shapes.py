@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from hwnas.tasks._boxes import normalise_images, pack_targets
+from hwnas.tasks._boxes import pack_targets
+from hwnas.tasks._files import normalise_images
 from hwnas.tasks._task import Count, Fraction, Seed, Task, TaskDataError, register_task
 
 NAME = "shapes-detection"
@@ -37,10 +38,9 @@ def _mask(shape: str, xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, size
     return ((np.abs(dx) <= bar) & (np.abs(dy) <= half)) | ((np.abs(dy) <= bar) & (np.abs(dx) <= half))
 
 
-def _background(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+def _background(rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     base = rng.uniform(0.2, 0.8, size=3)
     angle, frequency, phase = rng.uniform(0, np.pi), rng.uniform(0.05, 0.4), rng.uniform(0, 2 * np.pi)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32) + 0.5
     grating = 0.12 * np.sin(frequency * (xx * np.cos(angle) + yy * np.sin(angle)) + phase)
     tint = rng.uniform(-1, 1, size=3)
     return np.clip(base[:, None, None] + tint[:, None, None] * grating[None], 0, 1), base
@@ -60,8 +60,8 @@ def _overlaps(box: np.ndarray, placed: list[np.ndarray]) -> bool:
 def _image(rng: np.random.Generator, shape: Sequence[int], max_objects: int,
            sizes: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     channels, height, width = shape
-    image, base = _background(rng, height, width)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32) + 0.5
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32) + 0.5  # pixel centres
+    image, base = _background(rng, xx, yy)
     side = min(height, width)
     placed: list[np.ndarray] = []
     objects = []

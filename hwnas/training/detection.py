@@ -25,6 +25,7 @@ from torch import nn
 
 from hwnas.search_spaces import SearchSpace
 from hwnas.tasks._boxes import unpack_targets
+from hwnas.training._loop import split_tensors
 
 BOX_SCALES = (10.0, 10.0, 5.0, 5.0)
 MATCH_IOU = 0.5
@@ -228,7 +229,7 @@ def coco_map(detections: list[dict[str, torch.Tensor]], y: torch.Tensor, num_cla
 def evaluate_map(model: nn.Module, task: Any, anchors: torch.Tensor, split: str = "val",
                  batch_size: int = 256) -> dict[str, float]:
     """mAP and mAP@.5 of `model` on a split of a detection task (eval mode, restored after)."""
-    x_all, y_all = (task.x_train, task.y_train) if split == "train" else (task.x_val, task.y_val)
+    x_all, y_all = split_tensors(task, split)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     was_training = model.training
     model.eval()

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from hwnas.errors import TrainingError
-from hwnas.search_spaces import Arch, SearchSpace, Supernet, recalibrate_bn
+from hwnas.search_spaces import Arch, SearchSpace, Supernet
 from hwnas.tasks import Task
 from hwnas.training import _loop
 from hwnas.training._progress import TrainingProgress
@@ -42,7 +42,7 @@ from hwnas.training.checkpoint import (
 )
 from hwnas.training.detection import DetectionLoss, space_anchors
 from hwnas.training.distributed import Ranks
-from hwnas.training.evaluation import subnet_accuracy, subnet_map
+from hwnas.training.evaluation import activate_for_scoring, subnet_accuracy, subnet_map
 from hwnas.training.masked_distillation import MaskedDistillation, hidden_width, span_mask, supports_masked_distillation
 
 
@@ -296,9 +296,7 @@ class SupernetTrainer:
         x = self.task.x_val[:256].to(self.ranks.device)
         target = self.masked.targets(self.teacher.model, x)
         mask = span_mask(len(x), target.shape[1], torch.Generator().manual_seed(self.settings.seed)).to(x.device)
-        if _loop.has_batchnorm(self.supernet):
-            recalibrate_bn(self.supernet, arch, self.calibration)
-        self.supernet.set_active(arch)
+        activate_for_scoring(self.supernet, arch, self.calibration)
         was_training = self.supernet.training
         self.supernet.eval()
         try:

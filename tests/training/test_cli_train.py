@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hwnas.cli import app
+from tests.cli_helpers import cli_error as _error
 
 SMALL = ["--space", "mixed-attention", "--preset", "tiny", "--task", "mnist1d", "--task-option", "num_samples=120",
          "--batch-size", "48", "--num-random", "1", "--quiet"]
@@ -30,14 +31,6 @@ def test_train_then_resume_to_more_epochs(tmp_path):
                                       "--epochs", "2", "--quiet"])
     assert again.exit_code == 0, again.output
     assert json.loads((out / "supernet.json").read_text())["epochs_done"] == 2
-
-
-def _error(*args: str) -> str:
-    result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("hwnas: error: "), result.stderr
-    return lines[0]
 
 
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, trained_vit):

@@ -17,30 +17,19 @@ from hwnas.search import Experiment, parse_spec
 from hwnas.search_spaces import get_space
 from hwnas.tasks import get_task
 from hwnas.training.detection import DecodedDetector, space_anchors
+from tests.cli_helpers import cli_error, cli_ok
 
 OPTIONS = {"num_samples": 96}
 TASK = ["--task", "shapes-detection", "--task-option", "num_samples=96"]
 
 
-def _ok(*args: str) -> str:
-    result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _error(*args: str) -> str:
-    result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("hwnas: error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
 def detector_supernet(tmp_path_factory):
     out = tmp_path_factory.mktemp("det") / "supernet"
-    _ok("train-supernet", "--space", "mobiledets", "--preset", "tiny-detection", *TASK, "--epochs", "1",
-        "--batch-size", "32", "--quiet", "--out", str(out))
+    cli_ok("train-supernet", "--space", "mobiledets", "--preset", "tiny-detection", *TASK, "--epochs", "1",
+           "--batch-size", "32", "--quiet", "--out", str(out))
     return out
 
 
@@ -70,7 +59,7 @@ def test_search_extract_and_train_a_detector(detector_supernet, tmp_path):
     assert all(r.metrics["latency_ms@pixel4"] > 0 for r in rows)
 
     out = tmp_path / "subnet"
-    _ok("extract", "--experiment", "det", "--trial", str(rows[0].number), "--storage", storage, "--out", str(out))
+    cli_ok("extract", "--experiment", "det", "--trial", str(rows[0].number), "--storage", storage, "--out", str(out))
     meta = json.loads((out / "arch.json").read_text())
     assert meta["onnx"]["outputs"] == ["boxes", "scores"] and meta["onnx"]["max_abs_diff"] < 1e-4
     space = get_space("mobiledets", "tiny-detection")
@@ -85,24 +74,24 @@ def test_search_extract_and_train_a_detector(detector_supernet, tmp_path):
     priced = CliRunner().invoke(app, ["predict", str(out / "model.onnx"), "--device", "pixel3", "--json"])
     assert priced.exit_code == 0 and json.loads(priced.stdout)["latency_ms"] > 0, priced.output  # the decoding priced too
 
-    _ok("train", str(out), *TASK, "--epochs", "1")
+    cli_ok("train", str(out), *TASK, "--epochs", "1")
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"map_before", "map_after", "map50_before", "map50_after"} <= set(metrics) and "accuracy_after" not in metrics
     assert metrics["map_before"] == pytest.approx(rows[0].metrics["map"], abs=1e-6), "extracted weights score as their trial"
 
 
 def test_detection_refusals_are_one_line(detector_supernet, tmp_path):
-    assert "is a detection task but mobiledets/tiny needs a classification task" in _error(
+    assert "is a detection task but mobiledets/tiny needs a classification task" in cli_error(
         "train-supernet", "--space", "mobiledets", "--preset", "tiny", *TASK, "--epochs", "1", "--out", str(tmp_path / "a"))
-    assert "is a classification task but mobiledets/tiny-detection needs a detection task" in _error(
+    assert "is a classification task but mobiledets/tiny-detection needs a detection task" in cli_error(
         "train-supernet", "--space", "mobiledets", "--preset", "tiny-detection", "--task", "digits", "--epochs", "1",
         "--out", str(tmp_path / "b"))
     (tmp_path / "bad.json").write_text(json.dumps({"images": [], "annotations": [], "categories": []}))
-    assert "lists no images" in _error("train-supernet", "--space", "mobiledets", "--preset", "tiny-detection", "--task",
-                                       "coco", "--task-option", f"path={tmp_path / 'bad.json'}", "--epochs", "1",
-                                       "--out", str(tmp_path / "c"))
+    assert "lists no images" in cli_error("train-supernet", "--space", "mobiledets", "--preset", "tiny-detection", "--task",
+                                          "coco", "--task-option", f"path={tmp_path / 'bad.json'}", "--epochs", "1",
+                                          "--out", str(tmp_path / "c"))
     spec = tmp_path / "acc.yaml"
     spec.write_text(json.dumps({"name": "acc", "space": {"name": "mobiledets", "preset": "tiny-detection"},
                                 "supernet": str(detector_supernet), "task": {"name": "shapes-detection", "options": OPTIONS},
                                 "objectives": [{"metric": "accuracy", "direction": "maximize"}], "budget": {"trials": 1}}))
-    assert "score detectors by map" in _error("run", str(spec), "--storage", f"sqlite:///{tmp_path}/acc.db")
+    assert "score detectors by map" in cli_error("run", str(spec), "--storage", f"sqlite:///{tmp_path}/acc.db")

@@ -7,12 +7,11 @@ import json
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from hwnas.cli import app
 from hwnas.training import load_supernet
 from hwnas.training.checkpoint import CHECKPOINT_FILE
 from hwnas.training.masked_distillation import MASK_LENGTH, MASK_PROB, span_mask
+from tests.cli_helpers import cli_error, cli_ok
 from tests.servers import needs_espeak
 
 pytestmark = needs_espeak
@@ -21,26 +20,15 @@ BASE = ["--space", "lighthubert", "--preset", "tiny-speech", "--task", "spoken-d
         "--batch-size", "32", "--num-random", "0", "--warmup-steps", "2", "--quiet"]
 
 
-def _ok(*args: str) -> None:
-    result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-
-
-def _error(*args: str) -> str:
-    result = CliRunner().invoke(app, list(args))
-    assert result.exit_code == 2, (result.exit_code, result.output)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("hwnas: error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
 def stages(tmp_path_factory):
     root = tmp_path_factory.mktemp("speech")
-    _ok("train-supernet", *BASE, "--epochs", "1", "--out", str(root / "teacher"))
-    _ok("train-supernet", *BASE, "--epochs", "3", "--lr", "0.003", "--objective", "masked-distillation",
-        "--teacher", str(root / "teacher"), "--out", str(root / "stage1"))
-    _ok("train-supernet", *BASE, "--epochs", "1", "--init-from", str(root / "stage1"), "--out", str(root / "stage2"))
+    cli_ok("train-supernet", *BASE, "--epochs", "1", "--out", str(root / "teacher"))
+    cli_ok("train-supernet", *BASE, "--epochs", "3", "--lr", "0.003", "--objective", "masked-distillation",
+           "--teacher", str(root / "teacher"), "--out", str(root / "stage1"))
+    cli_ok("train-supernet", *BASE, "--epochs", "1", "--init-from", str(root / "stage1"), "--out", str(root / "stage2"))
     return root
 
 
@@ -73,26 +61,26 @@ def test_task_stage_starts_from_the_distilled_weights(stages):
 
 def test_distillation_resumes_with_its_head(stages, tmp_path):
     out = tmp_path / "again"
-    _ok("train-supernet", *BASE, "--epochs", "1", "--objective", "masked-distillation", "--teacher",
-        str(stages / "teacher"), "--out", str(out))
-    _ok("train-supernet", "--space", "lighthubert", "--resume", "--epochs", "2", "--quiet", "--out", str(out))
+    cli_ok("train-supernet", *BASE, "--epochs", "1", "--objective", "masked-distillation", "--teacher",
+           str(stages / "teacher"), "--out", str(out))
+    cli_ok("train-supernet", "--space", "lighthubert", "--resume", "--epochs", "2", "--quiet", "--out", str(out))
     meta = json.loads((out / "supernet.json").read_text())
     assert meta["epochs_done"] == 2 and meta["settings"]["objective"] == "masked-distillation"
 
 
 def test_speech_refusals_are_one_line(stages, tmp_path):
-    assert "give --teacher DIR" in _error("train-supernet", *BASE, "--epochs", "1", "--objective", "masked-distillation",
-                                          "--out", str(tmp_path / "a"))
-    assert "objective must be one of" in _error("train-supernet", *BASE, "--epochs", "1", "--objective", "mlm",
-                                                "--out", str(tmp_path / "b"))
-    assert "space is 'lighthubert', expected 'emov2'" in _error(
+    assert "give --teacher DIR" in cli_error("train-supernet", *BASE, "--epochs", "1", "--objective", "masked-distillation",
+                                             "--out", str(tmp_path / "a"))
+    assert "objective must be one of" in cli_error("train-supernet", *BASE, "--epochs", "1", "--objective", "mlm",
+                                                   "--out", str(tmp_path / "b"))
+    assert "space is 'lighthubert', expected 'emov2'" in cli_error(
         "train-supernet", "--space", "emov2", "--preset", "tiny", "--task", "digits", "--epochs", "1", "--quiet",
         "--init-from", str(stages / "stage1"), "--out", str(tmp_path / "c"))
-    _ok("train-supernet", "--space", "lighthubert", "--preset", "tiny", "--task", "mnist1d", "--task-option",
-        "num_samples=100", "--epochs", "1", "--quiet", "--out", str(tmp_path / "other"))
-    assert "do not line up with lighthubert/tiny-speech" in _error(  # another front end: other frames
+    cli_ok("train-supernet", "--space", "lighthubert", "--preset", "tiny", "--task", "mnist1d", "--task-option",
+           "num_samples=100", "--epochs", "1", "--quiet", "--out", str(tmp_path / "other"))
+    assert "do not line up with lighthubert/tiny-speech" in cli_error(  # another front end: other frames
         "train-supernet", *BASE, "--epochs", "1", "--objective", "masked-distillation", "--teacher", str(tmp_path / "other"),
         "--out", str(tmp_path / "e"))
-    assert "spoken-digits: input_shape must be (samples ≥ 4000,), got [40]" in _error(  # lighthubert/tiny: 40 samples
+    assert "spoken-digits: input_shape must be (samples ≥ 4000,), got [40]" in cli_error(  # lighthubert/tiny: 40 samples
         "train-supernet", "--space", "lighthubert", "--preset", "tiny", "--task", "spoken-digits", "--task-option",
         "num_samples=8", "--epochs", "1", "--out", str(tmp_path / "d"))
