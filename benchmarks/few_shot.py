@@ -27,7 +27,7 @@ from scipy.stats import spearmanr
 from hwnas.errors import HwnasError
 from hwnas.hw_profiles import get_profile
 from hwnas.hw_profiles._calibrate_op_level import help_device
-from hwnas.hw_profiles._few_shot import fit_mix, spread_indices
+from hwnas.hw_profiles._few_shot import fit_few_shot, spread_indices
 from hwnas.hw_profiles._hat import read_hat_csv
 from hwnas.hw_profiles._help import read_help_csv
 from hwnas.hw_profiles._predict import hat_rows_ms, predict_archs_ms
@@ -52,12 +52,14 @@ def score(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     return {"spearman": float(spearmanr(truth, predicted)[0]), "acc10": float(np.mean(np.abs(predicted / truth - 1) <= 0.10))}
 
 
-def evaluate(base_ms: np.ndarray, measured: np.ndarray, sizes: list[int], seeds: int) -> dict[str, dict[str, float]]:
-    """Mean Spearman / acc10 on the rows not measured, per (N, picking) over `seeds` pools."""
+def evaluate(base_ms: np.ndarray, measured: np.ndarray, features: np.ndarray, sizes: list[int],
+             seeds: int) -> dict[str, dict[str, float]]:
+    """Mean Spearman / acc10 on the rows not measured, per (N, picking) over `seeds` pools; `mix@N` is the
+    suggested picks priced by the mix alone (without the correction `fit_few_shot` adds from 20 on)."""
     out: dict[str, dict[str, float]] = {}
     for n in sizes:
         for picking in ("suggested", "random"):
-            scores = []
+            scores, mix_only, kept = [], [], 0
             for seed in range(seeds):
                 rng = np.random.default_rng(seed)
                 if picking == "random":
@@ -66,9 +68,14 @@ def evaluate(base_ms: np.ndarray, measured: np.ndarray, sizes: list[int], seeds:
                     pool = rng.choice(len(measured), min(1000, len(measured)), replace=False)
                     chosen = pool[spread_indices(base_ms[pool], n)]
                 rest = np.setdiff1d(np.arange(len(measured)), chosen)
-                weights = fit_mix(base_ms[chosen], measured[chosen])
-                scores.append(score(measured[rest], base_ms[rest] @ weights))
+                fit = fit_few_shot(base_ms[chosen], measured[chosen], features[chosen])
+                scores.append(score(measured[rest], fit.predict(base_ms[rest], features[rest])))
+                mix_only.append(score(measured[rest], fit.predict(base_ms[rest])))
+                kept += fit.correction is not None
             out[f"{picking}@{n}"] = {k: float(np.mean([s[k] for s in scores])) for k in ("spearman", "acc10")}
+            out[f"{picking}@{n}"]["corrected_share"] = kept / seeds
+            if picking == "suggested":
+                out[f"mix@{n}"] = {k: float(np.mean([s[k] for s in mix_only])) for k in ("spearman", "acc10")}
     return out
 
 
@@ -76,6 +83,7 @@ def help_rows(path: Path, sizes: list[int], seeds: int) -> list[dict]:
     data = read_help_csv(path)
     space = get_space(data.space)
     archs = [space.validate(a) for a in data.archs]
+    features = np.stack([space.encode_summary(a) for a in archs])  # what a few-shot profile's correction reads
     predictions: dict[str, np.ndarray] = {}
     for name in shipped_profile_names():
         try:
@@ -86,7 +94,7 @@ def help_rows(path: Path, sizes: list[int], seeds: int) -> list[dict]:
     for column in data.latency_ms:
         target = help_device(column)[0]
         bases = [name for name in predictions if device_of(name) != device_of(target)]
-        result = evaluate(np.stack([predictions[b] for b in bases], axis=1), data.column(column), sizes, seeds)
+        result = evaluate(np.stack([predictions[b] for b in bases], axis=1), data.column(column), features, sizes, seeds)
         rows.append({"file": path.name, "space": data.space, "device": column, "bases": len(bases), **result})
         print(f"{data.space:9s} {column:16s} " + "  ".join(f"{k} ρ {v['spearman']:.3f} acc10 {v['acc10']:.3f}"
                                                       for k, v in result.items() if k.startswith("suggested")), flush=True)
@@ -109,7 +117,8 @@ def hat_rows(sizes: list[int], seeds: int) -> list[dict]:
                 continue
         if not columns:
             continue
-        result = evaluate(np.stack(columns, axis=1), data.total_ms, sizes, seeds)
+        # HAT's rows are averaged configurations, not archs: their own feature columns stand in for the summary
+        result = evaluate(np.stack(columns, axis=1), data.total_ms, data.features, sizes, seeds)
         rows.append({"file": file, "space": "hat", "device": target, "bases": len(names), **result})
         print(f"hat       {target:16s} " + "  ".join(f"{k} ρ {v['spearman']:.3f} acc10 {v['acc10']:.3f}"
                                                    for k, v in result.items() if k.startswith("suggested")), flush=True)

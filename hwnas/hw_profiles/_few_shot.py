@@ -5,7 +5,14 @@ phones spend on convolutions, memory and launches. So a new device's latency is 
 mix of base profiles' predictions, `ms(arch) = Σ_b w_b · ms_b(arch)`, fitted on relative error (NNLS, a
 small ridge) over the N measured subnets. The weights are the whole fitted model; predicting goes through the
 bases, so the new device prices every space all of its bases price, not only the one it was measured on.
-The error estimate stored with it is leave-one-out over the N measurements (each left out, the mix refitted).
+
+As N grows the mix's own errors show a pattern (a phone slower than any base at wide layers, a board whose
+decoder steps cost more than its bases'), so from `CORRECTION_MIN` measurements on a correction factor is
+fitted over the measured space's arch summary (`encode_summary`) and the mix's log-ms: a ridge-shrunk
+log-linear model (`LogLinearRidge`). It is kept only when leave-one-out says it beats the mix alone, and it
+applies only to subnets of the space it was measured on; other spaces are priced by the mix.
+The error estimate stored with the profile is leave-one-out over the N measurements (each left out, the
+mix and correction refitted).
 
 Which N subnets to measure matters when N is 10: `suggest_archs` spreads them over the bases' predictions
 (farthest-point sampling in standardised log-ms per base), covering both the predicted range and where the
@@ -17,6 +24,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +37,7 @@ from hwnas.hw_profiles._csv import csv_records, positive
 from hwnas.hw_profiles._help import read_help_csv
 from hwnas.hw_profiles._profile import LatencyModel, Profile
 from hwnas.hw_profiles._registry import get_profile, shipped_profile_names
-from hwnas.predictors import OpCostLinear, metrics
+from hwnas.predictors import LogLinearRidge, OpCostLinear, metrics
 from hwnas.search_spaces import Arch
 
 FEATURE_SET = "few-shot-mix-v1"
@@ -37,6 +45,8 @@ FEATURE_SET = "few-shot-mix-v1"
 MIN_MEASUREMENTS = 5
 #: Shrinkage of the mix weights (relative to one measured subnet's squared relative error).
 RIDGE = 1e-3
+#: From this many measured subnets on, a correction of the mix is fitted (and kept where it helps).
+CORRECTION_MIN = 20
 
 
 # -- the mix -----------------------------------------------------------------------------------------
@@ -60,6 +70,68 @@ def leave_one_out(base_ms: np.ndarray, measured_ms: np.ndarray) -> np.ndarray:
         keep = np.arange(len(measured_ms)) != i
         out[i] = base_ms[i] @ fit_mix(base_ms[keep], measured_ms[keep])
     return out
+
+
+def correction_rows(features: np.ndarray, base_ms: np.ndarray, mixed_ms: np.ndarray) -> np.ndarray:
+    """The correction's inputs: each arch's summary features, each base's log-ms and the mix's (a bias that
+    depends on the level, or on which base the device resembles where)."""
+    logs = np.log(np.maximum(np.column_stack([base_ms, mixed_ms]), 1e-12))
+    return np.hstack([np.asarray(features, dtype=np.float64), logs])
+
+
+def _fit_correction(base_ms: np.ndarray, features: np.ndarray, measured_ms: np.ndarray,
+                    weights: np.ndarray) -> LogLinearRidge:
+    mixed = base_ms @ weights
+    return LogLinearRidge().fit(correction_rows(features, base_ms, mixed), measured_ms / np.maximum(mixed, 1e-12))
+
+
+def _log_error(truth: np.ndarray, predicted: np.ndarray) -> float:
+    return float(np.mean(np.log(np.maximum(predicted, 1e-12) / truth) ** 2))
+
+
+@dataclass
+class FewShotFit:
+    """The mix over the bases it uses (`used`: their columns), the correction when one was kept (it reads
+    those bases' log-ms), and leave-one-out predictions of the chosen model and of the mix alone."""
+
+    used: np.ndarray
+    weights: np.ndarray  # one per used base
+    correction: LogLinearRidge | None
+    held_out: np.ndarray
+    mix_held_out: np.ndarray
+
+    def predict(self, base_ms: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+        """Latency of rows whose every base's prediction is a column of `base_ms`."""
+        return self.predict_used(base_ms[:, self.used], features)
+
+    def predict_used(self, used_ms: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+        """Latency from the used bases' predictions only (what a stored profile has)."""
+        mixed = used_ms @ self.weights
+        if self.correction is None or features is None:
+            return mixed
+        return mixed * self.correction.predict(correction_rows(features, used_ms, mixed))
+
+
+def fit_few_shot(base_ms: np.ndarray, measured_ms: np.ndarray, features: np.ndarray | None = None) -> FewShotFit:
+    """The mix of `base_ms` columns for `measured_ms`, corrected over `features` (arch rows) when there are at
+    least `CORRECTION_MIN` measurements and the corrected model's leave-one-out error is the lower."""
+    weights, mix_held_out = fit_mix(base_ms, measured_ms), leave_one_out(base_ms, measured_ms)
+    used = np.flatnonzero(weights > 0)
+    plain = FewShotFit(used, weights[used], None, mix_held_out, mix_held_out)
+    if features is None or len(measured_ms) < CORRECTION_MIN or not len(used):
+        return plain
+    features, used_ms = np.asarray(features, dtype=np.float64), base_ms[:, used]
+    corrected = np.empty(len(measured_ms))
+    for i in range(len(measured_ms)):  # the mix and the correction refitted without each measurement
+        keep = np.arange(len(measured_ms)) != i
+        fold_weights = fit_mix(used_ms[keep], measured_ms[keep])
+        fold = FewShotFit(used, fold_weights, _fit_correction(used_ms[keep], features[keep], measured_ms[keep], fold_weights),
+                          corrected, corrected)
+        corrected[i] = fold.predict_used(used_ms[i:i + 1], features[i:i + 1])[0]
+    if _log_error(measured_ms, corrected) >= _log_error(measured_ms, mix_held_out):
+        return plain
+    return FewShotFit(used, weights[used], _fit_correction(used_ms, features, measured_ms, weights[used]),
+                      corrected, mix_held_out)
 
 
 def candidate_bases(space: Any, archs: Sequence[Any], names: Sequence[str] | None = None,
@@ -184,24 +256,32 @@ def calibrate_few_shot(space: Any, archs: Sequence[Arch], measured_ms: np.ndarra
     if len(archs) < MIN_MEASUREMENTS:
         raise DataFileError(f"{len(archs)} measured subnets; a few-shot profile needs at least {MIN_MEASUREMENTS}")
     names, base_ms, skipped = candidate_bases(space, archs, bases, exclude)
-    weights = fit_mix(base_ms, measured_ms)
-    used = [i for i, w in enumerate(weights) if w > 0]
-    if not used:
+    features = summary_rows(space, archs)
+    fit = fit_few_shot(base_ms, measured_ms, features)
+    if not len(fit.used):
         raise ProfileError(f"no mix of the base profiles fits the {len(archs)} measurements")
-    held_out = leave_one_out(base_ms, measured_ms)
+    used, weights = [int(i) for i in fit.used], fit.weights
     from scipy.stats import spearmanr  # heavy: only calibration reports it
 
-    validation = {"split": f"leave-one-out over the {len(archs)} measured subnets (the mix refitted without each)",
+    validation = {"split": f"leave-one-out over the {len(archs)} measured subnets (the mix"
+                           f"{' and its correction' if fit.correction is not None else ''} refitted without each)",
                   "n_train": len(archs) - 1, "n_test": len(archs),
-                  "metrics": {**metrics.summary(measured_ms, held_out), "spearman": float(spearmanr(measured_ms, held_out)[0])},
-                  "fitted_in_sample": metrics.summary(measured_ms, base_ms @ weights)}
+                  "metrics": {**metrics.summary(measured_ms, fit.held_out),
+                              "spearman": float(spearmanr(measured_ms, fit.held_out)[0])},
+                  "mix_alone": metrics.summary(measured_ms, fit.mix_held_out),
+                  "fitted_in_sample": metrics.summary(measured_ms, fit.predict(base_ms, features))}
     base_profiles = [get_profile(names[i]) for i in used]
-    shares = weights[used] / weights[used].sum()
+    shares = weights / weights.sum()
     weight_of_kind = {k: sum(w for w, p in zip(shares, base_profiles) if p.kind == k) for k in {p.kind for p in base_profiles}}
     kind = kind or max(weight_of_kind, key=weight_of_kind.__getitem__)
     model = OpCostLinear()
-    model.scale_, model.coef_, model.gain_ = np.ones(len(used)), weights[used].copy(), 1.0
-    mix = [{"profile": names[i], "weight": float(weights[i])} for i in used]
+    model.scale_, model.coef_, model.gain_ = np.ones(len(used)), weights.copy(), 1.0
+    mix = [{"profile": names[i], "weight": float(w)} for i, w in zip(used, weights)]
+    measured_on = {"space": space.name, "preset": space.preset}
+    correction = {} if fit.correction is None else {"correction": {
+        **measured_on, "predictor": correction_key(space), "ridge": fit.correction.ridge,
+        "inputs": "the arch's encode_summary, then the log-ms of each base above and of the mix",
+        "note": "applies to subnets of this space and preset only"}}
     profile = Profile(
         device=device, kind=kind,
         runtime=runtime or "as measured (few-shot mix of " + ", ".join(p.device for p in base_profiles) + ")",
@@ -209,14 +289,26 @@ def calibrate_few_shot(space: Any, archs: Sequence[Arch], measured_ms: np.ndarra
         provenance={"source": f"few-shot: {len(archs)} measured subnets of {space.name}/{space.preset}, mixed from "
                               f"{len(used)} base profiles", "licence": "measurements made by the user", "date": today(),
                     "method": "hwnas profile calibrate --few-shot: non-negative mix of base profiles' predictions, "
-                              "relative error, ridge {:g}".format(RIDGE),
+                              f"relative error, ridge {RIDGE:g}"
+                              + ("; log-linear ridge correction over the arch summary" if correction else ""),
                     "n": len(archs), "bases_considered": names, "bases_skipped": skipped, **(provenance or {})},
-        domain={"features": FEATURE_SET, "bases": mix, "spaces": [{"space": space.name, "preset": space.preset}],
+        domain={"features": FEATURE_SET, "bases": mix, "spaces": [measured_on], **correction,
                 "note": "prices any space every base prices; measured on the space above"},
         predictor={"kind": "few-shot-mix", "file": "predictor.json"},
         validation=validation, n_measurements=len(archs),
     )
-    return profile, LatencyModel(FEATURE_SET, {"model": model})
+    aux = {} if fit.correction is None else {correction_key(space): fit.correction}
+    return profile, LatencyModel(FEATURE_SET, {"model": model}, aux)
+
+
+def summary_rows(space: Any, archs: Sequence[Any]) -> np.ndarray:
+    """The arch summaries (`encode_summary`) a correction reads, one row per arch."""
+    return np.stack([space.encode_summary(space.validate(a)) for a in archs])
+
+
+def correction_key(space: Any) -> str:
+    """The correction's name among the profile's auxiliary predictors (as op-level profiles name theirs)."""
+    return f"correction:{space.name}/{space.preset}"
 
 
 def few_shot_archs_ms(profile: Profile, space: Any, archs: Sequence[Any]) -> np.ndarray:
@@ -235,7 +327,12 @@ def few_shot_archs_ms(profile: Profile, space: Any, archs: Sequence[Any]) -> np.
             columns.append(predict_archs_ms(base, space, archs))
         except OutOfDomainError as exc:
             raise OutOfDomainError(f"profile {profile.device!r} prices through base {name!r}, which cannot: {exc}") from None
-    return profile.model.parts["model"].predict(np.stack(columns, axis=1))
+    used_ms = np.stack(columns, axis=1)
+    mixed = profile.model.parts["model"].predict(used_ms)
+    correction = profile.model.aux.get(correction_key(space))
+    if correction is None:  # measured on another space: the mix alone
+        return mixed
+    return mixed * correction.predict(correction_rows(summary_rows(space, archs), used_ms, mixed))
 
 
 _RESOLVED: dict[tuple[str, str], Profile] = {}  # (few-shot profile's directory, base name) -> the loaded base

@@ -13,7 +13,9 @@ from scipy.stats import spearmanr
 from hwnas.errors import OutOfDomainError
 from hwnas.hw_profiles import get_profile, save_profile
 from hwnas.hw_profiles._few_shot import (
+    CORRECTION_MIN,
     calibrate_few_shot,
+    candidate_bases,
     fit_mix,
     leave_one_out,
     read_measurements,
@@ -56,8 +58,6 @@ def test_ten_measurements_of_a_phone_rank_its_other_subnets(pixel2, tmp_path):
     space, archs, ms = pixel2
     rng = np.random.default_rng(0)
     pool = rng.choice(len(archs), 300, replace=False)
-    from hwnas.hw_profiles._few_shot import candidate_bases
-
     _, pool_ms, _ = candidate_bases(space, [archs[i] for i in pool], exclude=["pixel2"])
     chosen = pool[spread_indices(pool_ms, 10)]
     profile, model = calibrate_few_shot(space, [archs[i] for i in chosen], ms[chosen], "my-pixel2", exclude=["pixel2"])
@@ -71,6 +71,39 @@ def test_ten_measurements_of_a_phone_rank_its_other_subnets(pixel2, tmp_path):
     assert np.median(np.abs(predicted / ms[test] - 1)) < 0.2
     ofa = get_space("ofa-mbv3")  # every base of this mix prices OFA too, so the new device does
     assert (predict_archs_ms(loaded, ofa, [ofa.sample(s) for s in range(3)]) > 0).all()
+
+
+def _acc10(predicted: np.ndarray, measured: np.ndarray) -> float:
+    return float(np.mean(np.abs(predicted / measured - 1) <= 0.10))
+
+
+def test_fifty_measurements_correct_the_mix_where_it_errs(hwnas_data, tmp_path):
+    """A Xeon that no mix of the other devices matches within 10 %: with 50 measurements the correction
+    over the arch summary is kept, and it prices the device's other subnets better than the mix alone."""
+    space = get_space("fbnet")
+    archs, ms = read_measurements(hwnas_data / "help-latency" / "fbnet_latency_ms.csv", space, "gold_6226")
+    rng = np.random.default_rng(0)
+    pool = rng.choice(len(archs), 300, replace=False)
+    _, pool_ms, _ = candidate_bases(space, [archs[i] for i in pool], exclude=["gold-6226"])
+    chosen = pool[spread_indices(pool_ms, 50)]
+    profile, model = calibrate_few_shot(space, [archs[i] for i in chosen], ms[chosen], "my-xeon", exclude=["gold-6226"])
+    assert profile.domain["correction"]["space"] == "fbnet", "50 measurements: the correction beats the mix held out"
+    assert profile.validation["metrics"]["acc10"] > profile.validation["mix_alone"]["acc10"]
+    save_profile(profile, model, tmp_path / "my-xeon")
+    loaded = get_profile(tmp_path / "my-xeon")
+    test = np.setdiff1d(np.arange(len(archs)), chosen)[:400]
+    test_archs = [archs[i] for i in test]
+    corrected = predict_archs_ms(loaded, space, test_archs)
+    mixed = sum(b["weight"] * predict_archs_ms(get_profile(b["profile"]), space, test_archs) for b in loaded.domain["bases"])
+    assert _acc10(corrected, ms[test]) > _acc10(mixed, ms[test]) + 0.1
+    ofa = get_space("ofa-mbv3")  # another space: the mix alone, the correction does not apply there
+    other = [ofa.sample(s) for s in range(3)]
+    np.testing.assert_allclose(predict_archs_ms(loaded, ofa, other),
+                               sum(b["weight"] * predict_archs_ms(get_profile(b["profile"]), ofa, other)
+                                   for b in loaded.domain["bases"]), rtol=1e-9)
+    few, few_model = calibrate_few_shot(space, [archs[i] for i in chosen[:CORRECTION_MIN - 1]], ms[chosen[:CORRECTION_MIN - 1]],
+                                        "my-xeon", exclude=["gold-6226"])
+    assert "correction" not in few.domain and not few_model.aux, "too few measurements for a correction"
 
 
 def test_a_space_a_base_cannot_price_names_the_base(tmp_path):
