@@ -57,7 +57,7 @@ def calibrate(
                                              "arch-csv: the space they are subnets of."),
     preset: Optional[str] = typer.Option(None, "--preset", "-p", help="arch-csv: the space's preset."),
     name: Optional[str] = typer.Option(None, "--name", help="help-csv, arch-csv: the profile's device name (default: the column)."),
-    fusion: str = typer.Option("eager", "--fusion", help="arch-csv: eager (PyTorch) or deployed (BatchNorm, activations fold into convs)."),
+    fusion: str = typer.Option("eager", "--fusion", help="arch-csv: eager (PyTorch), deployed (BatchNorm, activations fold into convs) or onnxruntime (only ReLU, ReLU6, tanh fold)."),
     kind: Optional[str] = typer.Option(None, "--kind", help="cpu, gpu, mobile-cpu or accelerator (default: from the file)."),
     runtime: Optional[str] = typer.Option(None, "--runtime", help="Runtime the measurements used."),
     as_json: bool = typer.Option(False, "--json", help="Print the profile's facts as JSON."),

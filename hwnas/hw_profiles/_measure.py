@@ -220,7 +220,7 @@ def measure_kernels(n: int = 400, device: str = "local-cpu", runtime: str = "onn
     return _kernels.fit_kernel_profile(
         kernels, ms[:len(kernels)], float(ms[-1]), block_ops, ms[len(kernels):-1], device,
         "gpu" if device == "local-gpu" else "cpu", runtime_label(runtime, facts),
-        "deployed" if runtime == "onnxruntime" else "eager", _kernels.kernel_provenance(where, n, method, facts),
+        "onnxruntime" if runtime == "onnxruntime" else "eager", _kernels.kernel_provenance(where, n, method, facts),
         threads)
 
 

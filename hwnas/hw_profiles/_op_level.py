@@ -14,8 +14,10 @@ Each op of a subnet is priced by the first of these that applies, and the predic
   the measured range;
 otherwise it is out of the profile's domain, and `OutOfDomainError` names the op class and why.
 
-Fusion follows the runtime (`domain.fusion`): `eager` (PyTorch eager: every op runs) or `deployed` (TFLite,
-ONNX Runtime, TensorRT: BatchNorm folds into the conv before it, activations fuse into their conv or linear).
+Fusion follows the runtime (`domain.fusion`): `eager` (PyTorch eager: every op runs), `deployed` (TFLite,
+TensorRT: BatchNorm folds into the conv before it, activations fuse into their conv or linear) or `onnxruntime`
+(BatchNorm folds; only the activations ONNX Runtime's CPU conv and GEMM kernels apply in place, ReLU, ReLU6 as
+Clip and tanh, fuse: hard-swish and GELU run as their own ops there).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from hwnas.errors import OutOfDomainError
 from hwnas.hw_profiles._torch_features import ACTIVATIONS, op_class, out_numel
 
 FEATURE_SET = "op-level-v1"
-FUSIONS = ("eager", "deployed")
+FUSIONS = ("eager", "deployed", "onnxruntime")
+#: Activations ONNX Runtime applies inside the conv or GEMM kernel that feeds them (its MLAS activations).
+ORT_FOLDED = frozenset({"relu", "relu6", "tanh"})
 PROVENANCE = ("measured", "composed", "extrapolated")
 #: How far above a class's measured per-op range (MACs, output elements) its unit costs may price. Unit costs
 #: fitted on FBNet's 32×32 subnets price OFA's 224×224 ones, whose ops are up to 18× larger, with Spearman
@@ -121,9 +125,14 @@ LOWERINGS: dict[str, Callable[[Any], list[Part]]] = {
 PASSES = {**{norm: 2.0 for norm in ("batchnorm", "layernorm", "groupnorm")}, **{f"act-{a}": 1.0 for a in ACTIVATIONS}, "act": 1.0}
 
 
+def _folds(act: str, fusion: str) -> bool:
+    """Whether `fusion`'s conv and linear kernels apply activation `act` in place."""
+    return act in ORT_FOLDED if fusion == "onnxruntime" else act != "sigmoid"
+
+
 def fused(ops: Sequence[Any], fusion: str) -> list[Any]:
     """The ops a runtime executes: all of them eagerly; deployed, BatchNorm and activations fold into the conv
-    (or linear) that feeds them."""
+    (or linear) that feeds them (in ONNX Runtime only the activations its kernels apply, `ORT_FOLDED`)."""
     if fusion == "eager":
         return list(ops)
     result: list[Any] = []
@@ -131,7 +140,7 @@ def fused(ops: Sequence[Any], fusion: str) -> list[Any]:
         previous = result[-1].kind if result else None
         if op.kind == "batchnorm" and previous in ("conv2d", "conv1d"):
             continue
-        if op.kind == "act" and previous in ("conv2d", "conv1d", "linear") and op["act"] != "sigmoid":
+        if op.kind == "act" and previous in ("conv2d", "conv1d", "linear") and _folds(op["act"], fusion):
             continue
         result.append(op)
     return result

@@ -114,7 +114,7 @@ def test_kernel_profile_and_the_predict_command(tmp_path):
     measured = _hwnas("profile", "measure", "--kernels", "-n", "60", "--repeats", "3", "--warmup", "1", "--out", str(out))
     assert measured.returncode == 0, measured.stderr
     profile = get_profile(out)
-    assert profile.domain["features"] == "op-level-v1" and profile.domain["fusion"] == "deployed"
+    assert profile.domain["features"] == "op-level-v1" and profile.domain["fusion"] == "onnxruntime"
     assert profile.n_measurements == 60 + 20 + 1 and profile.validation["empty_model_ms"] > 0  # kernels, blocks, empty
     assert set(profile.domain["in_graph_factors"]) >= {"dense-conv", "depthwise-conv", "matmul", "elementwise"}
     done = _hwnas("predict", str(model), "--device", str(out), "--explain", "--json")

@@ -75,6 +75,16 @@ def test_deployed_runtimes_fold_batchnorm_and_activations():
     chain = [conv, ops.batchnorm(16, (8, 8)), ops.act("relu", 1024), ops.add(1024), ops.act("sigmoid", 16)]
     assert fused(chain, "eager") == chain
     assert [op.kind for op in fused(chain, "deployed")] == ["conv2d", "add", "act"]
+    assert [op.kind for op in fused(chain, "onnxruntime")] == ["conv2d", "add", "act"]  # ReLU runs inside the conv
+
+
+def test_onnx_runtime_runs_hard_swish_and_gelu_as_their_own_ops():
+    conv, linear = ops.conv2d(8, 16, 3, 1, (8, 8), padding=1), ops.linear(4, 16, 16)
+    chain = [conv, ops.batchnorm(16, (8, 8)), ops.act("hswish", 1024), linear, ops.act("gelu", 64), conv,
+             ops.act("relu6", 1024)]
+    assert [op.kind for op in fused(chain, "deployed")] == ["conv2d", "linear", "conv2d"]
+    assert [(op.kind, op["act"] if op.kind == "act" else None) for op in fused(chain, "onnxruntime")] == [
+        ("conv2d", None), ("act", "hswish"), ("linear", None), ("act", "gelu"), ("conv2d", None)]
     assert out_elements(conv) == 16 * 8 * 8
 
 
