@@ -8,8 +8,8 @@ bases, so the new device prices every space all of its bases price, not only the
 
 As N grows the mix's own errors show a pattern (a phone slower than any base at wide layers, a board whose
 decoder steps cost more than its bases'), so from `CORRECTION_MIN` measurements on a correction factor is
-fitted over the measured space's arch summary (`encode_summary`) and the mix's log-ms: a ridge-shrunk
-log-linear model (`LogLinearRidge`). It is kept only when leave-one-out says it beats the mix alone, and it
+fitted over the measured space's arch summary (`encode_summary`) and the log-ms of the mix and of each base it
+uses: a ridge-shrunk log-linear model (`LogLinearRidge`). It is kept only when leave-one-out says it beats the mix alone, and it
 applies only to subnets of the space it was measured on; other spaces are priced by the mix.
 The error estimate stored with the profile is leave-one-out over the N measurements (each left out, the
 mix and correction refitted).
@@ -106,10 +106,15 @@ class FewShotFit:
 
     def predict_used(self, used_ms: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
         """Latency from the used bases' predictions only (what a stored profile has)."""
-        mixed = used_ms @ self.weights
-        if self.correction is None or features is None:
-            return mixed
-        return mixed * self.correction.predict(correction_rows(features, used_ms, mixed))
+        return _priced(used_ms, self.weights, self.correction, features)
+
+
+def _priced(used_ms: np.ndarray, weights: np.ndarray, correction: LogLinearRidge | None,
+            features: np.ndarray | None) -> np.ndarray:
+    mixed = used_ms @ weights
+    if correction is None or features is None:
+        return mixed
+    return mixed * correction.predict(correction_rows(features, used_ms, mixed))
 
 
 def fit_few_shot(base_ms: np.ndarray, measured_ms: np.ndarray, features: np.ndarray | None = None) -> FewShotFit:
@@ -125,9 +130,8 @@ def fit_few_shot(base_ms: np.ndarray, measured_ms: np.ndarray, features: np.ndar
     for i in range(len(measured_ms)):  # the mix and the correction refitted without each measurement
         keep = np.arange(len(measured_ms)) != i
         fold_weights = fit_mix(used_ms[keep], measured_ms[keep])
-        fold = FewShotFit(used, fold_weights, _fit_correction(used_ms[keep], features[keep], measured_ms[keep], fold_weights),
-                          corrected, corrected)
-        corrected[i] = fold.predict_used(used_ms[i:i + 1], features[i:i + 1])[0]
+        fold_correction = _fit_correction(used_ms[keep], features[keep], measured_ms[keep], fold_weights)
+        corrected[i] = _priced(used_ms[i:i + 1], fold_weights, fold_correction, features[i:i + 1])[0]
     if _log_error(measured_ms, corrected) >= _log_error(measured_ms, mix_held_out):
         return plain
     return FewShotFit(used, weights[used], _fit_correction(used_ms, features, measured_ms, weights[used]),
@@ -332,7 +336,11 @@ def few_shot_archs_ms(profile: Profile, space: Any, archs: Sequence[Any]) -> np.
     correction = profile.model.aux.get(correction_key(space))
     if correction is None:  # measured on another space: the mix alone
         return mixed
-    return mixed * correction.predict(correction_rows(summary_rows(space, archs), used_ms, mixed))
+    try:
+        return mixed * correction.predict(correction_rows(summary_rows(space, archs), used_ms, mixed))
+    except ValueError as exc:  # a correction that does not fit this space's summary or these bases
+        raise ProfileError(f"profile {profile.device!r}: its correction for {space.name}/{space.preset} does not "
+                           f"fit ({exc})") from None
 
 
 _RESOLVED: dict[tuple[str, str], Profile] = {}  # (few-shot profile's directory, base name) -> the loaded base

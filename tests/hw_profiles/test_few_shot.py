@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from hwnas.errors import OutOfDomainError
+from hwnas.errors import OutOfDomainError, ProfileError
 from hwnas.hw_profiles import get_profile, save_profile
 from hwnas.hw_profiles._few_shot import (
     CORRECTION_MIN,
@@ -101,6 +101,14 @@ def test_fifty_measurements_correct_the_mix_where_it_errs(hwnas_data, tmp_path):
     np.testing.assert_allclose(predict_archs_ms(loaded, ofa, other),
                                sum(b["weight"] * predict_archs_ms(get_profile(b["profile"]), ofa, other)
                                    for b in loaded.domain["bases"]), rtol=1e-9)
+    stored = json.loads((tmp_path / "my-xeon" / "predictor.json").read_text())
+    correction = stored["aux"]["correction:fbnet/cifar100"]
+    for key in ("mean", "scale"):
+        correction[key] = correction[key][1:]
+    correction["coef"] = correction["coef"][1:]
+    (tmp_path / "my-xeon" / "predictor.json").write_text(json.dumps(stored))
+    with pytest.raises(ProfileError, match="its correction for fbnet/cifar100 does not fit"):
+        predict_archs_ms(get_profile(tmp_path / "my-xeon"), space, test_archs[:2])
     few, few_model = calibrate_few_shot(space, [archs[i] for i in chosen[:CORRECTION_MIN - 1]], ms[chosen[:CORRECTION_MIN - 1]],
                                         "my-xeon", exclude=["gold-6226"])
     assert "correction" not in few.domain and not few_model.aux, "too few measurements for a correction"
