@@ -133,19 +133,22 @@ def sample_kernels(n: int, seed: int = 0) -> list[Kernel]:
 # family is inside a graph.
 
 
-def _cna(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
+def _cna(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: bool = True,
+         activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups), nn.BatchNorm2d(cout)]
-    return nn.Sequential(*layers, nn.ReLU()) if act else nn.Sequential(*layers)
+    return nn.Sequential(*layers, activation()) if act else nn.Sequential(*layers)
 
 
 class _Inverted(nn.Module):
-    """Expand 1×1, depthwise k×k, optional squeeze-excite, project 1×1 (MobileNet, EfficientNet, MnasNet)."""
+    """Expand 1×1, depthwise k×k, optional squeeze-excite, project 1×1 (MobileNet, EfficientNet, MnasNet), with
+    ReLU or hard-swish (MobileNetV3)."""
 
-    def __init__(self, cin: int, cout: int, k: int, stride: int, expand: int, se: bool) -> None:
+    def __init__(self, cin: int, cout: int, k: int, stride: int, expand: int, se: bool,
+                 activation: type[nn.Module] = nn.ReLU) -> None:
         super().__init__()
         mid = cin * expand
-        self.expand = _cna(cin, mid, 1) if expand > 1 else nn.Identity()
-        self.dw = _cna(mid, mid, k, stride, groups=mid)
+        self.expand = _cna(cin, mid, 1, activation=activation) if expand > 1 else nn.Identity()
+        self.dw = _cna(mid, mid, k, stride, groups=mid, activation=activation)
         self.se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(mid, max(8, mid // 4), 1), nn.ReLU(),
                                 nn.Conv2d(max(8, mid // 4), mid, 1), nn.Hardsigmoid()) if se else None
         self.project = _cna(mid, cout, 1, act=False)
@@ -172,6 +175,30 @@ class _Residual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.body(x) + self.skip(x))
+
+
+class _ShuffleUnit(nn.Module):
+    """ShuffleNetV2's unit: half the channels through 1×1, depthwise 3×3, 1×1, concatenated with the other
+    half (stride 1) or with a strided depthwise branch (stride 2), then the channels shuffled."""
+
+    def __init__(self, channels: int, stride: int) -> None:
+        super().__init__()
+        half = channels // 2
+        branch_in = half if stride == 1 else channels
+        self.stride = stride
+        self.branch = nn.Sequential(_cna(branch_in, half, 1), _cna(half, half, 3, stride, groups=half, act=False),
+                                    _cna(half, half, 1))
+        self.shortcut = (nn.Sequential(_cna(channels, channels, 3, stride, groups=channels, act=False), _cna(channels, half, 1))
+                         if stride == 2 else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.shortcut is None:
+            keep, work = x.chunk(2, dim=1)
+            y = torch.cat([keep, self.branch(work)], dim=1)
+        else:
+            y = torch.cat([self.shortcut(x), self.branch(x)], dim=1)
+        n, c, h, w = y.shape
+        return y.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
 class EncoderLayer(nn.Module):
@@ -204,13 +231,16 @@ class _DepthwiseMlp(nn.Module):
 
 
 def _block(rng: random.Random) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
-    kind = rng.choice(("inverted", "inverted", "residual", "residual", "encoder", "depthwise-mlp"))
+    kind = rng.choice(("inverted", "inverted", "residual", "residual", "encoder", "depthwise-mlp", "shuffle"))
     hw = rng.choice(SIZES[:4])
     if kind == "inverted":
         cin = rng.choice(CHANNELS[:9])
         module = _Inverted(cin, rng.choice(CHANNELS[:9]), rng.choice((3, 5, 7)), rng.choice((1, 1, 2)), rng.choice((1, 3, 4, 6)),
-                           rng.random() < 0.5)
+                           rng.random() < 0.5, rng.choice((nn.ReLU, nn.Hardswish)))
         return module, (torch.randn(1, cin, hw, hw),)
+    if kind == "shuffle":
+        channels = rng.choice((48, 96, 116, 176, 232))
+        return _ShuffleUnit(channels, rng.choice((1, 1, 2))), (torch.randn(1, channels, min(hw, 56), min(hw, 56)),)
     if kind == "residual":
         cin, cout = rng.choice(CHANNELS[:11]), rng.choice(CHANNELS[:11])
         groups = rng.choice((1, 1, cout // 16)) if cout % 16 == 0 else 1
@@ -225,7 +255,7 @@ def _block(rng: random.Random) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
 
 def sample_blocks(n: int, seed: int = 0) -> list[tuple[nn.Module, tuple[torch.Tensor, ...]]]:
     """`n` random blocks of common motifs (inverted residual, residual, grouped residual, transformer encoder,
-    depthwise MLP) at common sizes, each at most `MAX_MACS`, in eval mode."""
+    depthwise MLP, ShuffleNet unit) at common sizes, each at most `MAX_MACS`, in eval mode."""
     from hwnas.search_spaces._ops import total_macs  # counted from the blocks' own ops (as they will be priced)
 
     rng, blocks = random.Random(seed + 1), []

@@ -4,8 +4,9 @@ The graph is read with `onnx` (shapes inferred by ONNX Runtime's symbolic shape 
 op-level model knows: `Conv` by kind (dense, depthwise, pointwise; 1-D or 2-D), `Gemm` and `MatMul` with a weight
 as linear layers, `MatMul → (scale, mask) → Softmax → MatMul` as softmax attention, norms, activations (ReLU,
 ReLU6 as `Clip(0, 6)`, sigmoid, hard-swish, GELU as `Erf`, tanh), pooling, elementwise arithmetic, and the
-copies that move data (`Transpose`, `Concat`, `Split`) as permuting copies. Ops that only relabel a tensor
-(`Reshape`, `Flatten`, `Shape`, `Constant`, ...) cost nothing. Anything else is listed by name, never guessed.
+copies that move data (`Transpose`, `Concat`, `Split`, and a `Slice` of data such as the halves torch's `chunk`
+exports) as permuting copies. Ops that only relabel a tensor (`Reshape`, `Flatten`, `Shape`, `Constant`, ...)
+or compute on shapes cost nothing. Anything else is listed by name, never guessed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from hwnas.search_spaces import _ops as ops_lib
 
 #: Operators that relabel or describe a tensor without computing: free.
 FREE = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Shape", "Constant", "ConstantOfShape", "Identity",
-                  "Cast", "Gather", "Slice", "Range", "Equal", "Where", "Expand", "Dropout", "Size", "NonZero"})
+                  "Cast", "Gather", "Range", "Equal", "Where", "Expand", "Dropout", "Size", "NonZero"})
+#: A `Slice` with at least this many output elements copies data (ONNX Runtime writes a new tensor); a smaller
+#: one computes on a shape (the `Shape → Gather → Slice` chains torch exports), which the runtime folds away.
+SLICE_COPY_MIN = 64
 #: Operators that copy their output in another order: priced as a permuting copy (`shuffle`).
 COPIES = frozenset({"Transpose", "Concat", "Split", "Pad", "Tile", "DepthToSpace", "SpaceToDepth"})
 ELEMENTWISE = {"Add": "add", "Sub": "add", "Mul": "mul", "Div": "mul", "Pow": "mul", "Sqrt": "mul", "Neg": "add",
@@ -191,9 +195,10 @@ def _map(node: Any, g: _Graph, consumed: set[int]) -> list[Any] | None:  # noqa:
         return [] if numel == 0 else [ops_lib.add(numel) if ELEMENTWISE[kind] == "add" else ops_lib.mul(numel)]
     if kind in POOLS:
         return [ops_lib.pool(POOLS[kind], g.numel(node.input[0]), g.numel(out))]
-    if kind in COPIES:
+    if kind in COPIES or kind == "Slice":
         numel = sum(g.numel(o) for o in node.output)
-        return [] if numel == 0 else [ops_lib.shuffle(numel, 1)]
+        floor = SLICE_COPY_MIN if kind == "Slice" else 1
+        return [] if numel < floor else [ops_lib.shuffle(numel, 1)]
     return None
 
 

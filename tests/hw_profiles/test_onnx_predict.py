@@ -63,6 +63,20 @@ def test_a_convnet_maps_to_the_ops_hwnas_prices():
     assert {op["act"] for op in ops if op.kind == "act"} >= {"hswish", "sigmoid"}
 
 
+class HalfAndHalf(nn.Module):
+    """ShuffleNet's split: torch exports `chunk` as slices of the data (and of its shape)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        keep, work = x.chunk(2, dim=1)
+        return torch.cat([keep, torch.relu(work)], dim=1)
+
+
+def test_slicing_data_is_a_copy_and_slicing_a_shape_is_free():
+    ops = onnx_ops(onnx_bytes(HalfAndHalf().eval(), (torch.randn(1, 16, 8, 8),))).check()
+    copies = sorted(op["numel"] for op in ops if op.kind == "shuffle")
+    assert copies == [512, 512, 1024], "two halves sliced out, one concatenated; the shape arithmetic costs nothing"
+
+
 def test_softmax_attention_is_recognised_as_one_op():
     ops = onnx_ops(onnx_bytes(Attention().eval(), (torch.randn(1, 10, 32),))).check()
     attention = [op for op in ops if op.kind == "attention"]
