@@ -9,8 +9,8 @@ bases, so the new device prices every space all of its bases price, not only the
 As N grows the mix's own errors show a pattern (a phone slower than any base at wide layers, a board whose
 decoder steps cost more than its bases'), so from `CORRECTION_MIN` measurements on a correction factor is
 fitted over the measured space's arch summary (`encode_summary`) and the log-ms of the mix and of each base it
-uses: a ridge-shrunk log-linear model (`LogLinearRidge`). It is kept only when leave-one-out says it beats the mix alone, and it
-applies only to subnets of the space it was measured on; other spaces are priced by the mix.
+uses: a ridge-shrunk log-linear model (`LogLinearRidge`). It is kept only when leave-one-out says it beats the
+mix alone, and it applies only to subnets of the space it was measured on; other spaces are priced by the mix.
 The error estimate stored with the profile is leave-one-out over the N measurements (each left out, the
 mix and correction refitted).
 

@@ -185,7 +185,6 @@ class _ShuffleUnit(nn.Module):
         super().__init__()
         half = channels // 2
         branch_in = half if stride == 1 else channels
-        self.stride = stride
         self.branch = nn.Sequential(_cna(branch_in, half, 1), _cna(half, half, 3, stride, groups=half, act=False),
                                     _cna(half, half, 1))
         self.shortcut = (nn.Sequential(_cna(channels, channels, 3, stride, groups=channels, act=False), _cna(channels, half, 1))
