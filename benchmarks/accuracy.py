@@ -85,10 +85,10 @@ def _ranked_by(space: SearchSpace) -> str:
     return "bleu" if space.io.is_seq2seq else _score(space)
 
 
-def train_stages(name: str, out_root: Path, progress: bool) -> dict[str, Any]:
-    """A STAGED case's teacher and distillation stage; returns the settings its task stage adds."""
-    space_name, preset, task_name, options, settings, _ = CASES[name]
-    space, task, used = space_and_task(space_name, preset, task_name, options)
+def train_stages(name: str, space: SearchSpace, task: Any, used: dict[str, Any], out_root: Path,
+                 progress: bool) -> dict[str, Any]:
+    """A STAGED case's teacher and distillation stage on its built `task`; returns the settings its task stage adds."""
+    space_name, preset, task_name, _, settings, _ = CASES[name]
     stages, lr = STAGED[name], settings.get("lr", 2e-3)
     teacher, stage1 = out_root / f"{name}-teacher", out_root / f"{name}-stage1"
     extract_subnet(from_arch("max", space_name, preset), teacher, force=True)  # fresh weights, the largest shape
@@ -103,7 +103,7 @@ def train_case(name: str, out_root: Path, progress: bool) -> dict[str, Any]:
     space_name, preset, task_name, options, settings, target = CASES[name]
     space, task, used = space_and_task(space_name, preset, task_name, options)
     start = time.perf_counter()
-    staged = train_stages(name, out_root, progress) if name in STAGED else {}
+    staged = train_stages(name, space, task, used, out_root, progress) if name in STAGED else {}
     result = train_supernet(space, task, TrainSettings(**settings, **staged), out_root / name,
                             task_name=task_name, task_options=used, force=True, progress=progress)
     total = time.perf_counter() - start
