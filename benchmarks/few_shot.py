@@ -1,9 +1,9 @@
 """Few-shot profiles measured leave-one-device-out: a device's latency from N of its measured subnets and the
 profiles of every *other* device (`hwnas profile calibrate --few-shot`'s mix), scored on all its other subnets.
 
-For each device column of HELP's FBNet and OFA files (`$HWNAS_DATA/help-latency`) and each of HAT's devices
-(`$HWNAS_DATA/hat-latency`, HAT's own rows), the bases are the shipped profiles of other devices (every batch
-size of the same GPU is left out too). N = 10 and 50 subnets are picked the way `hwnas profile suggest` picks
+For each device column of HELP's FBNet and OFA files (`$HWNAS_DATA/help-latency`) and each of HAT's files
+(`$HWNAS_DATA/hat-latency`, HAT's own rows, priced as the ops they ran), the bases are the shipped profiles of other
+devices (every batch size of the same GPU is left out too). N = 10 and 50 subnets are picked the way `hwnas profile suggest` picks
 them (farthest points of the bases' predictions, out of a random pool of 1,000 rows) and, for comparison, at
 random; `--seeds` pools each. Goals: mean Spearman over the FBNet devices with 10 suggested measurements ≥ 0.910
 (HELP's published few-shot figure), and ≥ 90 % within ±10 % with 50. Prints a table and, with --json, writes
@@ -26,12 +26,13 @@ from scipy.stats import spearmanr
 
 from hwnas.errors import HwnasError
 from hwnas.hw_profiles import get_profile
+from hwnas.hw_profiles._calibrate_hat import hat_source
 from hwnas.hw_profiles._calibrate_op_level import help_device
 from hwnas.hw_profiles._few_shot import fit_few_shot, spread_indices
-from hwnas.hw_profiles._hat import read_hat_csv
 from hwnas.hw_profiles._help import read_help_csv
-from hwnas.hw_profiles._predict import hat_rows_ms, predict_archs_ms
+from hwnas.hw_profiles._predict import predict_archs_ms
 from hwnas.hw_profiles._registry import shipped_profile_names
+from hwnas.hw_profiles._sources import source_ms
 from hwnas.search_spaces import get_space
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -39,13 +40,13 @@ DATA = Path(os.environ.get("HWNAS_DATA", Path(__file__).resolve().parents[2] / "
 HELP_FILES = ("fbnet_latency_ms.csv", "ofa_latency_ms.csv")
 #: HAT's files -> the shipped profile fitted on each (the target left out of its own bases).
 HAT_FILES = {"wmt14ende_cpu_raspberrypi_all.csv": "raspberrypi", "wmt14ende_cpu_xeon_all.csv": "xeon",
-             "wmt14ende_gpu_titanxp_all.csv": "titanxp", "iwslt14deen_gpu_titanxp_all.csv": "titanxp-iwslt14"}
+             "wmt14ende_gpu_titanxp_all.csv": "titanxp", "iwslt14deen_gpu_titanxp_all.csv": "titanxp"}
 GOAL_SPEARMAN_10, GOAL_ACC10_50 = 0.910, 0.90
 
 
 def device_of(profile_name: str) -> str:
-    """The physical device a profile name belongs to: `2080ti-b32` → `2080ti`, `titanxp-iwslt14` → `titanxp`."""
-    return re.sub(r"-(b\d+|iwslt14)$", "", profile_name)
+    """The physical device a profile name belongs to: `2080ti-b32` → `2080ti`."""
+    return re.sub(r"-b\d+$", "", profile_name)
 
 
 def score(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -102,26 +103,28 @@ def help_rows(path: Path, sizes: list[int], seeds: int) -> list[dict]:
 
 
 def hat_rows(sizes: list[int], seeds: int) -> list[dict]:
-    profiles = {name: get_profile(name) for name in HAT_FILES.values()}
+    """HAT's files as targets; every shipped profile of another device that prices the rows' ops is a base."""
+    profiles = {name: get_profile(name) for name in shipped_profile_names()}
     rows = []
     for file, target in HAT_FILES.items():
-        data = read_hat_csv(DATA / "hat-latency" / file)
+        source = hat_source(DATA / "hat-latency" / file)
         columns, names = [], []
         for name, profile in profiles.items():
             if device_of(name) == device_of(target):
                 continue
             try:
-                columns.append(hat_rows_ms(profile, data.features))
+                columns.append(source_ms(profile, source))
                 names.append(name)
             except HwnasError:
                 continue
         if not columns:
             continue
-        # HAT's rows are averaged configurations, not archs: their own feature columns stand in for the summary
-        result = evaluate(np.stack(columns, axis=1), data.total_ms, data.features, sizes, seeds)
+        space = source.space
+        features = np.stack([space.encode_summary(a) for a in source.archs])
+        result = evaluate(np.stack(columns, axis=1), source.latency_ms, features, sizes, seeds)
         rows.append({"file": file, "space": "hat", "device": target, "bases": len(names), **result})
-        print(f"hat       {target:16s} " + "  ".join(f"{k} ρ {v['spearman']:.3f} acc10 {v['acc10']:.3f}"
-                                                   for k, v in result.items() if k.startswith("suggested")), flush=True)
+        print(f"hat       {file[:16]:16s} " + "  ".join(f"{k} ρ {v['spearman']:.3f} acc10 {v['acc10']:.3f}"
+                                                      for k, v in result.items() if k.startswith("suggested")), flush=True)
     return rows
 
 

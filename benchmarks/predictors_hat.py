@@ -1,8 +1,9 @@
 """HAT latency datasets: hwnas's calibration vs HAT's own MLP recipe on the same random 80/20 split.
 
-For every CSV in $HWNAS_DATA/hat-latency: ours (op-level features, `fit_hat_parts`, exactly what
-`hwnas profile calibrate --source hat-csv` fits) on the 80%, ours on only 200 rows of it, and HAT's MLP
-(3×400 hidden, Adam 1e-5, 5,000 steps, batch 128, `ArchMLP`) on the 80%; all scored on the same 20%.
+For every CSV in $HWNAS_DATA/hat-latency: ours (an op-level profile: each row's subnet and the decode HAT timed as
+ops, non-negative unit costs per op class and the space's correction where cross-validation keeps it, exactly what
+`hwnas profile calibrate --source hat-csv` fits) on the 80%, ours on only 200 rows of it, and HAT's MLP (3×400
+hidden, Adam 1e-5, 5,000 steps, batch 128, `ArchMLP`, on HAT's ten columns) on the 80%; all scored on the same 20%.
 
     python benchmarks/predictors_hat.py --json [--seeds 0 1 2] [--steps 5000]
 """
@@ -19,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hwnas.hw_profiles._calibrate_hat import fit_hat_parts
+from hwnas.hw_profiles._calibrate_hat import hat_source
+from hwnas.hw_profiles._calibrate_op_level import correction_helps, fit_correction, fit_unit_costs, source_rows
 from hwnas.hw_profiles._common import split_indices
-from hwnas.hw_profiles._hat import PARTS, hat_op_features, read_hat_csv
+from hwnas.hw_profiles._hat import read_hat_csv
 from hwnas.predictors import ArchMLP, metrics
 
 
@@ -34,21 +36,31 @@ def figures(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return {"acc10": round(s["acc10"], 4), "kendall_tau": round(s["kendall_tau"], 4), "mape": round(s["mape"], 4)}
 
 
+def op_level(rows: np.ndarray, y: np.ndarray, columns: list[str], train: np.ndarray, test: np.ndarray,
+             correct: bool) -> tuple[np.ndarray, bool]:
+    """Unit costs fitted on `train` (plus the space's correction where CV keeps it), predicted on `test`."""
+    model = fit_unit_costs(rows[train], y[train], columns)
+    predicted = model.predict(rows[test])
+    keep = correct and correction_helps(rows[train], y[train], model)
+    if keep:
+        predicted = predicted * np.exp(fit_correction(rows[train], y[train], model).predict_raw(rows[test]))
+    return predicted, keep
+
+
 def run(path: Path, seed: int, steps: int) -> dict:
-    data = read_hat_csv(path)
+    data, source = read_hat_csv(path), hat_source(path)
+    _, domain, (rows,) = source_rows([source], "eager", "benchmark")
     train, test = split_indices(len(data), seed)
-    y = data.total_ms[test]
-    ours, chosen = fit_hat_parts(data, train)
-    parts = hat_op_features(data.features[test])
-    predict = lambda model: sum(model.parts[p].predict(parts[p]) for p in PARTS)  # noqa: E731
+    y = data.total_ms
+    ours, corrected = op_level(rows, y, domain.columns, train, test, source.corrects)
     small = np.random.default_rng(seed).choice(train, size=min(200, len(train)), replace=False)
-    ours_200, _ = fit_hat_parts(data, small)
+    ours_200, _ = op_level(rows, y, domain.columns, small, test, source.corrects)
     start = time.time()
-    mlp = ArchMLP(steps=steps, seed=seed).fit(data.features[train], data.total_ms[train])
+    mlp = ArchMLP(steps=steps, seed=seed).fit(data.features[train], y[train])
     mlp_s = time.time() - start
-    return {"file": path.name, "seed": seed, "n_train": int(len(train)), "n_test": int(len(test)), "chosen": chosen,
-            "ours": figures(y, predict(ours)), "ours_200": figures(y, predict(ours_200)),
-            "hat_mlp": figures(y, mlp.predict(data.features[test])), "hat_mlp_fit_s": round(mlp_s, 1)}
+    return {"file": path.name, "seed": seed, "n_train": int(len(train)), "n_test": int(len(test)), "correction": corrected,
+            "ours": figures(y[test], ours), "ours_200": figures(y[test], ours_200),
+            "hat_mlp": figures(y[test], mlp.predict(data.features[test])), "hat_mlp_fit_s": round(mlp_s, 1)}
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from hwnas._cli_args import read_arch, read_archs_file, read_space
 from hwnas._cli_common import user_errors
 from hwnas.errors import HwnasError, OutOfDomainError
 from hwnas.hw_profiles import get_profile, predict_archs_ms
+from hwnas.hw_profiles._op_level import PROVENANCE
 from hwnas.hw_profiles._predict import explain_arch
 
 
@@ -77,10 +78,13 @@ def show_explanation(console: Console, e: dict[str, Any]) -> None:
     """An `Explanation.to_dict()` as a table of op classes (ms, share, provenance) and the provenance shares."""
     table = Table("op class", "ms", "share", "provenance")
     table.add_row("(overhead)", f"{e['overhead_ms']:.3f}", f"{e['overhead_ms'] / e['ms']:.1%}", "measured")
-    if e["correction_ms"]:
+    if abs(e["correction_ms"]) > 1e-9 * max(e["ms"], 1e-12):  # rounding leaves a few attoseconds where there is none
         table.add_row("(own-space correction)", f"{e['correction_ms']:+.3f}", f"{e['correction_ms'] / e['ms']:+.1%}", "measured")
     for entry in e["classes"]:
-        table.add_row(entry["op_class"], f"{entry['ms']:.3f}", f"{entry['ms'] / e['ms']:.1%}", entry["provenance"])
+        by = entry.get("ms_by_provenance") or {entry["provenance"]: entry["ms"]}
+        where = (entry["provenance"] if len(by) == 1 or not entry["ms"]
+                 else " · ".join(f"{p} {by[p] / entry['ms']:.0%}" for p in PROVENANCE if by.get(p)))
+        table.add_row(entry["op_class"], f"{entry['ms']:.3f}", f"{entry['ms'] / e['ms']:.1%}", where)
     console.print(table)
     shares = ", ".join(f"{name} {share:.0%}" for name, share in e["share"].items())
     console.print(f"of the predicted ms: {shares}")

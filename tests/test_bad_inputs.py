@@ -164,7 +164,7 @@ def bad_files(tmp_path_factory, hwnas_data) -> dict[str, str]:
     predictor.write_text(_with_nan(predictor.read_text()))
     nested = json.loads((d / "nested-profile" / "predictor.json").read_text())
     first = next(iter(nested["parts"].values()))
-    first["base"] = {"kind": "nosuch", "format_version": 1}
+    first["kind"] = "nosuch"  # a predictor kind no hwnas writes, inside the profile's model
     (d / "nested-profile" / "predictor.json").write_text(json.dumps(nested))
     with closing(sqlite3.connect(d / "foreign.db")) as db:
         db.execute("CREATE TABLE notes (text TEXT)")

@@ -27,6 +27,7 @@ from hwnas.hw_profiles._nnmeter import (
     read_nnmeter_lut,
 )
 from hwnas.hw_profiles._nnmeter_ops import block_ops
+from hwnas.hw_profiles._op_level import OpsBlock
 from hwnas.hw_profiles._profile import LatencyModel, Profile
 from hwnas.predictors import BlockLookupTable, GradientBoosted, KernelLevel, OpCostLinear, Predictor, Residual, metrics
 
@@ -99,8 +100,8 @@ def _op_level_of(data: LutData) -> tuple[Profile, LatencyModel]:
     sources = []
     for kind in sorted(set(data.kinds), key=BLOCK_KINDS.index):
         index = np.nonzero(kinds == kind)[0]
-        ops = [block_ops(parse_block_key(data.keys[i])) for i in index]
-        sources.append(Measured(kind, None, [], data.latency_ms[index], {}, op_lists=ops))
+        blocks = [[OpsBlock(tuple(block_ops(parse_block_key(data.keys[i]))))] for i in index]
+        sources.append(Measured(kind, None, [], data.latency_ms[index], {}, block_lists=blocks, whole=False))
     return calibrate_measured(sources, "blocks", "mobile-cpu", "tflite", 1, "nn-Meter blocks", "op-level", fusion="deployed")
 
 

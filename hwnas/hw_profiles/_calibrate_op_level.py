@@ -127,18 +127,27 @@ def _spearman(truth: np.ndarray, predicted: np.ndarray) -> float:
 class Measured:
     """End-to-end latencies of measured subnets of one space on one device: one source of a calibration.
 
-    `op_lists` instead of a space's archs: measured pieces given as their ops (a phone table's blocks), which
-    carry no per-inference overhead and no space of their own."""
+    By default each row timed `space.latency_blocks(arch)`, a whole inference. `block_lists` gives what was timed
+    instead, when it differs: another sentence length or vocabulary (HAT's IWSLT rows), or pieces given as their
+    ops (a phone table's blocks, `whole=False`: no per-inference overhead, no space). A source's space correction
+    is fitted only when its rows are that space's archs timed as the space prices them (`own_workload`)."""
 
     label: str
     space: Any
     archs: list[Any]
     latency_ms: np.ndarray
     provenance: dict[str, Any]
-    op_lists: list[list[Any]] | None = None
+    block_lists: list[list[Any]] | None = None
+    whole: bool = True
+    own_workload: bool = True
 
-    def ops(self) -> list[list[Any]]:
-        return self.op_lists if self.op_lists is not None else [self.space.ops(a) for a in self.archs]
+    def blocks(self) -> list[list[Any]]:
+        return self.block_lists if self.block_lists is not None else [self.space.latency_blocks(a) for a in self.archs]
+
+    @property
+    def corrects(self) -> bool:
+        """Whether this source may carry a correction for its space (see the class docstring)."""
+        return self.space is not None and self.own_workload
 
     @property
     def key(self) -> str:
@@ -154,16 +163,23 @@ def help_source(path: str | Path, column: str) -> Measured:
                     {**file_provenance(data.path), "column": column})
 
 
+def source_rows(sources: Sequence[Measured], fusion: str, device: str) -> tuple[dict[str, Any], OpLevelDomain, list[np.ndarray]]:
+    """The op classes the sources ran (with their measured ranges), their domain, and each source's op-level rows."""
+    all_blocks = [s.blocks() for s in sources]
+    unique = {block for group in all_blocks for blocks in group for block in blocks}
+    classes = calibration_domain([block.ops() for block in unique], fusion)
+    domain = OpLevelDomain.from_dict({"op_classes": classes, "fusion": fusion}, device)
+    rows = [domain.blocks_rows(group, overhead=float(s.whole))[0] for s, group in zip(sources, all_blocks)]
+    return classes, domain, rows
+
+
 def calibrate_measured(sources: Sequence[Measured], device: str, kind: str, runtime: str, batch: int, source: str,
                        method: str, fusion: str = "eager") -> tuple[Profile, LatencyModel]:
     """One op-level profile fitted on every source of a device, validated per source on its held-out 20 %.
 
     Unit costs are fitted on all sources' rows together (relative error); each source's space may add its own
     correction (kept where CV on its training rows shows a clear gain), which prices only archs of that space."""
-    all_ops = [s.ops() for s in sources]
-    classes = calibration_domain([ops for group in all_ops for ops in group], fusion)
-    domain = OpLevelDomain.from_dict({"op_classes": classes, "fusion": fusion}, device)
-    rows = [np.array([domain.row(ops, overhead=float(s.op_lists is None))[0] for ops in group]) for s, group in zip(sources, all_ops)]
+    classes, domain, rows = source_rows(sources, fusion, device)
     splits = [split_indices(len(s.latency_ms)) for s in sources]
     train_rows = np.vstack([r[train] for r, (train, _) in zip(rows, splits)])
     train_ms = np.concatenate([s.latency_ms[train] for s, (train, _) in zip(sources, splits)])
@@ -173,7 +189,7 @@ def calibrate_measured(sources: Sequence[Measured], device: str, kind: str, runt
     truth, predicted, plain = [], [], []
     for s, r, (train, test) in zip(sources, rows, splits):
         base_test = held_out.predict(r[test])
-        keep = s.space is not None and correction_helps(r[train], s.latency_ms[train], held_out)
+        keep = s.corrects and correction_helps(r[train], s.latency_ms[train], held_out)
         pred = base_test * np.exp(fit_correction(r[train], s.latency_ms[train], held_out).predict_raw(r[test])) if keep else base_test
         per_source[s.label] = {**metrics.summary(s.latency_ms[test], pred), "spearman": _spearman(s.latency_ms[test], pred),
                                "correction": keep,
@@ -192,7 +208,8 @@ def calibrate_measured(sources: Sequence[Measured], device: str, kind: str, runt
         "unit_costs_alone": metrics.summary(np.concatenate(truth), np.concatenate(plain)),
         "per_source": per_source,
     }
-    spaces = [{"space": s.space.name, "preset": s.space.preset} for s in sources if s.space is not None]
+    spaces = [dict(pair) for pair in dict.fromkeys(tuple({"space": s.space.name, "preset": s.space.preset}.items())
+                                                     for s in sources if s.space is not None)]
     profile = Profile(
         device=device, kind=kind, runtime=runtime, threads=0, batch=batch,
         provenance={"source": source, "sources": [{"label": s.label, **s.provenance} for s in sources], "date": today(),

@@ -1,26 +1,30 @@
-"""HAT's latency datasets (`*.csv` of measured SubTransformers) → a profile for the `hat-wmt14-en-de` preset.
+"""HAT's latency datasets (`*.csv` of measured SubTransformers) as subnets of `hat-wmt14-en-de` and the ops they ran.
 
-Each CSV row holds HAT's ten arch features (per-layer choices averaged over active layers) and the
-measured mean encoder and decoder latency (ms). HAT's measurement: the encoder runs once on 30 source
-tokens; the decoder runs 30 incremental steps with beam 5, each step ending in the vocabulary
-projection; batch 1; qkv width fixed at 512.
+Each CSV row holds HAT's ten arch features (per-layer choices averaged over active layers) and the measured
+mean encoder and decoder latency (ms). HAT's measurement (its `latency_dataset.py`): batch 1; the encoder runs
+once on a dummy sentence (30 tokens for WMT, 23 for IWSLT); the decoder then runs that many incremental steps
+for 5 hypotheses (beam 5), keys and values cached, each step ending in the vocabulary projection.
 
-Averaged columns defeat a flexible model (many archs share one row), but every MAC and byte count of a
-layer is linear in its per-layer choices, so *sums* over layers are exact functions of the averages:
-`hat_op_features` turns a row into the MACs, weight traffic, activation traffic and kernel counts of
-each part (encoder, decoder), and the predictor learns a non-negative cost per unit of each.
+Averaged columns do not say which layer had which width, but every op count, MAC and output element of a
+subnet is a sum over its layers, and the sums are exact functions of the averages. So each row becomes one
+arch whose per-layer choices have exactly those sums (`hat_archs`); its ops (the space's decode,
+`latency_blocks`, at the file's sentence length and vocabulary) are what the row timed, and an op-level
+profile is fitted on them like any other measured subnets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hwnas.errors import DataFileError
 from hwnas.hw_profiles._csv import csv_records, positive
+from hwnas.search_spaces import Arch, get_space
 
 HAT_COLUMNS = (
     "encoder_embed_dim", "encoder_layer_num", "encoder_ffn_embed_dim_avg", "encoder_self_attention_heads_avg",
@@ -28,10 +32,30 @@ HAT_COLUMNS = (
     "decoder_ende_attention_heads_avg", "decoder_arbitrary_ende_attn_avg",
 )
 LATENCY_COLUMNS = ("latency_mean_encoder", "latency_mean_decoder")
-FEATURE_SET = "hat-ops-v1"
-#: HAT's measurement setup; stored in every profile's domain so predictions use the same one.
-HAT_SETUP = {"src_tokens": 30, "decode_steps": 30, "beam": 5, "qkv_dim": 512}
-PARTS = ("encoder", "decoder")
+
+
+@dataclass(frozen=True)
+class HatSetup:
+    """What HAT's script ran for one task: the dummy sentence's length (= decode steps), the beam, and the target
+    vocabulary (None: the preset's, WMT'14's 32,768 shared tokens)."""
+
+    task: str
+    sentence: int
+    beam: int = 5
+    vocab: int | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        return (self.sentence, self.sentence)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task": self.task, "src_tokens": self.sentence, "decode_steps": self.sentence, "beam": self.beam,
+                **({"target_vocab": self.vocab} if self.vocab else {})}
+
+
+#: HAT's tasks (file names start with them). IWSLT'14 De-En: fairseq's dictionaries of 8,848 German and 6,632
+#: English types, embeddings not shared, so the output projection is 6,632 wide.
+SETUPS = {"wmt14ende": HatSetup("wmt14ende", 30), "iwslt14deen": HatSetup("iwslt14deen", 23, vocab=6632)}
 
 
 @dataclass(frozen=True)
@@ -47,8 +71,20 @@ class HatData:
     def total_ms(self) -> np.ndarray:
         return self.encoder_ms + self.decoder_ms
 
+    @property
+    def setup(self) -> HatSetup:
+        """The task's setup, from HAT's file name (`wmt14ende_cpu_xeon_all.csv`); WMT'14's for other names."""
+        match = re.match(r"[a-z0-9]+", self.path.stem)
+        return SETUPS.get(match.group(0) if match else "", SETUPS["wmt14ende"])
+
     def __len__(self) -> int:
         return int(self.features.shape[0])
+
+
+def guess_device(path: Path) -> dict[str, str]:
+    """Device and kind from HAT's file names (`wmt14ende_cpu_xeon_all.csv`), when they follow them."""
+    match = re.match(r"(?P<task>[a-z0-9]+)_(?P<kind>cpu|gpu)_(?P<device>[a-z0-9]+)", path.stem)
+    return match.groupdict() if match else {}
 
 
 def read_hat_csv(path: str | Path) -> HatData:
@@ -70,75 +106,60 @@ def read_hat_csv(path: str | Path) -> HatData:
     return HatData(path, table[:, :n], table[:, n], table[:, n + 1])
 
 
-def hat_op_features(features: np.ndarray, setup: dict[str, int] | None = None) -> dict[str, np.ndarray]:
-    """Per part, a matrix whose first columns are physical counts (MACs, weight and activation traffic,
-    kernel launches; all ≥ 0) and whose last ten are HAT's raw columns (for a learned correction).
-
-    `features` is n × 10 in `HAT_COLUMNS` order. The base widths are `PHYSICAL_WIDTH[part]`.
-    """
-    s = {**HAT_SETUP, **(setup or {})}
-    n, steps, beam, q = s["src_tokens"], s["decode_steps"], s["beam"], s["qkv_dim"]
-    f = np.asarray(features, dtype=np.float64)
-    e, le, fe, he, d, ld, fd, hd, hx, mem = (f[:, i] for i in range(10))
-    one = np.ones_like(e)
-    encoder = np.stack([
-        one,
-        le * n * 4 * e * q,            # q/k/v/out projections
-        le * 2 * n * n * q,            # attention scores and mixing
-        le * n * 2 * e * fe,           # feed-forward
-        le * (4 * e * q + 2 * e * fe),  # weights read once
-        le * n * (e + q + fe),         # activations written per layer
-        le,                            # kernel launches per layer
-        le * he,                       # per-head work (reshapes, softmax rows)
-    ], axis=1)
-    tokens = steps * beam
-    decoder = np.stack([
-        one,
-        tokens * ld * 4 * d * q,                   # self-attention projections
-        ld * beam * q * steps * (steps + 1),       # self-attention over the growing cache
-        tokens * ld * 2 * d * q,                   # cross-attention query/out projections
-        beam * ld * mem * n * 2 * e * q,           # cross-attention keys/values of the attended encoder layers
-        tokens * ld * 2 * n * mem * q,             # cross-attention scores and mixing
-        tokens * ld * 2 * d * fd,                  # feed-forward
-        tokens * d,                                # vocabulary projection (vocab size folds into its cost)
-        steps * ld * (6 * d * q + 2 * d * fd),     # layer weights read every step
-        steps * d,                                 # vocabulary table read every step
-        steps * ld,                                # kernel launches per layer and step
-        steps * ld * (hd + hx),                    # per-head work
-        steps * ld * mem,                          # per attended encoder layer
-    ], axis=1)
-    return {"encoder": np.concatenate([encoder, f], axis=1), "decoder": np.concatenate([decoder, f], axis=1)}
+def hat_space(setup: HatSetup) -> Any:
+    """`hat-wmt14-en-de` with softmax attention (what HAT measured) and the setup's vocabulary."""
+    return get_space("mixed-attention", "hat-wmt14-en-de", attention=["softmax"], vocab_size=setup.vocab)
 
 
-PHYSICAL_WIDTH = {"encoder": 8, "decoder": 13}
+def _with_sum(choices: tuple[int, ...], n: int, total: int) -> tuple[int, ...] | None:
+    """`n` values from `choices` (descending) adding up to `total`, or None."""
+    @cache
+    def pick(k: int, rest: int) -> tuple[int, ...] | None:
+        if k == 0:
+            return () if rest == 0 else None
+        for value in choices:
+            if choices[-1] * (k - 1) <= rest - value <= choices[0] * (k - 1):
+                tail = pick(k - 1, rest - value)
+                if tail is not None:
+                    return (value, *tail)
+        return None
+
+    return pick(n, total)
 
 
-#: Averaged columns of one per-layer quantity share a range: a value seen in any layer is in the domain
-#: (six encoder layers rarely all pick 8 heads, so the encoder's average alone would understate it).
-SHARED_RANGES = (
-    ("encoder_ffn_embed_dim_avg", "decoder_ffn_embed_dim_avg"),
-    ("encoder_self_attention_heads_avg", "decoder_self_attention_heads_avg", "decoder_ende_attention_heads_avg"),
-)
+def _per_layer(path: Path, line: int, column: str, average: float, layers: int, choices: list[int]) -> tuple[int, ...]:
+    total = average * layers
+    values = _with_sum(tuple(sorted(choices, reverse=True)), layers, round(total)) if abs(total - round(total)) < 1e-6 else None
+    if values is None:
+        raise DataFileError(f"{path}: line {line}, column {column!r}: an average of {average:g} over {layers} layers is not "
+                            f"reachable with the per-layer choices {choices}")
+    return values
 
 
-def column_ranges(features: np.ndarray) -> dict[str, list[float]]:
-    """[min, max] of each HAT column: the shape domain of a profile calibrated on these rows."""
-    ranges = {c: [float(features[:, i].min()), float(features[:, i].max())] for i, c in enumerate(HAT_COLUMNS)}
-    for group in SHARED_RANGES:
-        low, high = min(ranges[c][0] for c in group), max(ranges[c][1] for c in group)
-        for c in group:
-            ranges[c] = [low, high]
-    return ranges
+def hat_archs(data: HatData, space: Any) -> list[Arch]:
+    """One arch of `space` (`hat-wmt14-en-de`) per row whose per-layer sums equal the row's averages × layers;
+    a row no arch of the space reaches raises `DataFileError` naming its line and column."""
+    c = space.config
+    memory_to_ende = {1: -1, 2: 1, 3: 2}  # HAT averages the number of encoder layers attended
+    archs = []
+    for i, row in enumerate(data.features):
+        line = i + 2
+        ee, le, fe, he, de, ld, fd, hd, hx, mem = row
+        le, ld = int(le), int(ld)
 
+        def layers(column: int, n: int, choices: list[int], r: np.ndarray = row, line: int = line) -> list[int]:
+            return list(_per_layer(data.path, line, HAT_COLUMNS[column], float(r[column]), n, choices))
 
-def hat_rows_from_archs(archs: Sequence) -> np.ndarray:  # noqa: ANN001 - Arch mappings
-    """HAT's ten columns of each arch of `hat-wmt14-en-de` (as `hat_latency_features`, vectorised for speed)."""
-    out = np.empty((len(archs), len(HAT_COLUMNS)))
-    for i, a in enumerate(archs):
-        ef, eh, df, dh, xh, xa = (a["encoder_ffn_dim"], a["encoder_heads"], a["decoder_ffn_dim"], a["decoder_heads"],
-                                  a["decoder_ende_heads"], a["decoder_ende_attn"])
-        ne, nd = len(ef), len(df)
-        # attended encoder layers: -1 → 1, v → v + 1
-        out[i] = (a["encoder_embed_dim"], ne, sum(ef) / ne, sum(eh) / ne, a["decoder_embed_dim"], nd, sum(df) / nd,
-                  sum(dh) / nd, sum(xh) / nd, (sum(xa) + nd + xa.count(-1)) / nd)
-    return out
+        memory = layers(9, ld, [1, 2, 3])
+        arch = {
+            "encoder_embed_dim": int(ee), "encoder_layers": le, "encoder_attn": ["softmax"] * le,
+            "encoder_heads": layers(3, le, c["heads"]), "encoder_ffn_dim": layers(2, le, c["ffn_dim"]),
+            "decoder_embed_dim": int(de), "decoder_layers": ld, "decoder_attn": ["softmax"] * ld,
+            "decoder_heads": layers(7, ld, c["heads"]), "decoder_ende_heads": layers(8, ld, c["heads"]),
+            "decoder_ende_attn": [memory_to_ende[m] for m in memory], "decoder_ffn_dim": layers(6, ld, c["ffn_dim"]),
+        }
+        try:
+            archs.append(space.validate(arch))
+        except Exception as exc:  # noqa: BLE001 - InvalidArchError and friends: the row is outside the space
+            raise DataFileError(f"{data.path}: line {line} is not a subnet of {space.label}: {exc}") from None
+    return archs

@@ -1,10 +1,10 @@
 """Measuring this machine into a profile, and validating a profile against fresh measurements.
 
 `measure_profile` times random subnets of a space (and their distinct linear / attention / conv ops
-alone) under the device's exclusive lock. A kernel-level model (one regressor per op kind, the
-nn-Meter method) fitted on the op timings gives each arch a summed kernel estimate; the arch-level model
-learns non-negative unit costs of that sum and of per-class op counts, MACs, outputs and weights
-(`_torch_features`) from the whole-subnet timings.
+alone) under the device's exclusive lock, and fits an op-level profile (`op-level-v1`, the format of every
+shipped device) on both sources: non-negative unit costs per op class, so the machine prices every space
+whose ops its measurements cover, and the measured space's own correction where cross-validation keeps it.
+Profiles measured before (`torch-ops-v1..3`) still price their space.
 
 A shared machine's speed drifts (other tenants, clocks) for seconds at a time, and not for every subnet
 alike. So the subnets' rounds run in blocks some seconds apart, for a median over several of those spells;
@@ -24,24 +24,30 @@ import numpy as np
 import torch
 
 from hwnas.errors import MeasurementError, ProfileError, UnknownNameError
-from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S, DEVICES, split_indices, today
+from hwnas.hw_profiles._calibrate_op_level import Measured, calibrate_measured
+from hwnas.hw_profiles._common import DEFAULT_BLOCKS, DEFAULT_MAX_DRIFT, DEFAULT_PAUSE_S, DEVICES
 from hwnas.hw_profiles._lock import device_lock
+from hwnas.hw_profiles._op_level import FEATURE_SET as OP_LEVEL
+from hwnas.hw_profiles._op_level import OpsBlock
 from hwnas.hw_profiles._predict import predict_archs_ms
 from hwnas.hw_profiles._profile import PROFILE_FILE, LatencyModel, Profile
 from hwnas.hw_profiles._runtimes import RUNTIMES, check_runtime, make_runner, onnx_bytes, runtime_version
 from hwnas.hw_profiles._timing import (
     STATISTICS,
     Threads,
+    check_forward_latency,
     interleaved_samples,
     microbenchmarks,
     reduce_samples,
     subnet_samples,
 )
-from hwnas.hw_profiles._torch_features import FEATURE_SET, READABLE, ops_feature_rows
+from hwnas.hw_profiles._torch_features import READABLE
 from hwnas.hw_profiles.agent_client import AgentClient, agent_microbenchmarks, agent_subnet_samples, is_agent
-from hwnas.predictors import KernelLevel, OpCostLinear, Predictor, Residual, metrics
+from hwnas.predictors import metrics
 
 N_ANCHORS = 8
+SUBNETS, SINGLE_OPS = "subnets", "single ops"  # the two calibration sources of a measured profile
+LICENCE = "measurements made by the user"
 RETRY_PAUSE_S = 2.0  # lets a slow spell of the machine pass before a validation session is measured again
 
 
@@ -71,16 +77,6 @@ def _device_facts(device: str, client: AgentClient | None = None) -> dict[str, A
     return {"cpu_count": os.cpu_count()}
 
 
-def _kernel_model(kinds: list[str], rows: np.ndarray, ms: np.ndarray) -> KernelLevel | None:
-    if not kinds:
-        return None
-    return KernelLevel(lambda kind: Residual(OpCostLinear(), None), widths={k: 4 for k in set(kinds)}).fit(rows, ms, kinds=kinds)
-
-
-def arch_model() -> Predictor:
-    return Residual(OpCostLinear(ridge=1e-4), None)
-
-
 def _pick_anchors(measured: np.ndarray, k: int = N_ANCHORS) -> list[int]:
     """Indices of `k` subnets spread evenly over the measured latency range."""
     order = np.argsort(measured)
@@ -108,10 +104,11 @@ def _subnet_samples(client: AgentClient | None, space: Any, archs: Sequence[Any]
 
 def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str = "torch", threads: int = 1,  # noqa: PLR0913
                     seed: int = 0, warmup: int = 5, repeats: int = 30, lock_timeout_s: float = 600.0,
-                    input_shape: Sequence[int] | None = None, statistic: str = "median", blocks: int = DEFAULT_BLOCKS,
-                    pause_s: float = DEFAULT_PAUSE_S, token_file: str | None = None) -> tuple[Profile, LatencyModel]:
-    """Measure `n` random subnets of `space` (+ their ops) on `device` and fit a profile; the subnets'
-    rounds run in `blocks` blocks `pause_s` apart (validation measures the same way).
+                    statistic: str = "median", blocks: int = DEFAULT_BLOCKS, pause_s: float = DEFAULT_PAUSE_S,
+                    token_file: str | None = None) -> tuple[Profile, LatencyModel]:
+    """Measure `n` random subnets of `space` (+ their distinct linear / attention / conv ops alone) on `device` and
+    fit an op-level profile on both; the subnets' rounds run in `blocks` blocks `pause_s` apart (validation measures
+    the same way).
 
     `device` is `local-cpu`, `local-gpu`, or `agent://HOST:PORT` (a device running `hwnas agent serve`; ONNX
     Runtime there, the token from `token_file` or `HWNAS_AGENT_TOKEN`)."""
@@ -123,48 +120,43 @@ def measure_profile(space: Any, n: int, device: str = "local-cpu", runtime: str 
         raise MeasurementError(f"-n {n}: need at least 5 subnets to fit and validate a predictor")
     if blocks < 1 or pause_s < 0:
         raise MeasurementError(f"--blocks {blocks} / --pause {pause_s}: need at least one block and a pause of ≥ 0 s")
+    check_forward_latency(space)
     torch_device = DEVICES.get(device, "cpu")
-    shape = tuple(input_shape or space.default_input_shape)
+    shape = tuple(space.default_input_shape)
     facts = _device_facts(device, client)  # an agent that does not answer is found before anything is exported
     archs = list({a.id: a for a in (space.sample(seed * 100_003 + i) for i in range(n))}.values())
     started = time.time()
     with device_lock(device, lock_timeout_s), Threads(threads):
         load_before = None if client else os.getloadavg()[0]
         if client is not None:
-            kinds, op_rows, op_ms = agent_microbenchmarks(client, space, archs, shape, warmup, repeats, statistic, threads)
+            singles, single_ms = agent_microbenchmarks(client, space, archs, shape, warmup, repeats, statistic, threads)
         else:
-            kinds, op_rows, op_ms = microbenchmarks(space, archs, shape, warmup, repeats, statistic=statistic, runtime=runtime,
-                                                    threads=threads, device=torch_device)
+            singles, single_ms = microbenchmarks(space, archs, shape, warmup, repeats, statistic=statistic, runtime=runtime,
+                                                 threads=threads, device=torch_device)
         samples = _subnet_samples(client, space, archs, shape, warmup, repeats, runtime, threads, device, blocks, pause_s)
     measured = reduce_samples(samples, statistic)
     anchors = _pick_anchors(measured)
-    kernels = _kernel_model(kinds, op_rows, op_ms)
-    domain = {"features": FEATURE_SET, "spaces": [{"space": space.name, "preset": space.preset}], "input_shape": list(shape),
-              "op_kinds": sorted({op.kind for a in archs for op in space.ops(a, shape)})}
-    X = ops_feature_rows(space, archs, domain, kernels)
-    train, test = split_indices(len(archs))
-    held = arch_model().fit(X[train], measured[train])
-    validation = {"split": "random 80/20 of the measured subnets, numpy seed 0", "n_train": int(len(train)), "n_test": int(len(test)),
-                  "metrics": metrics.summary(measured[test], held.predict(X[test])),
-                  "microbenchmarks": {"n_ops": len(kinds), "kinds": sorted(set(kinds))},
-                  "session_drift": round(_session_drift(samples, statistic), 4),
-                  "anchors": [{"arch": archs[i].to_dict(), "ms": float(measured[i])} for i in anchors]}
-    aux = {"kernels": kernels} if kernels is not None else {}
-    model = LatencyModel(FEATURE_SET, {"model": arch_model().fit(X, measured)}, aux)
-    profile = Profile(
-        device=device, kind="gpu" if device == "local-gpu" else "cpu",
-        runtime=_agent_runtime(facts) if client else runtime_version(runtime, torch_device), threads=threads, batch=1,
-        provenance={"source": _source(facts) if client else "measured on this machine by hwnas profile measure",
-                    "licence": "measurements made by the user",
-                    "date": today(), "method": f"warmup {warmup}, {repeats} interleaved rounds in {blocks} blocks {pause_s:g} s "
-                                              f"apart, {statistic}, torch threads {threads}, exclusive device lock",
-                    "statistic": statistic, "runtime_name": runtime, "blocks": blocks, "pause_s": pause_s,
-                    "load_average_1min": None if load_before is None else round(load_before, 2), **facts,
-                    "seconds": round(time.time() - started, 1), "seed": seed},
-        domain=domain, predictor={"kind": "residual", "file": "predictor.json", "parts": {"model": "op-cost-linear"},
-                                  "aux": {"kernels": "kernel-level"} if aux else {}},
-        validation=validation, n_measurements=len(archs) + len(kinds),
-    )
+    sources = [Measured(SUBNETS, space, archs, measured, {"licence": LICENCE})]
+    if singles:
+        sources.append(Measured(SINGLE_OPS, None, [], single_ms, {"licence": LICENCE},
+                                block_lists=[[OpsBlock((op,))] for op in singles]))
+    method = (f"warmup {warmup}, {repeats} interleaved rounds in {blocks} blocks {pause_s:g} s apart, {statistic}, "
+              f"torch threads {threads}, exclusive device lock")
+    source = _source(facts) if client else "measured on this machine by hwnas profile measure"
+    profile, model = calibrate_measured(sources, device, "gpu" if device == "local-gpu" else "cpu",
+                                        _agent_runtime(facts) if client else runtime_version(runtime, torch_device),
+                                        1, source, method, fusion="onnxruntime" if runtime == "onnxruntime" else "eager")
+    profile.threads = threads
+    profile.provenance.update({"statistic": statistic, "runtime_name": runtime, "blocks": blocks, "pause_s": pause_s,
+                               "load_average_1min": None if load_before is None else round(load_before, 2), **facts,
+                               "seconds": round(time.time() - started, 1), "seed": seed})
+    profile.domain["input_shape"] = list(shape)
+    subnets = profile.validation["per_source"][SUBNETS]
+    profile.validation.update({
+        "metrics": {k: v for k, v in subnets.items() if k not in ("spearman", "correction", "unit_costs_alone")},
+        "microbenchmarks": {"n_ops": len(singles), "kinds": sorted({op.kind for op in singles})},
+        "session_drift": round(_session_drift(samples, statistic), 4),
+        "anchors": [{"arch": archs[i].to_dict(), "ms": float(measured[i])} for i in anchors]})
     return profile, model
 
 
@@ -278,7 +270,7 @@ def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, war
     A profile measured through an agent is validated on it (`device`: the agent's address now, if it moved)."""
     runtime = profile.provenance.get("runtime_name", "torch")
     measured_here = profile.device in DEVICES or is_agent(profile.device)
-    if profile.domain.get("features") not in READABLE or not measured_here:
+    if profile.domain.get("features") not in (*READABLE, OP_LEVEL) or not measured_here:
         raise MeasurementError(f"profile {profile.device!r} was not measured by hwnas profile measure "
                                f"({profile.domain.get('features')}); validate measures local-cpu, local-gpu and agent:// "
                                "profiles")

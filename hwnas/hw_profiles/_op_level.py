@@ -183,7 +183,9 @@ class OpLevelDomain:
         self.columns = list(classes)
         self._index = {name: 1 + 3 * i for i, name in enumerate(self.columns)}
         self._cache: dict[Any, PricedOp] = {}
-        self._blocks: dict[Any, tuple[np.ndarray, dict[str, str], np.ndarray]] = {}
+        self._blocks: dict[Any, int] = {}
+        self._block_list: list[np.ndarray] = []  # per block: its row and unmeasured part, stacked
+        self._block_rows: np.ndarray | None = None
 
     @classmethod
     def from_dict(cls, domain: dict[str, Any], device: str) -> OpLevelDomain:
@@ -253,43 +255,63 @@ class OpLevelDomain:
                 f"within {EXTRAPOLATION:g}× of the classes it measured ({', '.join(self.columns)})")
 
     # -- rows ---------------------------------------------------------------------------------------
-    def row(self, ops: Sequence[Any], overhead: float = 1.0) -> tuple[np.ndarray, dict[str, str], np.ndarray]:
-        """The model's feature row of one subnet's ops ([1, then count, MACs, outputs per class]), the provenance
-        of each op class it holds (its least measured op's), and the part of the row from ops not measured."""
-        row, unmeasured = np.zeros(1 + 3 * len(self.columns)), np.zeros(1 + 3 * len(self.columns))
+    @property
+    def width(self) -> int:
+        return 1 + 3 * len(self.columns)
+
+    def row(self, ops: Sequence[Any], overhead: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """The model's feature row of one subnet's ops ([overhead, then count, MACs, outputs per class]) and the part
+        of it from ops not measured (composed or extrapolated)."""
+        row, unmeasured = np.zeros(self.width), np.zeros(self.width)
         row[0] = overhead
-        provenance: dict[str, str] = {}
         for op in fused(ops, self.fusion):
             priced = self.resolve(op)
-            _merge(provenance, {priced.op_class: priced.provenance})
             target = (row,) if priced.provenance == "measured" else (row, unmeasured)
             for name, count, macs, out in priced.parts:
                 j = self._index[name]
                 for vector in target:
                     vector[j: j + 3] += (count, macs, out)
-        return row, provenance, unmeasured
+        return row, unmeasured
 
-    def blocks_row(self, blocks: Sequence[Any]) -> tuple[np.ndarray, dict[str, str], np.ndarray]:
-        """`row` of a subnet given as block specs, each block's share computed once (fusion stays inside a block:
-        a block's ops start after its input is written)."""
-        total, provenance, unmeasured = np.zeros(1 + 3 * len(self.columns)), {}, np.zeros(1 + 3 * len(self.columns))
-        total[0] = 1.0
-        for block in blocks:
-            cached = self._blocks.get(block)
-            if cached is None:
-                cached = self._blocks[block] = self.row(block.ops(), overhead=0.0)
-            total += cached[0]
-            unmeasured += cached[2]
-            _merge(provenance, cached[1])
-        return total, provenance, unmeasured
+    def _block_index(self, block: Any) -> int:
+        """The row of `block` in `_block_rows` (its share computed once: fusion stays inside a block, as a block's
+        ops start after its input is written)."""
+        index = self._blocks.get(block)
+        if index is None:
+            row, unmeasured = self.row(block.ops(), overhead=0.0)
+            index = self._blocks[block] = len(self._block_list)
+            self._block_list.append(np.stack([row, unmeasured]))
+            self._block_rows = None
+        return index
+
+    def blocks_rows(self, block_lists: Sequence[Sequence[Any]], overhead: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """`row` of each subnet given as block specs (its rows, and their unmeasured parts)."""
+        from scipy.sparse import csr_matrix  # heavy (0.2 s): only pricing needs it
+
+        indices = [[self._block_index(block) for block in blocks] for blocks in block_lists]
+        if self._block_rows is None:
+            self._block_rows = np.stack(self._block_list) if self._block_list else np.zeros((0, 2, self.width))
+        counts = [len(i) for i in indices]
+        members = csr_matrix((np.ones(sum(counts)), np.concatenate([np.asarray(i, dtype=np.int64) for i in indices] or [[]]),
+                              np.concatenate([[0], np.cumsum(counts)])), shape=(len(indices), len(self._block_list)))
+        rows, unmeasured = members @ self._block_rows[:, 0], members @ self._block_rows[:, 1]
+        rows[:, 0] += overhead
+        return np.asarray(rows), np.asarray(unmeasured)
+
+    def blocks_row(self, blocks: Sequence[Any], overhead: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """`row` of one subnet given as block specs."""
+        rows, unmeasured = self.blocks_rows([blocks], overhead)
+        return rows[0], unmeasured[0]
 
 
-def _merge(provenance: dict[str, str], more: dict[str, str]) -> None:
-    """Keep, per op class, the least measured provenance seen."""
-    for name, where in more.items():
-        current = provenance.get(name)
-        if current is None or PROVENANCE.index(where) > PROVENANCE.index(current):
-            provenance[name] = where
+@dataclass(frozen=True)
+class OpsBlock:
+    """Measured ops as they were given (a block of a phone's table, a kernel): priced as one block."""
+
+    op_list: tuple[Any, ...]
+
+    def ops(self) -> list[Any]:
+        return list(self.op_list)
 
 
 def calibration_domain(all_ops: Sequence[Sequence[Any]], fusion: str) -> dict[str, Any]:

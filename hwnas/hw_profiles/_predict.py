@@ -1,4 +1,4 @@
-"""Prices archs, HAT rows and nn-Meter blocks with a profile — after checking they are in its domain.
+"""Prices archs and nn-Meter blocks with a profile — after checking they are in its domain.
 
 Outside the domain (another space, linear attention on a softmax-only profile, a width or block kind
 never measured) is an `OutOfDomainError` naming the op or field and the domain, never an extrapolation.
@@ -13,13 +13,11 @@ from typing import Any
 import numpy as np
 
 from hwnas.errors import OutOfDomainError
-from hwnas.hw_profiles import _few_shot, _hat, _nnmeter, _op_level, _torch_features
+from hwnas.hw_profiles import _few_shot, _nnmeter, _op_level, _torch_features
 from hwnas.hw_profiles._blocks import BlockPart, nnmeter_block_parts
 from hwnas.hw_profiles._profile import Profile
 from hwnas.predictors import OpCostLinear
 from hwnas.registry import Registry
-
-ATTN_FIELDS = ("encoder_attn", "decoder_attn")
 
 
 def _space_entry(profile: Profile, space_name: str, preset: str) -> dict:
@@ -40,28 +38,6 @@ def check_ranges(profile: Profile, rows: np.ndarray, names: Sequence[str], shape
         if bad.size:
             raise OutOfDomainError(f"{what} {bad[0]}: {name} = {rows[bad[0], j]:g} is outside profile {profile.device!r}'s "
                                    f"measured range [{low:g}, {high:g}]")
-
-
-def hat_rows_ms(profile: Profile, rows: np.ndarray, what: str = "row") -> np.ndarray:
-    """Predicted ms of HAT feature rows (n × 10) on a `hat-ops-v1` profile."""
-    check_ranges(profile, rows, _hat.HAT_COLUMNS, profile.domain.get("shapes", {}), what)
-    return profile.predict_parts(_hat.hat_op_features(rows, profile.domain.get("setup")))
-
-
-def _hat_archs_ms(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
-    entry = _space_entry(profile, space.name, space.preset)
-    allowed = set(entry.get("attn", ["softmax"]))
-    for arch in archs:
-        for name in ATTN_FIELDS:
-            if allowed.issuperset(arch[name]):
-                continue
-            for i, kind in enumerate(arch[name]):
-                if kind not in allowed:
-                    raise OutOfDomainError(
-                        f"arch {arch.id}: op attention(attn={kind}) in layer {name}.{i} is outside profile "
-                        f"{profile.device!r}'s domain: attention kinds {sorted(allowed)} on {space.name}/{space.preset} "
-                        "(no measured correction for it)")
-    return hat_rows_ms(profile, _hat.hat_rows_from_archs(archs), "arch")
 
 
 def _torch_archs_ms(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
@@ -95,15 +71,17 @@ def op_level_domain(profile: Profile) -> _op_level.OpLevelDomain:
 
 def _op_level_rows(profile: Profile, space, archs: Sequence) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
     """Each arch's op-level row, and the part of it from ops priced by composition or extrapolation."""
-    domain, rows, unmeasured = op_level_domain(profile), [], []
-    for arch in archs:
-        try:
-            row, _, rest = domain.blocks_row(space.blocks(arch))
-        except OutOfDomainError as exc:
-            raise OutOfDomainError(f"arch {space.validate(arch).id} of {space.name}/{space.preset}: {exc}") from None
-        rows.append(row)
-        unmeasured.append(rest)
-    return np.array(rows), np.array(unmeasured)
+    domain = op_level_domain(profile)
+    block_lists = [space.latency_blocks(arch) for arch in archs]
+    try:
+        return domain.blocks_rows(block_lists)
+    except OutOfDomainError:
+        for arch, blocks in zip(archs, block_lists):  # name the first arch out of the domain
+            try:
+                domain.blocks_row(blocks)
+            except OutOfDomainError as exc:
+                raise OutOfDomainError(f"arch {space.validate(arch).id} of {space.name}/{space.preset}: {exc}") from None
+        raise
 
 
 def priced_archs(profile: Profile, space, archs: Sequence) -> tuple[np.ndarray, np.ndarray | None]:  # noqa: ANN001
@@ -142,13 +120,21 @@ class Explanation:
 
     ms: float
     overhead_ms: float
-    classes: dict[str, tuple[float, str]]  # op class -> (ms, measured | composed | extrapolated)
+    #: op class -> (ms, the least measured provenance of its ops: measured | composed | extrapolated)
+    classes: dict[str, tuple[float, str]]
     #: The calibrated space's own measured correction (ms it adds, or removes, over the unit costs).
     correction_ms: float = 0.0
+    #: op class -> provenance -> ms of its ops priced that way (a class's ops can be priced differently: most
+    #: inside the measured range, the largest beyond it); None where each class has one provenance.
+    split: dict[str, dict[str, float]] | None = None
+
+    def _by_provenance(self, name: str) -> dict[str, float]:
+        ms, where = self.classes[name]
+        return self.split[name] if self.split is not None else {where: ms}
 
     def share(self, provenance: str) -> float:
-        """The share of the predicted ms whose op classes have `provenance` (overhead and correction: measured)."""
-        part = sum(ms for ms, where in self.classes.values() if where == provenance)
+        """The share of the predicted ms from ops priced as `provenance` (overhead and correction: measured)."""
+        part = sum(self._by_provenance(name).get(provenance, 0.0) for name in self.classes)
         gross = self.ms - min(self.correction_ms, 0.0)
         if provenance == "measured":
             part += self.overhead_ms + max(self.correction_ms, 0.0)
@@ -157,7 +143,7 @@ class Explanation:
     def to_dict(self) -> dict[str, Any]:
         return {"ms": self.ms, "overhead_ms": self.overhead_ms, "correction_ms": self.correction_ms,
                 "share": {p: self.share(p) for p in _op_level.PROVENANCE},
-                "classes": [{"op_class": name, "ms": ms, "provenance": where}
+                "classes": [{"op_class": name, "ms": ms, "provenance": where, "ms_by_provenance": self._by_provenance(name)}
                             for name, (ms, where) in sorted(self.classes.items(), key=lambda item: -item[1][0])]}
 
 
@@ -173,28 +159,31 @@ def explain_arch(profile: Profile, space, arch) -> Explanation:  # noqa: ANN001
             pass  # priced by the table's op model: explained op by op below
     domain = op_level_domain(profile)
     overhead, units = _op_level.unit_costs(op_model(profile), domain.columns)
-    classes: dict[str, list] = {}
-    for block in space.blocks(arch):
-        _price_ops(domain, units, block.ops(), classes, f"arch {space.validate(arch).id} of {space.name}/{space.preset}")
-    unit_total = overhead + sum(ms for ms, _ in classes.values())
+    split: dict[str, dict[str, float]] = {}
+    for block in space.latency_blocks(arch):
+        _price_ops(domain, units, block.ops(), split, f"arch {space.validate(arch).id} of {space.name}/{space.preset}")
+    unit_total = overhead + sum(sum(by.values()) for by in split.values())
     predicted = float(_op_level_archs_ms(profile, space, [arch])[0])
-    return Explanation(predicted, overhead, {name: (ms, where) for name, (ms, where) in classes.items()}, predicted - unit_total)
+    return Explanation(predicted, overhead, _class_totals(split), predicted - unit_total, split)
+
+
+def _class_totals(split: dict[str, dict[str, float]]) -> dict[str, tuple[float, str]]:
+    """Per class: its ms and the least measured provenance among its ops."""
+    return {name: (sum(by.values()), max(by, key=_op_level.PROVENANCE.index)) for name, by in split.items()}
 
 
 def _price_ops(domain: _op_level.OpLevelDomain, units: dict[str, tuple[float, float, float]], ops: Sequence[Any],
-               classes: dict[str, list], what: str) -> None:
-    """Add each op's unit-cost ms (after the runtime's fusion) to its class in `classes`, with the least measured
-    provenance seen; an op outside the domain raises `OutOfDomainError` naming `what`."""
+               split: dict[str, dict[str, float]], what: str) -> None:
+    """Add each op's unit-cost ms (after the runtime's fusion) to `split[its class][its provenance]`; an op outside
+    the domain raises `OutOfDomainError` naming `what`."""
     for op in _op_level.fused(ops, domain.fusion):
         try:
             priced = domain.resolve(op)
         except OutOfDomainError as exc:
             raise OutOfDomainError(f"{what}: {exc}") from None
         ms = sum(units[name][0] * count + units[name][1] * macs + units[name][2] * out for name, count, macs, out in priced.parts)
-        entry = classes.setdefault(priced.op_class, [0.0, "measured"])
-        entry[0] += ms
-        if _op_level.PROVENANCE.index(priced.provenance) > _op_level.PROVENANCE.index(entry[1]):
-            entry[1] = priced.provenance
+        by = split.setdefault(priced.op_class, {})
+        by[priced.provenance] = by.get(priced.provenance, 0.0) + ms
 
 
 def explain_ops(profile: Profile, ops: Sequence[Any], what: str = "model") -> Explanation:
@@ -206,10 +195,10 @@ def explain_ops(profile: Profile, ops: Sequence[Any], what: str = "model") -> Ex
                                "measured with `hwnas profile measure --kernels`")
     domain = op_level_domain(profile)
     overhead, units = _op_level.unit_costs(op_model(profile), domain.columns)
-    classes: dict[str, list] = {}
-    _price_ops(domain, units, ops, classes, what)
-    total = overhead + sum(ms for ms, _ in classes.values())
-    return Explanation(total, overhead, {name: (ms, where) for name, (ms, where) in classes.items()})
+    split: dict[str, dict[str, float]] = {}
+    _price_ops(domain, units, ops, split, what)
+    total = overhead + sum(sum(by.values()) for by in split.values())
+    return Explanation(total, overhead, _class_totals(split), split=split)
 
 
 def _tier_provenance(priced: PricedPart) -> str:
@@ -400,6 +389,5 @@ FEATURE_SETS.register(_op_level.FEATURE_SET, _op_level_archs_ms,
                       summary="op classes' unit costs: prices the ops of any space (measured, composed or extrapolated)")
 FEATURE_SETS.register(_few_shot.FEATURE_SET, _few_shot.few_shot_archs_ms,
                       summary="few-shot: a non-negative mix of base profiles' predictions, fitted on a few measured subnets")
-FEATURE_SETS.register(_hat.FEATURE_SET, _hat_archs_ms, summary="HAT SubTransformer rows, op-level cost features")
 for _name in _torch_features.READABLE:
     FEATURE_SETS.register(_name, _torch_archs_ms, summary="op classes of torch-measured subnets (this machine, a GPU)")

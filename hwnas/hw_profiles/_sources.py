@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from hwnas.hw_profiles._calibrate_hat import calibrate_hat_csv
+from hwnas.errors import OutOfDomainError
 from hwnas.hw_profiles._arch_csv import read_arch_csv
-from hwnas.hw_profiles._calibrate_op_level import calibrate_arch_csv, calibrate_help_csv
+from hwnas.hw_profiles._calibrate_hat import calibrate_hat_csv, hat_source
 from hwnas.hw_profiles._calibrate_nnmeter import calibrate_nnmeter_lut
-from hwnas.hw_profiles._hat import read_hat_csv
+from hwnas.hw_profiles._calibrate_op_level import Measured, calibrate_arch_csv, calibrate_help_csv
 from hwnas.hw_profiles._help import help_space, read_help_csv
 from hwnas.hw_profiles._nnmeter import read_nnmeter_lut
-from hwnas.hw_profiles._predict import hat_rows_ms, nnmeter_keys_ms, predict_archs_ms
+from hwnas.hw_profiles._predict import has_op_model, nnmeter_keys_ms, op_level_domain, op_model, predict_archs_ms
 from hwnas.hw_profiles._profile import LatencyModel, Profile
 from hwnas.registry import Registry
 from hwnas.search_spaces import get_space
@@ -39,9 +39,22 @@ class CalibrationSource:
     space_option: bool = False
 
 
+def source_ms(profile: Profile, source: Measured) -> np.ndarray:
+    """A calibration source's rows priced as they were timed: archs of its space's own workload as that space's
+    archs (any profile); other workloads (HAT's IWSLT rows) by their ops, on a profile that prices ops."""
+    if source.space is not None and source.own_workload:
+        return predict_archs_ms(profile, source.space, source.archs)
+    if not has_op_model(profile):
+        raise OutOfDomainError(f"{source.label}'s rows are ops timed outside {source.space.label}'s own workload; profile "
+                               f"{profile.device!r} ({profile.domain.get('features')}) prices archs of its spaces, not ops")
+    domain = op_level_domain(profile)
+    rows = domain.blocks_rows(source.blocks(), overhead=float(source.whole))[0]
+    return op_model(profile).predict(rows)
+
+
 def _score_hat(profile: Profile, file: Path) -> Scored:
-    data = read_hat_csv(file)
-    predicted, measured = hat_rows_ms(profile, data.features), data.total_ms
+    source = hat_source(file)
+    predicted, measured = source_ms(profile, source), source.latency_ms
     rows = [{"row": i, "predicted_ms": float(p), "measured_ms": float(m)} for i, (p, m) in enumerate(zip(predicted, measured))]
     return rows, predicted, measured
 

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from hwnas.errors import MeasurementError
 from hwnas.hw_profiles._runtimes import SDPA, make_runner
-from hwnas.hw_profiles._torch_features import op_features
 
 STATISTICS: dict[str, Callable[[list[float]], float]] = {"median": statistics.median, "min": min}
 BENCHED = ("linear", "attention", "conv1d", "conv2d")
@@ -86,16 +86,23 @@ def benchmarked_ops(space: Any, archs: Sequence[Any], shape: tuple[int, ...], ma
 
 def microbenchmarks(space: Any, archs: Sequence[Any], shape: tuple[int, ...], warmup: int, repeats: int,  # noqa: PLR0913
                     max_ops: int = 60, statistic: str = "median", runtime: str = "torch",
-                    threads: int = 1, device: str = "cpu") -> tuple[list[str], np.ndarray, np.ndarray]:
-    """`statistic` ms of each distinct benchmarked op (by key) of `archs`, at most `max_ops` of them."""
-    kinds, rows, ms = [], [], []
+                    threads: int = 1, device: str = "cpu") -> tuple[list[Any], np.ndarray]:
+    """Each distinct benchmarked op (by key) of `archs`, at most `max_ops` of them, and its `statistic` ms alone."""
+    ops, ms = [], []
     with torch.inference_mode():
         for op, built in benchmarked_ops(space, archs, shape, max_ops):
             run = make_runner(*built, runtime, threads, device)
-            kinds.append(op.kind)
-            rows.append(op_features(op))
+            ops.append(op)
             ms.append(STATISTICS[statistic](time_call(run, warmup, repeats)))
-    return kinds, np.array(rows).reshape(-1, 4), np.array(ms)
+    return ops, np.array(ms)
+
+
+def check_forward_latency(space: Any) -> None:
+    """Refuse to time a space whose latency is not one forward pass (what hwnas times): its latency would not be
+    what was measured."""
+    if space.latency_workload is not None:
+        raise MeasurementError(f"{space.label}'s latency is defined as: {space.latency_workload}; hwnas times one forward "
+                               "pass, so it cannot measure that here (price it with a profile instead)")
 
 
 def subnet_samples(space: Any, archs: Sequence[Any], shape: Sequence[int], warmup: int, repeats: int,  # noqa: PLR0913
@@ -106,6 +113,7 @@ def subnet_samples(space: Any, archs: Sequence[Any], shape: Sequence[int], warmu
     The rounds run in `blocks` blocks `pause_s` apart: a shared machine changes its speed (and not for every
     subnet alike) for seconds at a time, and a median over samples from several such spells describes the
     machine better than one spell does."""
+    check_forward_latency(space)
     supernet = space.build_supernet().eval()
     inputs = space.example_input(1, tuple(shape))
     with torch.inference_mode():

@@ -99,7 +99,9 @@ def agent_subnet_samples(client: AgentClient, space: Any, archs: Sequence[Any], 
                          repeats: int, threads: int = 1, blocks: int = 1, pause_s: float = 0.0) -> np.ndarray:
     """`_timing.subnet_samples` on the agent's device: each arch's extracted subnet (batch 1), as ONNX."""
     from hwnas.hw_profiles._runtimes import onnx_bytes  # torch: only measuring needs it
+    from hwnas.hw_profiles._timing import check_forward_latency  # torch, likewise
 
+    check_forward_latency(space)
     supernet = space.build_supernet().eval()
     inputs = space.example_input(1, tuple(shape))
     models = [onnx_bytes(supernet.extract(arch).eval(), inputs) for arch in archs]
@@ -108,16 +110,13 @@ def agent_subnet_samples(client: AgentClient, space: Any, archs: Sequence[Any], 
 
 def agent_microbenchmarks(client: AgentClient, space: Any, archs: Sequence[Any], shape: tuple[int, ...], warmup: int,
                           repeats: int, statistic: str = "median", threads: int = 1,
-                          max_ops: int = 60) -> tuple[list[str], np.ndarray, np.ndarray]:
+                          max_ops: int = 60) -> tuple[list[Any], np.ndarray]:
     """`_timing.microbenchmarks` on the agent's device: the single ops as ONNX models, timed in one request."""
     from hwnas.hw_profiles._runtimes import onnx_bytes  # torch: measuring needs it
     from hwnas.hw_profiles._timing import STATISTICS, benchmarked_ops
-    from hwnas.hw_profiles._torch_features import op_features
 
     ops = benchmarked_ops(space, archs, shape, max_ops)
     if not ops:
-        return [], np.zeros((0, 4)), np.zeros(0)
+        return [], np.zeros(0)
     samples = client.samples([onnx_bytes(*built) for _, built in ops], warmup, repeats, 1, 0.0, threads)
-    kinds = [op.kind for op, _ in ops]
-    rows = np.array([op_features(op) for op, _ in ops]).reshape(-1, 4)
-    return kinds, rows, np.array([STATISTICS[statistic](list(row)) for row in samples])
+    return [op for op, _ in ops], np.array([STATISTICS[statistic](list(row)) for row in samples])

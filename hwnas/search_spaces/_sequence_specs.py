@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from hwnas.search_spaces.elastic.blocks import TransformerLayer
 
 __all__ = [
-    "ConvLayers", "CrossAttention", "MeanClassifierSpec", "PatchEmbedSpec", "TiedOutputSpec", "TokenClassifierSpec",
-    "TokenEmbeddingSpec", "TransformerLayerSpec", "WaveformFrontSpec", "attention_ops", "conv_frames",
+    "ConvLayers", "CrossAttention", "DecodingLayerSpec", "MeanClassifierSpec", "PatchEmbedSpec", "TiedOutputSpec",
+    "TokenClassifierSpec", "TokenDecodingSpec", "TokenEmbeddingSpec", "TransformerLayerSpec", "WaveformFrontSpec",
+    "attention_ops", "conv_frames",
 ]
 
 @dataclass(frozen=True)
@@ -89,6 +90,58 @@ class TransformerLayerSpec(BuildableSpec):
         from hwnas.search_spaces.elastic.blocks import TransformerLayer  # the module needs torch; describing a block does not
 
         return TransformerLayer.from_spec(self)
+
+
+@dataclass(frozen=True)
+class DecodingLayerSpec(BlockSpec):
+    """One decoder layer through an incremental decode: `steps` steps of `beam` tokens (one per hypothesis).
+
+    As fairseq decodes (and HAT timed it): each step projects only its new tokens; self-attention reads the
+    keys and values cached by earlier steps (the query of step t attends t positions); the cross-attention's
+    keys and values of the encoder memory are projected once, at the first step, for every hypothesis.
+    """
+
+    steps: int
+    beam: int
+    embed: int
+    heads: int
+    head_dim: int
+    ffn: int
+    kind: str
+    activation: str
+    cross: CrossAttention
+
+    def ops(self) -> list[OpSpec]:
+        b, e, c = self.beam, self.embed, self.cross
+        qkv, cross_qkv = self.heads * self.head_dim, c.heads * c.head_dim
+        result = [ops.linear(b * c.n_kv, c.kv_embed, cross_qkv), ops.linear(b * c.n_kv, c.kv_embed, cross_qkv)]
+        for t in range(1, self.steps + 1):
+            result += [
+                ops.linear(b, e, qkv), ops.linear(b, e, qkv), ops.linear(b, e, qkv),
+                ops.attention(self.kind, b, t, self.heads, self.head_dim, causal=True),
+                ops.linear(b, qkv, e), ops.add(b * e), ops.layernorm(b, e),
+                ops.linear(b, e, cross_qkv), ops.attention("softmax", b, c.n_kv, c.heads, c.head_dim),
+                ops.linear(b, cross_qkv, e), ops.add(b * e), ops.layernorm(b, e),
+                ops.linear(b, e, self.ffn), ops.act(self.activation, b * self.ffn), ops.linear(b, self.ffn, e),
+                ops.add(b * e), ops.layernorm(b, e),
+            ]
+        return result
+
+
+@dataclass(frozen=True)
+class TokenDecodingSpec(BlockSpec):
+    """The token ends of an incremental decode: each of `steps` steps looks up `beam` tokens (plus positions)
+    and projects the decoder's output onto the vocabulary through the shared table."""
+
+    steps: int
+    beam: int
+    vocab: int
+    dim: int
+
+    def ops(self) -> list[OpSpec]:
+        b, d = self.beam, self.dim
+        step = [ops.embedding(b, self.vocab, d, shared=True), ops.add(b * d), ops.linear(b, d, self.vocab, bias=False, tied=True)]
+        return step * self.steps
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,15 @@ class SearchSpace(ChoiceSpace):
         """The operators one sample passes through (batch 1), for predictors and cost models."""
         return [op for block in self.blocks(arch, input_shape) for op in block.ops()]
 
+    # -- what a latency is --------------------------------------------------------------------------
+    #: How the preset defines a subnet's inference, when it is not one forward pass of one sample (a translation
+    #: preset may define it as a decode); None: the forward pass, which is what hwnas measures on a device.
+    latency_workload: str | None = None
+
+    def latency_blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BlockSpec]:
+        """The blocks a latency prices: `blocks(arch)`, unless `latency_workload` defines inference otherwise."""
+        return self.blocks(arch, input_shape)
+
     # -- inputs -----------------------------------------------------------------------------------
     @property
     def default_input_shape(self) -> tuple[int, ...]:

@@ -8,7 +8,8 @@ From "Neural Architecture Search on Efficient Transformers and Beyond" (mixForme
   values but runs a fixed range of 14.
 - `hat-wmt14-en-de`: HAT's WMT'14 En-De SuperTransformer (post-norm, fixed qkv width 512 so the head width
   is 512/heads, arbitrary encoder-decoder attention, shared vocabulary) with a per-layer self-attention
-  kind added; with all-softmax layers its archs are exactly the SubTransformers HAT measured.
+  kind added; with all-softmax layers its archs are exactly the SubTransformers HAT measured. Its latency
+  is HAT's: encode a 30-token sentence, then decode 30 steps at beam 5 with cached keys and values.
 - `tiny`: a 1-D ViT over MNIST-1D-like signals of length 40, for tests and the quick start.
 - `tiny-mt`: a small encoder-decoder over a 16-token vocabulary (sources of 8 tokens, targets of 9 with BOS),
   sized for the generated `seq2seq` task (token reversal) so the translation path trains on a laptop; token 0
@@ -30,7 +31,8 @@ from hwnas.search_spaces._io import SpaceIO
 from hwnas.search_spaces._registry import register_space
 from hwnas.search_spaces._space import SearchSpace
 from hwnas.search_spaces._sequence_specs import (
-    CrossAttention, PatchEmbedSpec, TiedOutputSpec, TokenClassifierSpec, TokenEmbeddingSpec, TransformerLayerSpec,
+    CrossAttention, DecodingLayerSpec, PatchEmbedSpec, TiedOutputSpec, TokenClassifierSpec, TokenDecodingSpec,
+    TokenEmbeddingSpec, TransformerLayerSpec,
 )
 
 if TYPE_CHECKING:
@@ -58,6 +60,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         network="seq2seq", input_shape=(30, 30), vocab_size=32768, qkv_dim=512, activation="relu",
         embed_dim=[512, 640], encoder_layers=[6], decoder_layers=[1, 2, 3, 4, 5, 6],
         ffn_dim=[512, 1024, 2048, 3072], heads=[2, 4, 8], attn=["cosformer", "softmax"], ende_attn=[-1, 1, 2],
+        decode_beam=5,
     ),
 }
 
@@ -121,6 +124,29 @@ class MixedAttentionSpace(SearchSpace):
     def blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BlockSpec]:
         arch, shape = self.validate(arch), self._shape(input_shape)
         return self._seq2seq_blocks(arch, shape) if self.io.is_seq2seq else self._classifier_blocks(arch, shape)
+
+    @property
+    def latency_workload(self) -> str | None:  # type: ignore[override]
+        beam = self.config.get("decode_beam")
+        if not self.io.is_seq2seq or beam is None:
+            return None
+        src_len, steps = self.default_input_shape
+        return (f"translate one sentence as HAT measured it: encode {src_len} tokens, then decode {steps} steps at beam "
+                f"{beam}, keys and values cached")
+
+    def latency_blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BlockSpec]:
+        """Encoder blocks as in the forward pass; the decoder as an incremental decode of `steps` = target length
+        steps at the preset's beam (`DecodingLayerSpec`), where the preset defines one."""
+        beam = self.config.get("decode_beam")
+        if not self.io.is_seq2seq or beam is None:
+            return self.blocks(arch, input_shape)
+        arch, (src_len, steps) = self.validate(arch), self._shape(input_shape)
+        forward = self._seq2seq_blocks(arch, (src_len, steps))
+        encoder = forward[: 1 + int(arch["encoder_layers"])]  # type: ignore[call-overload]
+        decoder = [DecodingLayerSpec(steps, beam, layer.embed, layer.heads, layer.head_dim, layer.ffn, layer.kind,
+                                     layer.activation, layer.cross)
+                   for layer in forward[len(encoder) + 1: -1] if isinstance(layer, TransformerLayerSpec) and layer.cross]
+        return [*encoder, TokenDecodingSpec(steps, beam, self.io.vocab_size, int(arch["decoder_embed_dim"])), *decoder]  # type: ignore[arg-type]
 
     def build_supernet(self) -> Supernet:
         from hwnas.search_spaces._supernet import Supernet  # torch: only building the supernet needs it

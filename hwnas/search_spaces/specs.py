@@ -9,12 +9,13 @@ from hwnas.search_spaces._conv_specs import (
 )
 from hwnas.search_spaces._emo_specs import EMOv2StemSpec, I2RMBSpec
 from hwnas.search_spaces._sequence_specs import (
-    CrossAttention, MeanClassifierSpec, PatchEmbedSpec, TiedOutputSpec, TokenClassifierSpec, TokenEmbeddingSpec,
-    TransformerLayerSpec, WaveformFrontSpec,
+    CrossAttention, DecodingLayerSpec, MeanClassifierSpec, PatchEmbedSpec, TiedOutputSpec, TokenClassifierSpec,
+    TokenDecodingSpec, TokenEmbeddingSpec, TransformerLayerSpec, WaveformFrontSpec,
 )
 
 __all__ = [
-    "HW", "BlockSpec", "BuildableSpec", "ClassifierHeadSpec", "ConvSpec", "CrossAttention", "EMOv2StemSpec", "FusedIBNSpec",
-    "I2RMBSpec", "IBNSpec", "MeanClassifierSpec", "MobileLayerSpec", "PatchEmbedSpec", "SSDLiteHeadSpec", "TiedOutputSpec",
-    "TokenClassifierSpec", "TokenEmbeddingSpec", "TransformerLayerSpec", "TuckerSpec", "WaveformFrontSpec",
+    "HW", "BlockSpec", "BuildableSpec", "ClassifierHeadSpec", "ConvSpec", "CrossAttention", "DecodingLayerSpec",
+    "EMOv2StemSpec", "FusedIBNSpec", "I2RMBSpec", "IBNSpec", "MeanClassifierSpec", "MobileLayerSpec", "PatchEmbedSpec",
+    "SSDLiteHeadSpec", "TiedOutputSpec", "TokenClassifierSpec", "TokenDecodingSpec", "TokenEmbeddingSpec",
+    "TransformerLayerSpec", "TuckerSpec", "WaveformFrontSpec",
 ]

@@ -27,7 +27,7 @@ def hwnas(*args: str) -> Result:
 def test_devices_as_a_real_process():
     out = subprocess.run([sys.executable, "-c", DRIVER, "devices", "--json"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert len(json.loads(out.stdout)) == 31
+    assert len(json.loads(out.stdout)) == 29
     bad = subprocess.run([sys.executable, "-c", DRIVER, "profile", "predict", "--profile", "pixel9", "--source", "hat-csv", "x.csv"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.startswith("hwnas: error: unknown device profile") and bad.stderr.count("\n") == 1
@@ -37,8 +37,8 @@ def test_devices_lists_every_shipped_profile():
     out = hwnas("devices", "--json")
     assert out.returncode == 0, out.stderr
     rows = {r["name"]: r for r in json.loads(out.stdout)}
-    assert {"pixel1", "pixel4", "pixel6", "raspberrypi", "titanxp", "titanxp-iwslt14", "xeon", "v100-b64", "pixel2"} <= set(rows)
-    assert len(rows) == 31 and rows["v100-b64"]["features"] == "op-level-v1"
+    assert {"pixel1", "pixel4", "pixel6", "raspberrypi", "titanxp", "xeon", "v100-b64", "pixel2"} <= set(rows)
+    assert len(rows) == 29 and rows["v100-b64"]["features"] == "op-level-v1"
     assert rows["xeon"]["kind"] == "cpu" and rows["pixel4"]["n_measurements"] == 12116 and rows["xeon"]["acc10"] > 0.8
     table = hwnas("devices")
     assert table.returncode == 0 and "raspberrypi" in table.stdout and "mobile-cpu" in table.stdout

@@ -113,8 +113,8 @@ def test_predict_model_on_a_shipped_op_level_profile():
     shares = explanation.to_dict()["share"]
     assert explanation.ms > 0 and sum(shares.values()) == pytest.approx(1.0)
     assert explanation.ms == pytest.approx(explanation.overhead_ms + sum(ms for ms, _ in explanation.classes.values()))
-    with pytest.raises(OutOfDomainError, match="op-level"):
-        hwnas.predict_model(Block(), torch.randn(1, 3, 32, 32), "xeon")  # HAT's rows, not ops
+    with pytest.raises(OutOfDomainError, match="op class 'conv2d-dw-k5' has no basis in profile 'xeon'"):
+        hwnas.predict_model(Block(), torch.randn(1, 3, 32, 32), "xeon")  # HAT's transformers ran no depthwise conv
 
 
 def _hwnas(*args: str) -> subprocess.CompletedProcess[str]:

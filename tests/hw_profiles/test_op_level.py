@@ -64,6 +64,22 @@ def test_other_spaces_are_composed_or_extrapolated_never_measured_where_unseen(p
     assert sum(explained.share(p) for p in ("measured", "composed", "extrapolated")) == pytest.approx(1.0)
 
 
+def test_shares_count_each_ops_own_provenance(profile):
+    """A class whose small ops lie in the measured range and whose largest lies beyond it is split by op, not
+    counted as extrapolated whole: the shares are of milliseconds, op by op."""
+    from hwnas.hw_profiles._predict import explain_ops
+
+    largest_macs = profile.domain["op_classes"]["conv2d-pw"]["macs"][1]
+    inside = next(op for op in get_space("ofa-mbv3").ops(get_space("ofa-mbv3").max_arch())
+                  if op.kind == "conv2d" and op["k"] == 1 and op.macs == largest_macs)
+    beyond = ops.conv2d(inside["cin"], inside["cout"] * 4, 1, 1, (inside["h"], inside["w"]))  # 4× the largest measured
+    explained = explain_ops(profile, [inside, beyond])
+    by = explained.split["conv2d-pw"]
+    assert set(by) == {"measured", "extrapolated"} and explained.classes["conv2d-pw"] == (pytest.approx(sum(by.values())), "extrapolated")
+    assert explained.share("measured") == pytest.approx((explained.overhead_ms + by["measured"]) / explained.ms)
+    assert 0.1 < explained.share("extrapolated") < 0.9
+
+
 def test_out_of_domain_names_the_op_class(profile):
     speech = get_space("lighthubert", "base")  # its front end's convs are ~30× the largest conv OFA measured
     with pytest.raises(OutOfDomainError, match=r"arch [0-9a-f]{16} of lighthubert/base: op class 'conv1d-k3' has no basis"):
