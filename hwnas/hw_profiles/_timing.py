@@ -19,10 +19,9 @@ import numpy as np
 import torch
 
 from hwnas.errors import MeasurementError
-from hwnas.hw_profiles._runtimes import SDPA, make_runner
+from hwnas.hw_profiles._runtimes import make_runner
 
 STATISTICS: dict[str, Callable[[list[float]], float]] = {"median": statistics.median, "min": min}
-BENCHED = ("linear", "attention", "conv1d", "conv2d")
 
 
 def time_call(fn: Callable[[], Any], warmup: int, repeats: int) -> list[float]:
@@ -49,52 +48,6 @@ class Threads:
 
     def __exit__(self, *exc: Any) -> None:
         torch.set_num_threads(self.saved)
-
-
-def _op_module(op: Any) -> tuple[torch.nn.Module, tuple[torch.Tensor, ...]] | None:
-    """A module running one op alone, with random inputs of its shapes (None for kinds not benchmarked)."""
-    a = dict(op.attrs)
-    if op.kind == "linear":
-        return torch.nn.Linear(a["cin"], a["cout"], bias=a["bias"]), (torch.randn(1, a["n"], a["cin"]),)
-    if op.kind == "attention":
-        h, d = a["heads"], a["head_dim"]
-        q, k, v = torch.randn(1, h, a["n_q"], d), torch.randn(1, h, a["n_kv"], d), torch.randn(1, h, a["n_kv"], d)
-        return SDPA(bool(a["causal"])), (q, k, v)
-    if op.kind == "conv1d":
-        conv = torch.nn.Conv1d(a["cin"], a["cout"], a["k"], a["stride"], a["padding"], groups=a["groups"], bias=a["bias"])
-        return conv, (torch.randn(1, a["cin"], a["length"]),)
-    if op.kind == "conv2d":
-        conv = torch.nn.Conv2d(a["cin"], a["cout"], a["k"], a["stride"], a["padding"], groups=a["groups"], bias=a["bias"])
-        return conv, (torch.randn(1, a["cin"], a["h"], a["w"]),)
-    return None
-
-
-def benchmarked_ops(space: Any, archs: Sequence[Any], shape: tuple[int, ...], max_ops: int = 60) -> list[tuple[Any, Any]]:
-    """(op, (module, inputs)) for each distinct benchmarked op (by key) of `archs`, at most `max_ops` of them."""
-    seen: dict[str, Any] = {}
-    for arch in archs:
-        for op in space.ops(arch, shape):
-            if op.kind in BENCHED and op.key not in seen and len(seen) < max_ops:
-                seen[op.key] = op
-    out = []
-    for op in seen.values():
-        built = _op_module(op)
-        if built is not None and not (op.kind == "attention" and op["attn"] != "softmax"):
-            out.append((op, built))
-    return out
-
-
-def microbenchmarks(space: Any, archs: Sequence[Any], shape: tuple[int, ...], warmup: int, repeats: int,  # noqa: PLR0913
-                    max_ops: int = 60, statistic: str = "median", runtime: str = "torch",
-                    threads: int = 1, device: str = "cpu") -> tuple[list[Any], np.ndarray]:
-    """Each distinct benchmarked op (by key) of `archs`, at most `max_ops` of them, and its `statistic` ms alone."""
-    ops, ms = [], []
-    with torch.inference_mode():
-        for op, built in benchmarked_ops(space, archs, shape, max_ops):
-            run = make_runner(*built, runtime, threads, device)
-            ops.append(op)
-            ms.append(STATISTICS[statistic](time_call(run, warmup, repeats)))
-    return ops, np.array(ms)
 
 
 def check_forward_latency(space: Any) -> None:

@@ -106,17 +106,3 @@ def agent_subnet_samples(client: AgentClient, space: Any, archs: Sequence[Any], 
     inputs = space.example_input(1, tuple(shape))
     models = [onnx_bytes(supernet.extract(arch).eval(), inputs) for arch in archs]
     return client.samples(models, warmup, repeats, blocks, pause_s, threads)
-
-
-def agent_microbenchmarks(client: AgentClient, space: Any, archs: Sequence[Any], shape: tuple[int, ...], warmup: int,
-                          repeats: int, statistic: str = "median", threads: int = 1,
-                          max_ops: int = 60) -> tuple[list[Any], np.ndarray]:
-    """`_timing.microbenchmarks` on the agent's device: the single ops as ONNX models, timed in one request."""
-    from hwnas.hw_profiles._runtimes import onnx_bytes  # torch: measuring needs it
-    from hwnas.hw_profiles._timing import STATISTICS, benchmarked_ops
-
-    ops = benchmarked_ops(space, archs, shape, max_ops)
-    if not ops:
-        return [], np.zeros(0)
-    samples = client.samples([onnx_bytes(*built) for _, built in ops], warmup, repeats, 1, 0.0, threads)
-    return [op for op, _ in ops], np.array([STATISTICS[statistic](list(row)) for row in samples])

@@ -34,11 +34,8 @@ def test_small_real_measurement_fits_saves_and_validates(tmp_path):
     profile, model = measure_profile(space, n=10, warmup=2, repeats=5, statistic="min", pause_s=0)
     assert torch.get_num_threads() == threads_before  # fixed threads only while measuring
     assert profile.device == "local-cpu" and profile.threads == 1 and profile.provenance["statistic"] == "min"
-    n_ops = profile.validation["microbenchmarks"]["n_ops"]
-    assert n_ops > 5 and set(profile.validation["microbenchmarks"]["kinds"]) <= {"linear", "attention", "conv1d"}
-    # one op-level fit on the subnets and their ops timed alone, scored on the subnets held out
-    assert profile.domain["features"] == "op-level-v1" and set(profile.validation["per_source"]) == {"subnets", "single ops"}
-    assert profile.validation["metrics"]["n"] == 2 and profile.validation["n_train"] == 8 + n_ops - round(0.2 * n_ops)
+    assert profile.validation["n_train"] == 8 and profile.validation["n_test"] == 2 and profile.validation["metrics"]["n"] == 2
+    assert profile.domain["features"] == "op-level-v1" and set(profile.validation["per_source"]) == {"subnets"}
     assert {"linear", "attention-softmax", "layernorm"} <= set(profile.domain["op_classes"])
     loaded = load_profile(save_profile(profile, model, tmp_path / "local"))
     archs = [space.sample(100 + i) for i in range(4)]
