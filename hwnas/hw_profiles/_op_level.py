@@ -22,6 +22,7 @@ Clip and tanh, fuse: hard-swish and GELU run as their own ops there).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -186,6 +187,7 @@ class OpLevelDomain:
         self._blocks: dict[Any, int] = {}
         self._block_list: list[np.ndarray] = []  # per block: its row and unmeasured part, stacked
         self._block_rows: np.ndarray | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def from_dict(cls, domain: dict[str, Any], device: str) -> OpLevelDomain:
@@ -285,16 +287,19 @@ class OpLevelDomain:
         return index
 
     def blocks_rows(self, block_lists: Sequence[Sequence[Any]], overhead: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        """`row` of each subnet given as block specs (its rows, and their unmeasured parts)."""
+        """`row` of each subnet given as block specs (its rows, and their unmeasured parts): each distinct block's
+        share once, then one sparse sum per subnet."""
         from scipy.sparse import csr_matrix  # heavy (0.2 s): only pricing needs it
 
-        indices = [[self._block_index(block) for block in blocks] for blocks in block_lists]
-        if self._block_rows is None:
-            self._block_rows = np.stack(self._block_list) if self._block_list else np.zeros((0, 2, self.width))
+        with self._lock:  # search workers price in threads: indices and the stacked rows must agree
+            indices = [[self._block_index(block) for block in blocks] for blocks in block_lists]
+            if self._block_rows is None:
+                self._block_rows = np.stack(self._block_list) if self._block_list else np.zeros((0, 2, self.width))
+            block_rows = self._block_rows
         counts = [len(i) for i in indices]
         members = csr_matrix((np.ones(sum(counts)), np.concatenate([np.asarray(i, dtype=np.int64) for i in indices] or [[]]),
-                              np.concatenate([[0], np.cumsum(counts)])), shape=(len(indices), len(self._block_list)))
-        rows, unmeasured = members @ self._block_rows[:, 0], members @ self._block_rows[:, 1]
+                              np.concatenate([[0], np.cumsum(counts)])), shape=(len(indices), len(block_rows)))
+        rows, unmeasured = members @ block_rows[:, 0], members @ block_rows[:, 1]
         rows[:, 0] += overhead
         return np.asarray(rows), np.asarray(unmeasured)
 
