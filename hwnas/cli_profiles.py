@@ -95,9 +95,11 @@ def calibrate(
             _check_space(source, file, space_name)
         profile, model = calibrate_help_columns(pairs, name=name, kind=kind, runtime=runtime)
     else:
-        if len(files) != 1 or len(devices) > 1 or name is not None:
-            raise DataFileError(f"source {source!r} calibrates one FILE with at most one --device (and no --name)")
-        profile, model = entry.calibrate(files[0], device=devices[0] if devices else None, kind=kind, runtime=runtime)
+        if (len(files) != 1 and not entry.many_files) or len(devices) > 1 or name is not None:
+            one = "FILE..." if entry.many_files else "one FILE"
+            raise DataFileError(f"source {source!r} calibrates {one} with at most one --device (and no --name)")
+        profile, model = entry.calibrate(files if entry.many_files else files[0], device=devices[0] if devices else None,
+                                         kind=kind, runtime=runtime)
     _report_calibrated(profile, model, out, as_json)
 
 

@@ -42,10 +42,11 @@ def calibrate_hat_sources(sources: Sequence[Measured], device: str, kind: str, r
                               "hwnas profile calibrate --source hat-csv")
 
 
-def calibrate_hat_csv(path: str | Path, device: str | None = None, kind: str | None = None,
+def calibrate_hat_csv(paths: str | Path | Sequence[str | Path], device: str | None = None, kind: str | None = None,
                       runtime: str | None = None) -> tuple[Profile, LatencyModel]:
-    """An op-level profile from a HAT CSV; bad data raises `DataFileError` (see `read_hat_csv`, `hat_archs`)."""
-    source = hat_source(path)
-    guess = guess_device(Path(path))
-    return calibrate_hat_sources([source], device or guess.get("device") or Path(path).stem, kind or guess.get("kind", "cpu"),
-                                 runtime or "pytorch eager (fairseq, HAT's measurement script)")
+    """An op-level profile from one HAT CSV, or one fit over several of one device (e.g. its WMT'14 and IWSLT'14
+    runs); bad data raises `DataFileError` (see `read_hat_csv`, `hat_archs`)."""
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    guess = guess_device(Path(paths[0]))
+    return calibrate_hat_sources([hat_source(p) for p in paths], device or guess.get("device") or Path(paths[0]).stem,
+                                 kind or guess.get("kind", "cpu"), runtime or "pytorch eager (fairseq, HAT's measurement script)")

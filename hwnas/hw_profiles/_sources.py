@@ -37,6 +37,8 @@ class CalibrationSource:
     has_spaces: bool = False
     #: Files of this format hold subnets of the space `--space` names (a user's own CSV).
     space_option: bool = False
+    #: Several files of this format (one device's) make one profile: `calibrate` takes the list.
+    many_files: bool = False
 
 
 def source_ms(profile: Profile, source: Measured) -> np.ndarray:
@@ -98,8 +100,8 @@ def _score_lut(profile: Profile, file: Path) -> Scored:
 
 
 CALIBRATION_SOURCES: Registry[CalibrationSource] = Registry("calibration source")
-CALIBRATION_SOURCES.register("hat-csv", CalibrationSource(calibrate_hat_csv, _score_hat),
-                             summary="HAT's SubTransformer latency CSV (one device per file)")
+CALIBRATION_SOURCES.register("hat-csv", CalibrationSource(calibrate_hat_csv, _score_hat, many_files=True),
+                             summary="HAT's SubTransformer latency CSVs (one device; several files make one fit)")
 CALIBRATION_SOURCES.register("help-csv", CalibrationSource(calibrate_help_csv, _score_help, has_spaces=True),
                              summary="HELP's latency CSV of measured subnets (ofa-mbv3), one column per device")
 CALIBRATION_SOURCES.register("arch-csv", CalibrationSource(calibrate_arch_csv, _score_arch_csv, space_option=True),

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hwnas.cli import app as APP
+from hwnas.hw_profiles import load_profile
 
 DRIVER = "import sys; from hwnas.cli import main; sys.argv = ['hwnas', *sys.argv[1:]]; main()"
 
@@ -53,6 +54,21 @@ def test_calibrate_then_predict_scores_unseen_measurements(small_hat_csv, hat_xe
     assert scored.returncode == 0, scored.stderr
     result = json.loads(scored.stdout)
     assert len(result["predictions"]) == 2000 and result["metrics"]["acc10"] > 0.8  # 1,600 rows it never saw
+
+
+def test_several_hat_files_of_one_device_make_one_fit(hwnas_data, tmp_path):
+    """A device's WMT'14 and IWSLT'14 runs (each with the sentence length and vocabulary it ran) in one profile."""
+    files = []
+    for name in ("wmt14ende_gpu_titanxp_all.csv", "iwslt14deen_gpu_titanxp_all.csv"):
+        lines = (hwnas_data / "hat-latency" / name).read_text().splitlines(keepends=True)
+        files.append(tmp_path / name)
+        files[-1].write_text("".join(lines[:301]))
+    made = hwnas("profile", "calibrate", "--source", "hat-csv", *files, "--out", tmp_path / "gpu", "--json")
+    assert made.returncode == 0, made.stderr
+    facts = json.loads(made.stdout)
+    assert facts["n_measurements"] == 600 and facts["name"] == "titanxp" and set(facts["validation"]["per_source"]) == {
+        f.name for f in files}
+    assert {s["workload"]["decode_steps"] for s in load_profile(tmp_path / "gpu").provenance["sources"]} == {30, 23}
 
 
 def test_predict_nnmeter_keys_with_a_shipped_profile(small_lut):
