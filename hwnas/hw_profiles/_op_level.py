@@ -264,7 +264,7 @@ class OpLevelDomain:
     def row(self, ops: Sequence[Any], overhead: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """The model's feature row of one subnet's ops ([overhead, then count, MACs, outputs per class]) and the part
         of it from ops not measured (composed or extrapolated)."""
-        row, unmeasured = np.zeros(self.width), np.zeros(self.width)
+        row, unmeasured = [0.0] * self.width, [0.0] * self.width  # Python floats: a decode step's ops are many and small
         row[0] = overhead
         for op in fused(ops, self.fusion):
             priced = self.resolve(op)
@@ -272,8 +272,10 @@ class OpLevelDomain:
             for name, count, macs, out in priced.parts:
                 j = self._index[name]
                 for vector in target:
-                    vector[j: j + 3] += (count, macs, out)
-        return row, unmeasured
+                    vector[j] += count
+                    vector[j + 1] += macs
+                    vector[j + 2] += out
+        return np.array(row), np.array(unmeasured)
 
     def _block_index(self, block: Any) -> int:
         """The row of `block` in `_block_rows` (its share computed once: fusion stays inside a block, as a block's

@@ -114,17 +114,15 @@ class DecodingLayerSpec(BlockSpec):
     def ops(self) -> list[OpSpec]:
         b, e, c = self.beam, self.embed, self.cross
         qkv, cross_qkv = self.heads * self.head_dim, c.heads * c.head_dim
+        projection, add, norm = ops.linear(b, e, qkv), ops.add(b * e), ops.layernorm(b, e)
+        rest = [ops.linear(b, qkv, e), add, norm,  # every step's ops but the self-attention's, made once
+                ops.linear(b, e, cross_qkv), ops.attention("softmax", b, c.n_kv, c.heads, c.head_dim),
+                ops.linear(b, cross_qkv, e), add, norm,
+                ops.linear(b, e, self.ffn), ops.act(self.activation, b * self.ffn), ops.linear(b, self.ffn, e), add, norm]
         result = [ops.linear(b * c.n_kv, c.kv_embed, cross_qkv), ops.linear(b * c.n_kv, c.kv_embed, cross_qkv)]
         for t in range(1, self.steps + 1):
-            result += [
-                ops.linear(b, e, qkv), ops.linear(b, e, qkv), ops.linear(b, e, qkv),
-                ops.attention(self.kind, b, t, self.heads, self.head_dim, causal=True),
-                ops.linear(b, qkv, e), ops.add(b * e), ops.layernorm(b, e),
-                ops.linear(b, e, cross_qkv), ops.attention("softmax", b, c.n_kv, c.heads, c.head_dim),
-                ops.linear(b, cross_qkv, e), ops.add(b * e), ops.layernorm(b, e),
-                ops.linear(b, e, self.ffn), ops.act(self.activation, b * self.ffn), ops.linear(b, self.ffn, e),
-                ops.add(b * e), ops.layernorm(b, e),
-            ]
+            result += [projection, projection, projection, ops.attention(self.kind, b, t, self.heads, self.head_dim, causal=True),
+                       *rest]
         return result
 
 
