@@ -42,6 +42,16 @@ def test_latency_explains_where_the_ms_come_from(gpu_profile):
     assert table.returncode == 0 and "composed" in table.stdout and "of the predicted ms: measured" in table.stdout
 
 
+def test_latency_says_what_its_milliseconds_are_of():
+    """HAT's space is priced as HAT measured it (a decode); other presets as one forward pass."""
+    hat = hwnas("latency", "mixed-attention", "--preset", "hat-wmt14-en-de", "--device", "xeon", "--arch", "hat-xeon-137.9ms")
+    assert hat.returncode == 0, hat.stderr
+    assert "latency = translate one sentence as HAT measured it" in " ".join(hat.stdout.split())
+    assert abs(float(hat.stdout.split(" ms on xeon")[0].split()[-1]) / 137.9 - 1) < 0.2
+    tiny = hwnas("latency", "mixed-attention", "--preset", "tiny-mt", "--device", "xeon", "--arch", "max", "--json")
+    assert tiny.returncode == 0 and json.loads(tiny.stdout)["workload"] == "one forward pass, batch 1"
+
+
 def test_latency_of_many_archs_reports_each_out_of_domain_one(gpu_profile, tmp_path):
     archs = tmp_path / "archs.jsonl"
     sampled = hwnas("sample", "lighthubert", "--preset", "base", "-n", "3")  # its front end's convs dwarf any the GPU ran
