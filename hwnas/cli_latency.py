@@ -55,14 +55,16 @@ def register(app: typer.Typer, console: Console) -> None:
         archs = [read_arch(space, arch)] if arch is not None else read_archs_file(space, archs_file)  # type: ignore[arg-type]
         profile = get_profile(device)
         rows = [_price(profile, space, a, explain) for a in archs]
-        workload = space.latency_workload or "one forward pass, batch 1"
+        workload = space.latency_workload or f"one forward pass, batch {profile.batch}"
+        if space.latency_workload and profile.batch != 1:
+            workload += f"; profile {profile.device!r} was measured on batches of {profile.batch}"
         if as_json:
             for row in rows:
                 print(json.dumps({"space": space.name, "preset": space.preset, "device": profile.device,
                                   "workload": workload, **row}))
         else:
             if space.latency_workload:  # say what the milliseconds are of, where it is not one forward pass
-                console.print(f"{space.label}: latency = {space.latency_workload}", markup=False)
+                console.print(f"{space.label}: latency = {workload}", markup=False)
             for row in rows:
                 _show(console, profile.device, row)
         if any("out_of_domain" in row for row in rows):

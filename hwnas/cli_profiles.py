@@ -42,8 +42,8 @@ _user_errors = user_errors
 @profile_app.command()
 @_user_errors
 def calibrate(
-    files: list[Path] = typer.Argument(None, metavar="FILE...", help="Measurements: a HAT latency CSV, an nn-Meter LUT JSON, "
-                                       "or HELP latency CSVs (several: one profile fitted on all of them)."),
+    files: list[Path] = typer.Argument(None, metavar="FILE...", help="Measurements: HAT latency CSVs or HELP latency CSVs "
+                                       "(several: one profile fitted on all of them), or an nn-Meter LUT JSON."),
     source: Optional[str] = typer.Option(None, "--source", help=" or ".join(CALIBRATION_SOURCES.names()) + "."),
     few_shot: Optional[Path] = typer.Option(None, "--few-shot", help="A few measured subnets of a new device (JSON lines of "
                                             "arch + ms, an arch CSV, or a HELP CSV with --column): a mix of base profiles."),
@@ -168,7 +168,8 @@ def measure(
                                  "of a space's subnets: a profile for any model (`hwnas predict`); -n kernels (default 400)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Measure random subnets and their ops on this machine or an agent's device (under an exclusive lock) and fit a profile."""
+    """Measure random subnets (or, with --kernels, single ops) on this machine or an agent's device (under an exclusive
+    lock) and fit an op-level profile."""
     if kernels:
         if space_name is not None or few_shot:
             raise DataFileError("--kernels measures single ops for any model: it takes no --space and no --few-shot")

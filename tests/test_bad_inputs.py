@@ -53,6 +53,7 @@ CORPUS: list[tuple[str, tuple[str, ...]]] = [
     ("run {d}/space.yaml", ("unknown search space 'resnet'",)),
     ("run {d}/proxy-batch.yaml", ("task.options.proxy_batch", "positive integer")),
     ("run {d}/long-value.yaml", ("searcher.sampler", "characters)")),
+    ("run {d}/decode-measured.yaml", ("objectives.0", "latency is defined as: translate one sentence", "cannot measure")),
     ("run {d}/extra-key.yaml", ("colour", "Extra inputs are not permitted")),
     ("run {d}/constraint.yaml", ("must look like",)),
     ("run {d}/quick.yaml --workers 0", ("--workers",)),
@@ -150,21 +151,23 @@ def bad_files(tmp_path_factory, hwnas_data) -> dict[str, str]:
     spec("proxy-batch.yaml", task={"name": "mnist1d", "options": {"proxy_batch": "abc"}},
          objectives=[{"metric": "naswot", "direction": "maximize"}])
     spec("long-value.yaml", searcher={"kind": "optuna", "sampler": "s" * 500_000})
+    spec("decode-measured.yaml", space={"name": "mixed-attention", "preset": "hat-wmt14-en-de"},
+         objectives=[{"metric": "latency_ms", "device": "local-cpu", "direction": "minimize"}])
     spec("extra-key.yaml", colour="red")
     spec("constraint.yaml", constraints=["params_m < 3"])
     (d / "deep.json").write_text("{\"a\": " * 200_000 + "1" + "}" * 200_000)
     hat = (hwnas_data / "hat-latency" / "wmt14ende_cpu_xeon_all.csv").read_text().splitlines()
     (d / "hat.csv").write_text("\n".join(hat[:50]) + "\n")
-    shipped = get_profile("xeon").path  # a real profile, then broken three ways
-    for name in ("nan-profile", "dir-profile", "binary-profile", "nested-profile"):
+    for name in ("nan-profile", "dir-profile", "binary-profile", "nested-profile"):  # real profiles, then broken
+        shipped = get_profile("gold-6240" if name == "nested-profile" else "xeon").path  # gold-6240 keeps a correction
         (d / name).mkdir()
         for file in shipped.iterdir():
             (d / name / file.name).write_bytes(file.read_bytes())
     predictor = d / "nan-profile" / "predictor.json"
     predictor.write_text(_with_nan(predictor.read_text()))
     nested = json.loads((d / "nested-profile" / "predictor.json").read_text())
-    first = next(iter(nested["parts"].values()))
-    first["kind"] = "nosuch"  # a predictor kind no hwnas writes, inside the profile's model
+    correction = next(iter(nested["aux"].values()))
+    correction["kind"] = "nosuch"  # a predictor kind no hwnas writes, nested in the profile's space correction
     (d / "nested-profile" / "predictor.json").write_text(json.dumps(nested))
     with closing(sqlite3.connect(d / "foreign.db")) as db:
         db.execute("CREATE TABLE notes (text TEXT)")

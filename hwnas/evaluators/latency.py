@@ -39,8 +39,9 @@ class LatencyEvaluator(Evaluator):
         self.agent: AgentClient | None = None
         if measure:  # torch is loaded only here: predicted latency needs none
             from hwnas.hw_profiles._measure import check_device  # torch: only this path needs it
-            from hwnas.hw_profiles._timing import STATISTICS
+            from hwnas.hw_profiles._timing import STATISTICS, check_forward_latency
 
+            check_forward_latency(space)  # when the spec loads, not in its first trial
             self.agent = AgentClient.for_device(str(device)) if is_agent(str(device)) else None
             check_device(str(device), "onnxruntime" if self.agent else "torch")
             if statistic not in STATISTICS:

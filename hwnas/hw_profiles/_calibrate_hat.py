@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from hwnas.errors import DataFileError
 from hwnas.hw_profiles._calibrate_op_level import Measured, calibrate_measured
 from hwnas.hw_profiles._common import file_provenance
 from hwnas.hw_profiles._hat import guess_device, hat_archs, hat_space, read_hat_csv
@@ -46,7 +47,14 @@ def calibrate_hat_csv(paths: str | Path | Sequence[str | Path], device: str | No
                       runtime: str | None = None) -> tuple[Profile, LatencyModel]:
     """An op-level profile from one HAT CSV, or one fit over several of one device (e.g. its WMT'14 and IWSLT'14
     runs); bad data raises `DataFileError` (see `read_hat_csv`, `hat_archs`)."""
-    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    guess = guess_device(Path(paths[0]))
-    return calibrate_hat_sources([hat_source(p) for p in paths], device or guess.get("device") or Path(paths[0]).stem,
+    paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    if not paths:
+        raise DataFileError("no HAT latency CSV given")
+    guesses = {guess_device(p).get("device") or p.stem for p in paths}
+    if device is None and len(guesses) > 1:
+        raise DataFileError(f"{', '.join(str(p) for p in paths)}: the files name different devices "
+                            f"({', '.join(sorted(guesses))}); one profile is one device: calibrate them apart, or name the "
+                            "device with --device if they are one")
+    guess = guess_device(paths[0])
+    return calibrate_hat_sources([hat_source(p) for p in paths], device or guess.get("device") or paths[0].stem,
                                  kind or guess.get("kind", "cpu"), runtime or "pytorch eager (fairseq, HAT's measurement script)")

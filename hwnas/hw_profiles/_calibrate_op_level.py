@@ -1,10 +1,11 @@
-"""Op-level profiles fitted on end-to-end latencies of measured subnets (HELP's CSVs, a user's own CSV).
+"""Op-level profiles fitted on end-to-end latencies of measured subnets (HAT's and HELP's CSVs, a user's own CSV,
+subnets measured here).
 
-Each subnet's ops (`space.ops(arch)`, fused as the runtime fuses them) become one row of per-class counts,
-MACs and output elements; non-negative unit costs are fitted on relative error (`OpCostLinear`), validated
-on a held-out 20 % and refitted on every row for shipping. The profile's `op_classes` are the classes the
-rows held, with the per-op ranges they were measured at, so another space's ops are priced as measured,
-composed or extrapolated (`_op_level`).
+Each subnet's ops (what it ran: `space.latency_blocks(arch)` unless the source says otherwise, fused as the
+runtime fuses them) become one row of per-class counts, MACs and output elements; non-negative unit costs are
+fitted on relative error (`OpCostLinear`), validated on a held-out 20 % and refitted on every row for shipping.
+The profile's `op_classes` are the classes the rows held, with the per-op ranges they were measured at, so
+another space's ops are priced as measured, composed or extrapolated (`_op_level`).
 """
 
 from __future__ import annotations
@@ -177,32 +178,39 @@ def calibrate_measured(sources: Sequence[Measured], device: str, kind: str, runt
                        method: str, fusion: str = "eager") -> tuple[Profile, LatencyModel]:
     """One op-level profile fitted on every source of a device, validated per source on its held-out 20 %.
 
-    Unit costs are fitted on all sources' rows together (relative error); each source's space may add its own
-    correction (kept where CV on its training rows shows a clear gain), which prices only archs of that space."""
+    Unit costs are fitted on all sources' rows together (relative error); each space whose own archs the sources
+    timed may add a correction (fitted on all those sources' rows, kept where CV on their training rows shows a clear
+    gain), which prices only archs of that space."""
     classes, domain, rows = source_rows(sources, fusion, device)
     splits = [split_indices(len(s.latency_ms)) for s in sources]
     train_rows = np.vstack([r[train] for r, (train, _) in zip(rows, splits)])
     train_ms = np.concatenate([s.latency_ms[train] for s, (train, _) in zip(sources, splits)])
     held_out = fit_unit_costs(train_rows, train_ms, domain.columns)
     shipped = fit_unit_costs(np.vstack(rows), np.concatenate([s.latency_ms for s in sources]), domain.columns)
-    per_source, corrections, aux = {}, [], {}
+    held_corrections, aux, corrections = {}, {}, []
+    for key in dict.fromkeys(s.key for s in sources if s.corrects):  # one correction per space, on all its sources' rows
+        group = [(s, r, train) for s, r, (train, _) in zip(sources, rows, splits) if s.corrects and s.key == key]
+        x, y = np.vstack([r[train] for _, r, train in group]), np.concatenate([s.latency_ms[train] for s, _, train in group])
+        if correction_helps(x, y, held_out):
+            held_corrections[key] = fit_correction(x, y, held_out)
+            aux[key] = fit_correction(np.vstack([r for _, r, _ in group]), np.concatenate([s.latency_ms for s, _, _ in group]),
+                                      shipped)
+            corrections.append({"space": group[0][0].space.name, "preset": group[0][0].space.preset})
+    per_source = {}
     truth, predicted, plain = [], [], []
-    for s, r, (train, test) in zip(sources, rows, splits):
+    for s, r, (_, test) in zip(sources, rows, splits):
         base_test = held_out.predict(r[test])
-        keep = s.corrects and correction_helps(r[train], s.latency_ms[train], held_out)
-        pred = base_test * np.exp(fit_correction(r[train], s.latency_ms[train], held_out).predict_raw(r[test])) if keep else base_test
+        correction = held_corrections.get(s.key) if s.corrects else None
+        pred = base_test if correction is None else base_test * np.exp(correction.predict_raw(r[test]))
         per_source[s.label] = {**metrics.summary(s.latency_ms[test], pred), "spearman": _spearman(s.latency_ms[test], pred),
-                               "correction": keep,
+                               "correction": correction is not None,
                                "unit_costs_alone": metrics.summary(s.latency_ms[test], base_test)}
         truth.append(s.latency_ms[test])
         predicted.append(pred)
         plain.append(base_test)
-        if keep:
-            corrections.append({"space": s.space.name, "preset": s.space.preset})
-            aux[s.key] = fit_correction(r, s.latency_ms, shipped)
     validation = {
         "split": "random 80/20 of each source's rows, numpy seed 0; unit costs fitted on every source's 80 %, "
-                 "each space's correction on its own 80 %",
+                 "each space's correction on its sources' 80 %",
         "n_train": int(len(train_ms)), "n_test": int(sum(len(t) for t in truth)),
         "metrics": metrics.summary(np.concatenate(truth), np.concatenate(predicted)),
         "unit_costs_alone": metrics.summary(np.concatenate(truth), np.concatenate(plain)),

@@ -158,6 +158,7 @@ def measure_archs(space: Any, archs: Sequence[Any], device: str = "local-cpu", r
     check_device(device, runtime)
     if statistic not in STATISTICS:
         raise UnknownNameError("statistic", statistic, STATISTICS)
+    check_forward_latency(space)
     client = _agent(device, token_file)
     facts = _device_facts(device, client)
     shape = tuple(space.default_input_shape)
@@ -258,10 +259,13 @@ def validate_local(profile: Profile, space: Any, n: int = 30, seed: int = 1, war
     A profile measured through an agent is validated on it (`device`: the agent's address now, if it moved)."""
     runtime = profile.provenance.get("runtime_name", "torch")
     measured_here = profile.device in DEVICES or is_agent(profile.device)
-    if profile.domain.get("features") not in (*READABLE, OP_LEVEL) or not measured_here:
-        raise MeasurementError(f"profile {profile.device!r} was not measured by hwnas profile measure "
-                               f"({profile.domain.get('features')}); validate measures local-cpu, local-gpu and agent:// "
-                               "profiles")
+    features = profile.domain.get("features")
+    # op-level profiles are also fitted on public data and on kernels (--kernels): only `measure_profile`'s keep a runtime
+    of_subnets = features in READABLE or (features == OP_LEVEL and "runtime_name" in profile.provenance)
+    if not of_subnets or not measured_here:
+        raise MeasurementError(f"profile {profile.device!r} was not measured on subnets by hwnas profile measure "
+                               f"({features}); validate measures the local-cpu, local-gpu and agent:// profiles it writes "
+                               "(a --kernels profile is checked on models: hwnas predict MODEL.onnx)")
     device = device or profile.device
     if is_agent(device) != is_agent(profile.device):
         raise MeasurementError(f"profile {profile.device!r} cannot be validated on {device!r}: "

@@ -99,19 +99,23 @@ def priced_archs(profile: Profile, space, archs: Sequence) -> tuple[np.ndarray, 
     rows, rest = _op_level_rows(profile, space, archs)
     model = op_model(profile)
     base = model.predict(rows)
-    return _corrected(profile, space, rows, base), np.clip(model.predict(rest) / np.maximum(base, 1e-12), 0.0, 1.0)
+    return _corrected(profile, space, rows, rest, base), np.clip(model.predict(rest) / np.maximum(base, 1e-12), 0.0, 1.0)
 
 
-def _corrected(profile: Profile, space, rows: np.ndarray, ms: np.ndarray) -> np.ndarray:  # noqa: ANN001
-    """`ms` times the calibrated space's measured correction, for archs of that space."""
+def _corrected(profile: Profile, space, rows: np.ndarray, unmeasured: np.ndarray, ms: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """`ms` times the calibrated space's measured correction, for archs of that space whose every op is measured:
+    the correction learned the measured archs' pattern (a cosFormer layer in HAT's space, say, is no part of it)."""
     correction = profile.model.aux.get(f"correction:{space.name}/{space.preset}")
-    return ms if correction is None else ms * np.exp(correction.predict_raw(rows))  # type: ignore[attr-defined]
+    if correction is None:
+        return ms
+    inside = ~np.any(unmeasured > 0, axis=1)
+    return np.where(inside, ms * np.exp(correction.predict_raw(rows)), ms)  # type: ignore[attr-defined]
 
 
 def _op_level_archs_ms(profile: Profile, space, archs: Sequence) -> np.ndarray:  # noqa: ANN001
     """Unit costs over the archs' op rows; archs of a calibrated space also get that space's measured correction."""
-    rows = _op_level_rows(profile, space, archs)[0]
-    return _corrected(profile, space, rows, op_model(profile).predict(rows))
+    rows, unmeasured = _op_level_rows(profile, space, archs)
+    return _corrected(profile, space, rows, unmeasured, op_model(profile).predict(rows))
 
 
 @dataclass(frozen=True)

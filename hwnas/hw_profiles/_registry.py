@@ -9,6 +9,9 @@ from hwnas.hw_profiles._profile import PROFILE_FILE, Profile, load_profile
 
 #: Found beside this module, so it works from an installed package (package data: profiles/*/*).
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+#: Shipped names folded into another profile of the same device, runtime and batch.
+MERGED = {"titanxp-b1": "titanxp", "titanxp-iwslt14": "titanxp"}
+MERGED_WHY = "one TITAN Xp at batch 1, fitted on HAT's WMT'14 and IWSLT'14 runs and HELP's OFA and FBNet columns together"
 
 
 def shipped_profile_names() -> list[str]:
@@ -30,4 +33,8 @@ def get_profile(name_or_path: str | Path) -> Profile:
     name = str(name_or_path)
     if name in shipped_profile_names():
         return load_profile(PROFILES_DIR / name)
+    if name in MERGED:
+        error = UnknownNameError("device profile (or profile directory)", name, shipped_profile_names())
+        error.args = (f"device profile {name!r} is now part of {MERGED[name]!r}: {MERGED_WHY}; use device {MERGED[name]}",)
+        raise error
     raise UnknownNameError("device profile (or profile directory)", name, shipped_profile_names())

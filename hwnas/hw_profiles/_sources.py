@@ -47,8 +47,8 @@ def source_ms(profile: Profile, source: Measured) -> np.ndarray:
     if source.space is not None and source.own_workload:
         return predict_archs_ms(profile, source.space, source.archs)
     if not has_op_model(profile):
-        raise OutOfDomainError(f"{source.label}'s rows are ops timed outside {source.space.label}'s own workload; profile "
-                               f"{profile.device!r} ({profile.domain.get('features')}) prices archs of its spaces, not ops")
+        raise OutOfDomainError(f"{source.label}'s rows are ops as they were timed; profile {profile.device!r} "
+                               f"({profile.domain.get('features')}) prices archs of its spaces, not ops")
     domain = op_level_domain(profile)
     rows = domain.blocks_rows(source.blocks(), overhead=float(source.whole))[0]
     return op_model(profile).predict(rows)

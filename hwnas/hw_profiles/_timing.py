@@ -1,4 +1,4 @@
-"""Timing forward passes: whole extracted subnets and single ops, on this CPU or a local CUDA GPU.
+"""Timing forward passes of extracted subnets (and of any module, for kernel profiles), on this CPU or a local CUDA GPU.
 
 A measurement is `warmup` untimed calls, then `repeats` timed ones reduced by a statistic (median by
 default; `min` where other processes load the machine, since preemption only ever adds time). Subnets

@@ -1,5 +1,6 @@
-"""Features of measured (torch / ONNX Runtime) profiles: one row per arch from its ops, one per op for
-the microbenchmark regressors.
+"""Features of the profiles `hwnas profile measure` wrote before it wrote op-level ones (`torch-ops-v1..3`): one
+row per arch from its ops, one per op for their microbenchmark regressors. Read only, so those profiles still price
+their space; op classes (`op_class`) are shared with the op-level profiles.
 
 An eager forward pass costs, per op, a fixed dispatch overhead plus work that scales with MACs and with
 the elements written; both depend on which kernel runs. A depthwise 5×5 convolution, a 1×1 and a dense

@@ -143,9 +143,10 @@ class MixedAttentionSpace(SearchSpace):
         arch, (src_len, steps) = self.validate(arch), self._shape(input_shape)
         forward = self._seq2seq_blocks(arch, (src_len, steps))
         encoder = forward[: 1 + int(arch["encoder_layers"])]  # type: ignore[call-overload]
+        layers = [layer for layer in forward[len(encoder) + 1: -1] if isinstance(layer, TransformerLayerSpec)]
         decoder = [DecodingLayerSpec(steps, beam, layer.embed, layer.heads, layer.head_dim, layer.ffn, layer.kind,
-                                     layer.activation, layer.cross)
-                   for layer in forward[len(encoder) + 1: -1] if isinstance(layer, TransformerLayerSpec) and layer.cross]
+                                     layer.activation, layer.cross)  # type: ignore[arg-type]  # every decoder layer has one
+                   for layer in layers]
         return [*encoder, TokenDecodingSpec(steps, beam, self.io.vocab_size, int(arch["decoder_embed_dim"])), *decoder]  # type: ignore[arg-type]
 
     def build_supernet(self) -> Supernet:

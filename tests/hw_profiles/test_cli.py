@@ -69,6 +69,11 @@ def test_several_hat_files_of_one_device_make_one_fit(hwnas_data, tmp_path):
     assert facts["n_measurements"] == 600 and facts["name"] == "titanxp" and set(facts["validation"]["per_source"]) == {
         f.name for f in files}
     assert {s["workload"]["decode_steps"] for s in load_profile(tmp_path / "gpu").provenance["sources"]} == {30, 23}
+    other = tmp_path / "wmt14ende_cpu_xeon_all.csv"
+    other.write_text(files[0].read_text())
+    mixed = hwnas("profile", "calibrate", "--source", "hat-csv", files[0], other, "--out", tmp_path / "mixed")
+    assert mixed.returncode == 2 and "name different devices (titanxp, xeon)" in mixed.stderr
+    assert len(mixed.stderr.strip().splitlines()) == 1 and not (tmp_path / "mixed").exists()
 
 
 def test_predict_nnmeter_keys_with_a_shipped_profile(small_lut):

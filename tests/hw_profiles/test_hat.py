@@ -52,19 +52,25 @@ def test_missing_file(tmp_path):
         read_hat_csv(tmp_path / "none.csv")
 
 
-def _class_sums(space, arch) -> dict[str, tuple[int, int]]:
-    """(ops, MACs) per op kind of the arch's latency workload."""
+def _class_sums(space, arch) -> dict[str, tuple[int, int, int]]:
+    """(ops, MACs, output elements) per op kind of the arch's latency workload; a cross-attention's outputs (heads ×
+    attended encoder layers, whose pairing a HAT row does not hold) are left out."""
+    from hwnas.hw_profiles._op_level import out_elements
+
     sums: dict[str, list[int]] = {}
     for block in space.latency_blocks(arch):
         for op in block.ops():
-            entry = sums.setdefault(op.key.split("(")[0] if op.kind != "attention" else f"attention-{op['attn']}", [0, 0])
+            entry = sums.setdefault(op.kind if op.kind != "attention" else f"attention-{op['attn']}", [0, 0, 0])
             entry[0] += 1
             entry[1] += op.macs
+            cross = op.kind == "attention" and not op["causal"] and op["n_q"] != op["n_kv"]  # a decode step over memory
+            entry[2] += 0 if cross else out_elements(op)
     return {k: tuple(v) for k, v in sums.items()}
 
 
 def test_rows_become_archs_with_the_same_ops(tmp_path):
-    """An averaged row is rebuilt as an arch whose every op count and MAC sum equals the original arch's."""
+    """An averaged row is rebuilt as an arch whose op counts, MACs and output elements (but the cross-attention's,
+    see `hwnas.hw_profiles._hat`) sum to the original arch's."""
     space = hat_space(SETUPS["wmt14ende"])
     originals = [space.sample(seed) for seed in range(30)]
     path = tmp_path / "wmt14ende_cpu_mine_all.csv"
@@ -86,6 +92,16 @@ def test_a_row_no_arch_reaches_is_named(tmp_path):
     path.write_text(HEADER + ROW + ROW.replace("2048.0", "600.0"))
     with pytest.raises(DataFileError, match=r"line 3, column 'encoder_ffn_embed_dim_avg': an average of 600 over 6 layers"):
         hat_archs(read_hat_csv(path), hat_space(read_hat_csv(path).setup))
+    path.write_text(HEADER + ROW.replace("512,3,", "512,3.5,"))
+    with pytest.raises(DataFileError, match=r"line 2, column 'decoder_layer_num': 3.5 layers is not a whole number"):
+        hat_archs(read_hat_csv(path), hat_space(read_hat_csv(path).setup))
+
+
+def test_a_file_that_names_no_hat_task_is_priced_as_wmt_and_says_so(tmp_path):
+    path = tmp_path / "my_board.csv"
+    path.write_text(HEADER + ROW)
+    assert hat_source(path).provenance["workload"]["task"].startswith("wmt14ende (assumed")
+    assert read_hat_csv(path).setup.sentence == 30
 
 
 def test_the_decode_is_hats_measurement():

@@ -50,6 +50,10 @@ def test_latency_says_what_its_milliseconds_are_of():
     assert abs(float(hat.stdout.split(" ms on xeon")[0].split()[-1]) / 137.9 - 1) < 0.2
     tiny = hwnas("latency", "mixed-attention", "--preset", "tiny-mt", "--device", "xeon", "--arch", "max", "--json")
     assert tiny.returncode == 0 and json.loads(tiny.stdout)["workload"] == "one forward pass, batch 1"
+    batched = hwnas("latency", "mixed-attention", "--preset", "tiny-mt", "--device", "v100-b64", "--arch", "max", "--json")
+    assert json.loads(batched.stdout)["workload"] == "one forward pass, batch 64"
+    hat64 = hwnas("latency", "mixed-attention", "--preset", "hat-wmt14-en-de", "--device", "v100-b64", "--arch", "max", "--json")
+    assert json.loads(hat64.stdout)["workload"].endswith("profile 'v100-b64' was measured on batches of 64")
 
 
 def test_latency_of_many_archs_reports_each_out_of_domain_one(gpu_profile, tmp_path):

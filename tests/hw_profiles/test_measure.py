@@ -55,6 +55,17 @@ def test_conv_spaces_are_measured_and_priced(name, tmp_path):
     assert np.all(ms > 0) and np.all(ms < 1000)
 
 
+def test_validate_refuses_op_level_profiles_not_measured_on_subnets():
+    """A kernel profile (or one fitted on public data) named local-cpu has no subnets or runtime to re-measure."""
+    from dataclasses import replace
+
+    from hwnas.hw_profiles import get_profile
+
+    kernels_like = replace(get_profile("gold-6240"), device="local-cpu")
+    with pytest.raises(MeasurementError, match="not measured on subnets by hwnas profile measure .op-level-v1.*hwnas predict"):
+        validate_local(kernels_like, get_space("fbnet"), n=3)
+
+
 def test_measure_rejects_too_few_and_bad_statistic():
     space = get_space("mixed-attention", "tiny")
     with pytest.raises(MeasurementError, match="at least 5 subnets"):

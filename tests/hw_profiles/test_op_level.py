@@ -121,3 +121,10 @@ def test_a_space_correction_prices_only_its_own_space(profile, tmp_path):
     assert np.mean(np.abs(predict_archs_ms(corrected, space, archs) / skewed - 1)) < np.mean(np.abs(truth / skewed - 1)) / 2
     others = [other.sample(i) for i in range(5)]
     assert np.allclose(predict_archs_ms(corrected, other, others), [known_device_ms(other, a) for a in others], rtol=0.05)
+    from hwnas.hw_profiles._predict import _corrected  # an arch of the space with an op not measured keeps its unit costs
+
+    unmeasured = np.zeros_like(rows[:2])
+    unmeasured[1, 1] = 1.0
+    base = np.array([1.0, 1.0])
+    factor = np.exp(corrected.model.aux["correction:ofa-mbv3/imagenet-w1.2"].predict_raw(rows[:2]))
+    assert np.allclose(_corrected(corrected, space, rows[:2], unmeasured, base), [factor[0], 1.0])

@@ -101,6 +101,9 @@ def test_unseen_nnmeter_block_is_priced_by_the_regressor():
 def test_unknown_device_names_the_choices():
     with pytest.raises(UnknownNameError, match="unknown device profile .* 'pixel9'; choose one of: 1080ti, .*, pixel1, pixel2, pixel3, pixel4"):
         get_profile("pixel9")
+    for merged in ("titanxp-b1", "titanxp-iwslt14"):  # shipped names of earlier releases say where they went
+        with pytest.raises(UnknownNameError, match=rf"^device profile '{merged}' is now part of 'titanxp': one TITAN Xp"):
+            get_profile(merged)
 
 
 def _copy(tmp_path, name="xeon"):
