@@ -50,11 +50,12 @@ def calibrate_hat_csv(paths: str | Path | Sequence[str | Path], device: str | No
     paths = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     if not paths:
         raise DataFileError("no HAT latency CSV given")
-    guesses = {guess_device(p).get("device") or p.stem for p in paths}
-    if device is None and len(guesses) > 1:
+    guesses = [guess_device(p) for p in paths]
+    named = {g.get("device") or p.stem for g, p in zip(guesses, paths)}
+    if device is None and len(named) > 1:
         raise DataFileError(f"{', '.join(str(p) for p in paths)}: the files name different devices "
-                            f"({', '.join(sorted(guesses))}); one profile is one device: calibrate them apart, or name the "
+                            f"({', '.join(sorted(named))}); one profile is one device: calibrate them apart, or name the "
                             "device with --device if they are one")
-    guess = guess_device(paths[0])
-    return calibrate_hat_sources([hat_source(p) for p in paths], device or guess.get("device") or paths[0].stem,
-                                 kind or guess.get("kind", "cpu"), runtime or "pytorch eager (fairseq, HAT's measurement script)")
+    return calibrate_hat_sources([hat_source(p) for p in paths], device or guesses[0].get("device") or paths[0].stem,
+                                 kind or guesses[0].get("kind", "cpu"),
+                                 runtime or "pytorch eager (fairseq, HAT's measurement script)")

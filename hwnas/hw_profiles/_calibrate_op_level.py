@@ -216,8 +216,8 @@ def calibrate_measured(sources: Sequence[Measured], device: str, kind: str, runt
         "unit_costs_alone": metrics.summary(np.concatenate(truth), np.concatenate(plain)),
         "per_source": per_source,
     }
-    spaces = [dict(pair) for pair in dict.fromkeys(tuple({"space": s.space.name, "preset": s.space.preset}.items())
-                                                     for s in sources if s.space is not None)]
+    spaces = [{"space": name, "preset": preset}
+              for name, preset in dict.fromkeys((s.space.name, s.space.preset) for s in sources if s.space is not None)]
     profile = Profile(
         device=device, kind=kind, runtime=runtime, threads=0, batch=batch,
         provenance={"source": source, "sources": [{"label": s.label, **s.provenance} for s in sources], "date": today(),
