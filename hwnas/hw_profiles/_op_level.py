@@ -41,6 +41,8 @@ PROVENANCE = ("measured", "composed", "extrapolated")
 #: fitted on FBNet's 32×32 subnets price OFA's 224×224 ones, whose ops are up to 18× larger, with Spearman
 #: 0.77–0.98 against the measured latencies on the same GPU (`benchmarks/coverage.py`, check b).
 EXTRAPOLATION = 20.0
+#: Blocks a domain finds by identity before it starts that table over (shared specs make them few).
+IDENTITY_MAX = 50_000
 OVERHEAD = "overhead"  # the per-inference constant: framework dispatch, input copy, synchronisation
 
 #: An op's share of a class's features: (class, op count, MACs, output elements).
@@ -185,6 +187,7 @@ class OpLevelDomain:
         self._index = {name: 1 + 3 * i for i, name in enumerate(self.columns)}
         self._cache: dict[Any, PricedOp] = {}
         self._blocks: dict[Any, int] = {}
+        self._by_identity: dict[int, tuple[Any, int]] = {}
         self._block_list: list[np.ndarray] = []  # per block: its row and unmeasured part, stacked
         self._block_rows: np.ndarray | None = None
         self._lock = threading.Lock()
@@ -280,12 +283,18 @@ class OpLevelDomain:
     def _block_index(self, block: Any) -> int:
         """The row of `block` in `_block_rows` (its share computed once: fusion stays inside a block, as a block's
         ops start after its input is written)."""
+        seen = self._by_identity.get(id(block))
+        if seen is not None and seen[0] is block:  # a shared spec (`BlockSpec`): found without hashing its fields
+            return seen[1]
         index = self._blocks.get(block)
         if index is None:
             row, unmeasured = self.row(block.ops(), overhead=0.0)
             index = self._blocks[block] = len(self._block_list)
             self._block_list.append(np.stack([row, unmeasured]))
             self._block_rows = None
+        if len(self._by_identity) >= IDENTITY_MAX:
+            self._by_identity.clear()
+        self._by_identity[id(block)] = (block, index)  # holding `block` keeps its id from being reused
         return index
 
     def blocks_rows(self, block_lists: Sequence[Sequence[Any]], overhead: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

@@ -9,8 +9,8 @@ needs (the options a slot offers, e.g. its kernel sizes) are part of the spec so
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from abc import ABCMeta, abstractmethod
+from typing import TYPE_CHECKING, Any
 
 from hwnas.search_spaces._ops import OpSpec
 
@@ -19,8 +19,33 @@ if TYPE_CHECKING:
 
 HW = tuple[int, int]
 
+#: Specs shared before the table starts over: enough for every distinct layer a search meets many times.
+SHARED_MAX = 50_000
 
-class BlockSpec(ABC):
+
+class _Shared(ABCMeta):
+    """Specs are frozen values: equal arguments get the one instance already built. Walking thousands of archs
+    builds the same few layers over and over; a shared spec is built once, and pricing, which looks each block up
+    (`hw_profiles` caches a block's ops and row per spec), finds it by identity instead of hashing its fields.
+    "Equal" is Python's (2 == 2.0), as the specs' own equality and every cache keyed by a spec already have it;
+    walks pass the declared values, which validation has normalised to their declared types."""
+
+    _instances: dict[Any, Any] = {}
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            key = (cls, args, tuple(kwargs.items()))
+            found = _Shared._instances.get(key)
+        except TypeError:  # an unhashable argument: a spec of its own
+            return super().__call__(*args, **kwargs)
+        if found is None:
+            if len(_Shared._instances) >= SHARED_MAX:
+                _Shared._instances.clear()
+            found = _Shared._instances[key] = super().__call__(*args, **kwargs)
+        return found
+
+
+class BlockSpec(metaclass=_Shared):
     """One block at its active sizes (and, for 2-D blocks, its input size `hw`)."""
 
     @abstractmethod

@@ -63,6 +63,7 @@ class ChoiceSpace:
         if len(set(names)) != len(names):
             raise ValueError(f"space {self.name!r}: repeated choice names in {names}")
         self._depths = {d.name: d for d in self.declaration if isinstance(d, Depth)}
+        self._names = frozenset(names)
         for d in self.declaration:
             if isinstance(d, PerLayer) and isinstance(d.depth, str) and d.depth not in self._depths:
                 raise ValueError(f"per-layer choice {d.name!r} refers to unknown depth {d.depth!r}")
@@ -158,11 +159,11 @@ class ChoiceSpace:
 
     def _validated(self, arch: Arch) -> Arch:
         where, field = self.label, f"{self.noun} field"
-        unknown = sorted(set(arch) - set(self.choices))
-        if unknown:
-            raise self.error(f"{where}: unknown {field} {unknown[0]!r}; fields are: {', '.join(self.choices)}")
-        missing = [name for name in self.choices if name not in arch]
-        if missing:
+        if arch.keys() != self._names:
+            unknown = sorted(arch.keys() - self._names)
+            if unknown:
+                raise self.error(f"{where}: unknown {field} {unknown[0]!r}; fields are: {', '.join(self.choices)}")
+            missing = [name for name in self.choices if name not in arch]
             raise self.error(f"{where}: {field} {missing[0]!r} is missing")
         normalised: dict[str, Any] = {}  # fields given as another type of a declared value (48.0 for 48)
         for decl in self._check_order:

@@ -9,6 +9,7 @@ Layers are named by block strings, decoded once (`LayerOp.parse`): `ibn_k5_e8`, 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
@@ -87,6 +88,7 @@ class LayerOp:
     out_ratio: float = 0.0
 
     @classmethod
+    @functools.lru_cache(maxsize=4096)  # a walk meets the same few block strings in every arch
     def parse(cls, text: str) -> LayerOp:
         kind, *fields = text.split("_")
         values = {f[0]: f[1:] for f in fields}

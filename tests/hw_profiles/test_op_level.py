@@ -3,6 +3,8 @@ and archs of other spaces priced as measured, composed or extrapolated, or refus
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import random
 
 import numpy as np
@@ -12,7 +14,7 @@ from hwnas.errors import OutOfDomainError
 from hwnas.hw_profiles import get_profile, predict_archs_ms, save_profile
 from hwnas.hw_profiles._calibrate_op_level import Measured, calibrate_measured
 from hwnas.hw_profiles._op_level import fused, out_elements
-from hwnas.hw_profiles._predict import explain_arch
+from hwnas.hw_profiles._predict import explain_arch, op_level_domain
 from hwnas.search_spaces import get_space
 from hwnas.search_spaces import _ops as ops
 
@@ -128,3 +130,16 @@ def test_a_space_correction_prices_only_its_own_space(profile, tmp_path):
     base = np.array([1.0, 1.0])
     factor = np.exp(corrected.model.aux["correction:ofa-mbv3/imagenet-w1.2"].predict_raw(rows[:2]))
     assert np.allclose(_corrected(corrected, space, rows[:2], unmeasured, base), [factor[0], 1.0])
+
+
+def test_equal_blocks_built_apart_price_the_same(profile):
+    """A domain finds shared specs by identity; an equal spec built another way (keywords, a copy) is the same
+    block, priced from the same row."""
+    space, domain = get_space("ofa-mbv3"), op_level_domain(profile)
+    blocks = space.latency_blocks(space.sample(11))
+    rebuilt = [dataclasses.replace(b) for b in blocks[:3]] + [copy.deepcopy(b) for b in blocks[3:]]
+    assert all(a == b and a is not b for a, b in zip(blocks, rebuilt))
+    first, _ = domain.blocks_rows([blocks])
+    known = len(domain._blocks)
+    again, _ = domain.blocks_rows([rebuilt])
+    assert np.array_equal(first, again) and len(domain._blocks) == known  # no block stored twice

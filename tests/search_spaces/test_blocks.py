@@ -11,7 +11,7 @@ import torch
 
 from hwnas.errors import InvalidArchError, UnknownNameError
 from hwnas.evaluators import fvcore_macs
-from hwnas.search_spaces import SPACES, BlockSpec, ChoiceSpace, SearchSpace, SpaceIO, get_space, list_spaces, space_class
+from hwnas.search_spaces import SPACES, Arch, BlockSpec, ChoiceSpace, SearchSpace, SpaceIO, get_space, list_spaces, space_class
 from hwnas.search_spaces._ops import total_macs, total_params
 from hwnas.search_spaces.elastic import export_module
 from hwnas.search_spaces.specs import BuildableSpec, I2RMBSpec, MobileLayerSpec, TransformerLayerSpec
@@ -108,3 +108,22 @@ def test_the_space_registry_is_one_registry():
         get_space("nope")
     with pytest.raises(UnknownNameError, match="preset of space 'emov2' 'huge'"):
         get_space("emov2", "huge")
+
+
+def test_equal_specs_are_one_shared_instance(monkeypatch):
+    """Walking many archs builds the same layers again and again: equal arguments give the spec already built,
+    a spec with an unhashable argument is still built, and the table starts over when full."""
+    from hwnas.search_spaces import _block
+
+    space = get_space("mixed-attention", "hat-wmt14-en-de")
+    arch = space.sample(3)
+    first, again = space.latency_blocks(arch), space.latency_blocks(Arch(arch.to_dict()))
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    layer = first[1]
+    assert dataclasses.replace(layer, ffn=layer.ffn) == layer  # spelt with keywords: an equal spec
+    assert dataclasses.replace(layer, ffn=layer.ffn + 1) != layer
+    unhashable = TransformerLayerSpec(4, 8, 1, 8, 16, "softmax", "relu", False, ["softmax"])  # a list, not a tuple
+    assert unhashable.kinds == ["softmax"]
+    monkeypatch.setattr(_block, "SHARED_MAX", 1)
+    fresh = space.latency_blocks(space.sample(5))
+    assert len(_block._Shared._instances) == 1 and fresh == space.latency_blocks(space.sample(5))
