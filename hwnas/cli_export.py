@@ -67,11 +67,13 @@ def register(app: typer.Typer, console: Console) -> None:
         task_option: list[str] = typer.Option([], "--task-option", "-o", help="Task option KEY=VALUE (repeat), e.g. path=data/imgs."),
         from_scratch: bool = typer.Option(False, "--from-scratch", help="Re-initialise the weights instead of fine-tuning."),
         lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate (AdamW, warm-up + cosine)."),
+        warmup_steps: int = typer.Option(50, "--warmup-steps", min=0, help="Linear learning-rate warm-up steps (a hard "
+                                         "task trained from scratch may need epochs of them to leave chance)."),
         seed: int = typer.Option(0, "--seed"),
     ) -> None:
         """Fine-tune (or train from scratch) an extracted subnet; writes metrics.json and the new weights."""
         metrics = train_extracted(directory, task, epochs, parse_key_values(task_option), from_scratch=from_scratch,
-                                  lr=lr, seed=seed, progress=True)
+                                  lr=lr, seed=seed, progress=True, warmup_steps=warmup_steps)
         bleu = f", BLEU {metrics['bleu_before']:.2f} → {metrics['bleu_after']:.2f}" if "bleu_after" in metrics else ""
         score = "map" if "map_after" in metrics else "accuracy"
         console.print(f"[bold]{directory}[/]: {task} {score} {metrics[f'{score}_before']:.4f} → "

@@ -56,7 +56,8 @@ def fitting_task(space: SearchSpace, module: nn.Module, name: str, options: dict
 
 
 def train_extracted(directory: str | Path, task_name: str, epochs: int, task_options: dict[str, Any] | None = None,
-                    from_scratch: bool = False, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+                    from_scratch: bool = False, lr: float = 2e-3, seed: int = 0, progress: bool = True,
+                    warmup_steps: int = 50) -> dict[str, Any]:
     """Train the subnet in `directory` on a task and write the new weights and `metrics.json` there.
 
     Returns the metrics (accuracy before and after as fractions, for a detector `map`/`map50` before and
@@ -68,6 +69,8 @@ def train_extracted(directory: str | Path, task_name: str, epochs: int, task_opt
         raise fmt.ExportError(f"--epochs must be at least 1, got {epochs}")
     if not lr > 0:
         raise fmt.ExportError(f"--lr must be positive, got {lr}")
+    if warmup_steps < 0:
+        raise fmt.ExportError(f"--warmup-steps must be at least 0, got {warmup_steps}")
     directory = Path(directory)
     space, arch, meta = subnet_space(directory)
     module = build_module(space, arch, seed) if from_scratch else load_subnet(directory)
@@ -75,14 +78,14 @@ def train_extracted(directory: str | Path, task_name: str, epochs: int, task_opt
     anchors = space_anchors(space) if space.io.is_detection else None
     before = validation_scores(module, task, anchors)
     bleu_before = evaluate_bleu(module, task) if task.kind == SEQ2SEQ else None
-    result = train_subnet(module, task, epochs, lr=lr, seed=seed, progress=progress, anchors=anchors)
+    result = train_subnet(module, task, epochs, lr=lr, seed=seed, progress=progress, anchors=anchors, warmup_steps=warmup_steps)
     bleu = {} if bleu_before is None else {"bleu_before": bleu_before, "bleu_after": evaluate_bleu(module, task)}
     names = {"val_acc": "accuracy", "val_map": "map", "val_map50": "map50"}
     scores = {f"{names[key]}_{when}": source[key] for key in before for when, source in (("before", before), ("after", result))}
     metrics = {
         "task": {"name": task_name, "options": options, "kind": task.kind, "train_samples": len(task.x_train),
                  "val_samples": len(task.x_val)},
-        "from_scratch": from_scratch, "epochs": epochs, "lr": lr, "seed": seed,
+        "from_scratch": from_scratch, "epochs": epochs, "lr": lr, "warmup_steps": warmup_steps, "seed": seed,
         **scores, **bleu, "train_loss": result["train_loss"],
         "seconds_per_epoch": result["seconds_per_epoch"], "history": result["history"],
     }

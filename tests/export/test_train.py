@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from hwnas.errors import ExportError
 from hwnas.export import extract_subnet, from_arch, load_subnet, read_arch_json, train_extracted
 from hwnas.tasks import get_task
 from hwnas.training import evaluate_accuracy
@@ -41,6 +42,20 @@ def test_train_from_scratch_improves_accuracy_and_writes_metrics(lighthubert_sub
     assert meta["weights"]["from"] == "trained" and meta["weights"]["from_scratch"] is True
     assert "mnist1d" in meta["onnx"]["checked_on"] and meta["onnx"]["max_abs_diff"] <= 1e-4
     assert "trained by `hwnas train` on `mnist1d`" in (out / "README.md").read_text()
+
+
+def test_warmup_steps_set_the_schedule(lighthubert_subnet, cli):
+    """A warm-up longer than the run keeps the learning rate near zero: the weights barely move."""
+    out = lighthubert_subnet
+    before = torch.load(out / "model.pt", weights_only=True)
+    result = cli("train", out, "--task", "mnist1d", "-o", "num_samples=2000", "--epochs", 1, "--warmup-steps", 10**9)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "metrics.json").read_text())["warmup_steps"] == 10**9
+    after = torch.load(out / "model.pt", weights_only=True)
+    moved = max(float((after[k] - before[k]).abs().max()) for k in before if before[k].is_floating_point())
+    assert moved < 1e-4
+    with pytest.raises(ExportError, match="--warmup-steps must be at least 0, got -1"):
+        train_extracted(out, "mnist1d", 1, {"num_samples": 2000}, warmup_steps=-1, progress=False)
 
 
 def test_fine_tune_on_a_user_image_folder(tmp_path):
