@@ -125,5 +125,6 @@ def test_equal_specs_are_one_shared_instance(monkeypatch):
     unhashable = TransformerLayerSpec(4, 8, 1, 8, 16, "softmax", "relu", False, ["softmax"])  # a list, not a tuple
     assert unhashable.kinds == ["softmax"]
     monkeypatch.setattr(_block, "SHARED_MAX", 1)
+    monkeypatch.setattr(_block._Shared, "_instances", {})  # as if no spec were built yet
     fresh = space.latency_blocks(space.sample(5))
     assert len(_block._Shared._instances) == 1 and fresh == space.latency_blocks(space.sample(5))
