@@ -56,11 +56,11 @@ CASES: dict[str, tuple[str, str, str, dict[str, Any], dict[str, Any], float | No
     "mixed-attention-ranking": ("mixed-attention", "tiny", "mnist1d", MNIST1D, dict(epochs=30, lr=2e-3, num_random=3), 0.85),
     # post-norm encoder-decoder: random middle subnets slowed learning here, so largest + smallest only
     "tiny-mt": ("mixed-attention", "tiny-mt", "seq2seq", {"num_samples": 4000}, dict(epochs=10, lr=1e-3, num_random=0), None),
-    # the conv tiny presets on a task where size shows: digits rotated, scaled and shifted among clutter; a long
-    # warm-up (5 epochs): the supernet's largest subnet reaches 84.9 % instead of 76.9 %; stand-alone runs still fail
-    # to leave chance now and then (4 of 16 EMOv2 runs; 5 of 16 with 50 steps)
+    # the conv tiny presets on a task where size shows: digits rotated, scaled and shifted among clutter. EMOv2 warms
+    # up for 5 epochs: its supernet's largest subnet reaches 84.9 % instead of 76.9 %; stand-alone runs still fail to
+    # leave chance now and then (4 of 16 runs; 5 of 16 with 50 steps)
     "emov2-cluttered": ("emov2", "tiny", "cluttered-digits", {}, dict(epochs=15, lr=3e-3, warmup_steps=500), None),
-    "mobiledets-cluttered": ("mobiledets", "tiny", "cluttered-digits", {}, dict(epochs=15, lr=3e-3, warmup_steps=500), None),
+    "mobiledets-cluttered": ("mobiledets", "tiny", "cluttered-digits", {}, dict(epochs=15, lr=3e-3), None),
     # LightHuBERT on speech: spoken digits, held-out voices; trained as LightHuBERT is (see STAGED)
     "lighthubert-speech": ("lighthubert", "tiny-speech", "spoken-digits", {"num_samples": 2000},
                            dict(epochs=8, lr=2e-3, num_random=1), None),
@@ -80,12 +80,13 @@ def _score(space: SearchSpace) -> str:
     return "map" if space.io.is_detection else "acc"
 
 
-#: What the ranking study compares, per kind of case: the inherited evaluator and its metric.
-#: Seed offset of a subnet's further stand-alone runs (subnet i's runs: seed + i, seed + i + SEED_STRIDE, ...).
+#: Seed offset of a subnet's further stand-alone runs (subnet i's runs: seed + i, seed + i + SEED_STRIDE, ...; with
+#: 1,000 subnets or more seeds repeat across subnets, which the cache tells apart by arch id).
 SEED_STRIDE = 1000
 #: A classification run that ends below this many times chance accuracy stalled (left the plateau late or never:
 #: on cluttered-digits, runs ended at 8-27 % or above 60 %).
 STALLED = 4.0
+#: What the ranking study compares, per kind of case: the inherited evaluator and its metric.
 RANKERS = {"map": (InheritedMapEvaluator, "map"), "bleu": (InheritedBleuEvaluator, "bleu"),
            "acc": (InheritedAccuracyEvaluator, "accuracy")}
 
@@ -162,7 +163,8 @@ def standalone(case: str, n: int, epochs: int, seed: int, progress: bool, seeds:
             if len(kept) == seeds:
                 break
             run_seed = seed + i + SEED_STRIDE * attempt  # the first run keeps the seed (and cache key) it always had
-            run = _standalone_run(case, space, task, used, arch, epochs, run_seed, progress, cache, cache_path)
+            run = _standalone_run(case, space, task, used, arch, epochs=epochs, run_seed=run_seed, progress=progress,
+                                  cache=cache, cache_path=cache_path)
             (stalled if run["val_score"] < stalled_below and len(stalled) < retries else kept).append(run)
         scores = [r["val_score"] for r in kept]
         rows.append({"arch": arch, "val_score": sum(scores) / len(scores), "runs": scores,
@@ -172,11 +174,12 @@ def standalone(case: str, n: int, epochs: int, seed: int, progress: bool, seeds:
     return rows
 
 
-def _standalone_run(case: str, space, task, used: dict[str, Any], arch, epochs: int, run_seed: int,  # noqa: ANN001
+def _standalone_run(case: str, space, task, used: dict[str, Any], arch, *, epochs: int, run_seed: int,  # noqa: ANN001
                     progress: bool, cache: dict[str, Any], cache_path: Path) -> dict[str, Any]:
     """One stand-alone run of `arch` (from the cache, else trained and cached)."""
     space_name, preset, task_name, _, settings, _ = CASES[case]
-    lr, score, warmup = settings.get("lr", 2e-3), _ranked_by(space), settings.get("warmup_steps")  # warmup None: train_subnet's
+    lr, score = settings.get("lr", 2e-3), _ranked_by(space)
+    warmup = settings.get("warmup_steps")  # None: train_subnet's default (50 steps)
     kind = [score] if score != "acc" else []  # keys cached before other scores (and warm-ups) stay valid
     key = json.dumps([space_name, preset, task_name, used, arch.id, epochs, lr, run_seed, *kind,
                       *([{"warmup_steps": warmup}] if warmup is not None else [])])
@@ -232,6 +235,8 @@ def main() -> None:
     parser.add_argument("--progress", action="store_true", help="show progress bars")
     parser.add_argument("--json", action="store_true", help="write benchmarks/results/accuracy.json")
     args = parser.parse_args()
+    if args.standalone_seeds < 1 or args.standalone_retries < 0:
+        parser.error("--standalone-seeds must be at least 1 and --standalone-retries at least 0")
     out_root = RESULTS / "supernets"
     start = time.perf_counter()
     if args.standalone_only:

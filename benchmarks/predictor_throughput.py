@@ -48,7 +48,7 @@ def main() -> None:
     spaces_profile = get_profile(args.spaces_profile)
     for name, preset in PAPER_PRESETS:
         other = get_space(name, preset)
-        seconds, _ = timed(spaces_profile, other, [other.sample(i) for i in range(args.batch)], 3)
+        seconds, _ = timed(spaces_profile, other, [other.sample(i) for i in range(args.batch)], args.rounds)
         result["spaces"][f"{name}/{preset}"] = round(args.batch / seconds)
     result["load_average_1min"] = round(os.getloadavg()[0], 2)
     if args.json:

@@ -28,12 +28,21 @@ class CountEvaluator(Evaluator):
         for arch in archs:
             params = macs = 0
             for block in self.space.blocks(arch, self.input_shape):
-                counts = self._per_block.get(block)
-                if counts is None:
-                    if len(self._per_block) >= BLOCKS_REMEMBERED:
-                        self._per_block.clear()
-                    ops = block.ops()
-                    counts = self._per_block[block] = (total_params(ops), total_macs(ops))
+                counts = self._counts(block)
                 params, macs = params + counts[0], macs + counts[1]
             rows.append({"params_m": params / 1e6, "flops_m": macs / 1e6})
         return rows
+
+    def _counts(self, block: BlockSpec) -> tuple[int, int]:
+        """(params, MACs) of `block`, remembered (a spec with an unhashable field is counted each time)."""
+        try:
+            counts = self._per_block.get(block)
+        except TypeError:
+            ops = block.ops()
+            return total_params(ops), total_macs(ops)
+        if counts is None:
+            if len(self._per_block) >= BLOCKS_REMEMBERED:
+                self._per_block.clear()
+            ops = block.ops()
+            counts = self._per_block[block] = (total_params(ops), total_macs(ops))
+        return counts

@@ -27,18 +27,21 @@ class _Shared(ABCMeta):
     """Specs are frozen values: equal arguments get the one instance already built. Walking thousands of archs
     builds the same few layers over and over; a shared spec is built once, and pricing, which looks each block up
     (`hw_profiles` caches a block's ops and row per spec), finds it by identity instead of hashing its fields.
-    "Equal" is Python's (2 == 2.0), as the specs' own equality and every cache keyed by a spec already have it;
-    walks pass the declared values, which validation has normalised to their declared types."""
+    Sharing is safe because specs are immutable: a subclass that is not a frozen dataclass is refused when built."""
 
     _instances: dict[Any, Any] = {}
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        try:
-            key = (cls, args, tuple(kwargs.items()))
+        try:  # with the arguments' types: 16 == 16.0, but a spec asked for with ints must not get the floats
+            key = (cls, args, tuple(kwargs.items()), tuple(map(type, args)), tuple(map(type, kwargs.values())))
             found = _Shared._instances.get(key)
         except TypeError:  # an unhashable argument: a spec of its own
             return super().__call__(*args, **kwargs)
         if found is None:
+            params = getattr(cls, "__dataclass_params__", None)
+            if params is None or not params.frozen:
+                raise TypeError(f"{cls.__name__}: block specs are shared between archs, so one must be a "
+                                "@dataclass(frozen=True)")
             if len(_Shared._instances) >= SHARED_MAX:
                 _Shared._instances.clear()
             found = _Shared._instances[key] = super().__call__(*args, **kwargs)
@@ -46,7 +49,8 @@ class _Shared(ABCMeta):
 
 
 class BlockSpec(metaclass=_Shared):
-    """One block at its active sizes (and, for 2-D blocks, its input size `hw`)."""
+    """One block at its active sizes (and, for 2-D blocks, its input size `hw`). A frozen dataclass: equal specs
+    are one shared instance (`_Shared`)."""
 
     @abstractmethod
     def ops(self) -> list[OpSpec]:

@@ -111,19 +111,32 @@ def test_the_space_registry_is_one_registry():
 
 
 def test_equal_specs_are_one_shared_instance(monkeypatch):
-    """Walking many archs builds the same layers again and again: equal arguments give the spec already built,
-    a spec with an unhashable argument is still built, and the table starts over when full."""
+    """Walking many archs builds the same layers again and again: equal arguments of equal types give the spec
+    already built, a spec with an unhashable argument is still built, a spec that is not frozen is refused, and the
+    table starts over when full."""
     from hwnas.search_spaces import _block
 
     space = get_space("mixed-attention", "hat-wmt14-en-de")
     arch = space.sample(3)
     first, again = space.latency_blocks(arch), space.latency_blocks(Arch(arch.to_dict()))
     assert all(a is b for a, b in zip(first, again, strict=True))
-    layer = first[1]
-    assert dataclasses.replace(layer, ffn=layer.ffn) == layer  # spelt with keywords: an equal spec
-    assert dataclasses.replace(layer, ffn=layer.ffn + 1) != layer
+    args = (4, 8, 1, 8, 16, "softmax", "relu", False, ("softmax",))
+    assert TransformerLayerSpec(*args) is TransformerLayerSpec(*args)
+    as_float = TransformerLayerSpec(4, 8, 1, 8, 16.0, "softmax", "relu", False, ("softmax",))
+    assert as_float == TransformerLayerSpec(*args) and as_float is not TransformerLayerSpec(*args)
+    assert type(TransformerLayerSpec(*args).ffn) is int and type(as_float.ffn) is float
     unhashable = TransformerLayerSpec(4, 8, 1, 8, 16, "softmax", "relu", False, ["softmax"])  # a list, not a tuple
     assert unhashable.kinds == ["softmax"]
+
+    @dataclasses.dataclass
+    class Mutable(BlockSpec):
+        width: int
+
+        def ops(self):
+            return []
+
+    with pytest.raises(TypeError, match="Mutable: block specs are shared between archs"):
+        Mutable(3)
     monkeypatch.setattr(_block, "SHARED_MAX", 1)
     monkeypatch.setattr(_block._Shared, "_instances", {})  # as if no spec were built yet
     fresh = space.latency_blocks(space.sample(5))
