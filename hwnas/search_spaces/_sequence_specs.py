@@ -94,7 +94,8 @@ class TransformerLayerSpec(BuildableSpec):
 
 @dataclass(frozen=True)
 class DecodingLayerSpec(BlockSpec):
-    """One decoder layer through an incremental decode: `steps` steps of `beam` tokens (one per hypothesis).
+    """One decoder `layer` (its forward spec, with its cross-attention) through an incremental decode: `steps`
+    steps of `beam` tokens (one per hypothesis).
 
     As fairseq decodes (and HAT timed it): each step projects only its new tokens; self-attention reads the
     keys and values cached by earlier steps (the query of step t attends t positions); the cross-attention's
@@ -103,26 +104,22 @@ class DecodingLayerSpec(BlockSpec):
 
     steps: int
     beam: int
-    embed: int
-    heads: int
-    head_dim: int
-    ffn: int
-    kind: str
-    activation: str
-    cross: CrossAttention
+    layer: TransformerLayerSpec
 
     def ops(self) -> list[OpSpec]:
-        b, e, c = self.beam, self.embed, self.cross
-        qkv, cross_qkv = self.heads * self.head_dim, c.heads * c.head_dim
+        layer, b = self.layer, self.beam
+        e, c = layer.embed, layer.cross
+        assert c is not None, "a decoding layer attends to the encoder memory"
+        qkv, cross_qkv = layer.heads * layer.head_dim, c.heads * c.head_dim
         projection, add, norm = ops.linear(b, e, qkv), ops.add(b * e), ops.layernorm(b, e)
         rest = [ops.linear(b, qkv, e), add, norm,  # every step's ops but the self-attention's, made once
                 ops.linear(b, e, cross_qkv), ops.attention("softmax", b, c.n_kv, c.heads, c.head_dim),
                 ops.linear(b, cross_qkv, e), add, norm,
-                ops.linear(b, e, self.ffn), ops.act(self.activation, b * self.ffn), ops.linear(b, self.ffn, e), add, norm]
+                ops.linear(b, e, layer.ffn), ops.act(layer.activation, b * layer.ffn), ops.linear(b, layer.ffn, e), add, norm]
         result = [ops.linear(b * c.n_kv, c.kv_embed, cross_qkv), ops.linear(b * c.n_kv, c.kv_embed, cross_qkv)]
         for t in range(1, self.steps + 1):
-            result += [projection, projection, projection, ops.attention(self.kind, b, t, self.heads, self.head_dim, causal=True),
-                       *rest]
+            result += [projection, projection, projection,
+                       ops.attention(layer.kind, b, t, layer.heads, layer.head_dim, causal=True), *rest]
         return result
 
 

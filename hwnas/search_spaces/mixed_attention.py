@@ -144,9 +144,7 @@ class MixedAttentionSpace(SearchSpace):
         forward = self._seq2seq_blocks(arch, (src_len, steps))
         encoder = forward[: 1 + int(arch["encoder_layers"])]  # type: ignore[call-overload]
         layers = [layer for layer in forward[len(encoder) + 1: -1] if isinstance(layer, TransformerLayerSpec)]
-        decoder = [DecodingLayerSpec(steps, beam, layer.embed, layer.heads, layer.head_dim, layer.ffn, layer.kind,
-                                     layer.activation, layer.cross)  # type: ignore[arg-type]  # every decoder layer has one
-                   for layer in layers]
+        decoder = [DecodingLayerSpec(steps, beam, layer) for layer in layers]
         return [*encoder, TokenDecodingSpec(steps, beam, self.io.vocab_size, int(arch["decoder_embed_dim"])), *decoder]  # type: ignore[arg-type]
 
     def build_supernet(self) -> Supernet:
