@@ -91,7 +91,7 @@ RANKERS = {"map": (InheritedMapEvaluator, "map"), "bleu": (InheritedBleuEvaluato
            "acc": (InheritedAccuracyEvaluator, "accuracy")}
 
 
-def _ranked_by(space: SearchSpace) -> str:
+def ranked_by(space: SearchSpace) -> str:
     """Detectors by mAP, translation by BLEU, the rest by accuracy."""
     return "bleu" if space.io.is_seq2seq else _score(space)
 
@@ -134,7 +134,7 @@ def train_case(name: str, out_root: Path, progress: bool) -> dict[str, Any]:
     return row
 
 
-def _pick(space, n: int, seed: int) -> list:  # noqa: ANN001
+def pick_subnets(space, n: int, seed: int) -> list:  # noqa: ANN001
     rng, archs = random.Random(seed), []
     while len(archs) < n:  # distinct subnets
         arch = space.sample(rng)
@@ -152,12 +152,12 @@ def standalone(case: str, n: int, epochs: int, seed: int, progress: bool, seeds:
     seed), so a retrained supernet can be compared without retraining them."""
     space_name, preset, task_name, options, settings, _ = CASES[case]
     space, task, used = space_and_task(space_name, preset, task_name, options)
-    score = _ranked_by(space)
+    score = ranked_by(space)
     stalled_below = STALLED / task.num_classes if score == "acc" else -1.0
     cache_path = RESULTS / "accuracy-standalone.json"
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     rows = []
-    for i, arch in enumerate(_pick(space, n, seed)):
+    for i, arch in enumerate(pick_subnets(space, n, seed)):
         kept, stalled = [], []
         for attempt in range(seeds + retries):
             if len(kept) == seeds:
@@ -178,7 +178,7 @@ def _standalone_run(case: str, space, task, used: dict[str, Any], arch, *, epoch
                     progress: bool, cache: dict[str, Any], cache_path: Path) -> dict[str, Any]:
     """One stand-alone run of `arch` (from the cache, else trained and cached)."""
     space_name, preset, task_name, _, settings, _ = CASES[case]
-    lr, score = settings.get("lr", 2e-3), _ranked_by(space)
+    lr, score = settings.get("lr", 2e-3), ranked_by(space)
     warmup = settings.get("warmup_steps")  # None: train_subnet's default (50 steps)
     kind = [score] if score != "acc" else []  # keys cached before other scores (and warm-ups) stay valid
     key = json.dumps([space_name, preset, task_name, used, arch.id, epochs, lr, run_seed, *kind,
@@ -202,14 +202,14 @@ def ranking(case: str, out_root: Path, n: int, epochs: int, seed: int, progress:
     """Inherited vs stand-alone accuracy (mAP, BLEU) of `n` random subnets of a trained case."""
     space_name, preset, task_name, options, _, _ = CASES[case]
     space, task, _ = space_and_task(space_name, preset, task_name, options)
-    evaluator_class, metric = RANKERS[_ranked_by(space)]
+    evaluator_class, metric = RANKERS[ranked_by(space)]
     evaluator = evaluator_class(space, out_root / case, task)
     alone = standalone(case, n, epochs, seed, progress, seeds, retries)
     archs = [row["arch"] for row in alone]
     inherited = [v[metric] for v in evaluator.evaluate(archs)]
     scratch = [row["val_score"] for row in alone]
     tau, p_value = kendalltau(inherited, scratch)
-    return {"case": case, "score": _ranked_by(space), "subnets": n, "standalone_epochs": epochs, "standalone_seeds": seeds,
+    return {"case": case, "score": ranked_by(space), "subnets": n, "standalone_epochs": epochs, "standalone_seeds": seeds,
             "standalone_retries": retries, "kendall_tau": float(tau),
             "p_value": float(p_value),
             "target_tau": 0.6, "met": bool(tau >= 0.6),
