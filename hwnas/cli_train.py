@@ -15,6 +15,7 @@ from hwnas.errors import HwnasError
 from hwnas.tasks import TASKS
 from hwnas.training import TrainSettings, train_supernet
 from hwnas.training._progress import epoch_score
+from hwnas.training._sharing import sharing_line
 from hwnas.training.checkpoint import CheckpointError, check_identity, read_meta
 from hwnas.training.distributed import end, ranks_from_environment
 from hwnas.training.supernet import prepare_output
@@ -105,3 +106,5 @@ def register(app: typer.Typer, console: Console) -> None:
             table.add_row(str(m["epoch"]), f"{m['loss']:.4f}", f"{m[f'max_{score}']:.4f}", f"{m[f'min_{score}']:.4f}",
                           f"{m['seconds']:.1f}")
         console.print(table)
+        if "sharing" in result.meta:
+            console.print(sharing_line(result.meta["sharing"]))

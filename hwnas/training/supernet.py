@@ -30,6 +30,7 @@ from hwnas.search_spaces import Arch, SearchSpace, Supernet
 from hwnas.tasks import Task
 from hwnas.training import _loop
 from hwnas.training._progress import TrainingProgress
+from hwnas.training._sharing import sharing_subnets, sharing_summary
 from hwnas.training._teacher import HiddenCapture, Teacher, load_teacher
 from hwnas.training.checkpoint import (
     CHECKPOINT_FILE,
@@ -311,13 +312,20 @@ class SupernetTrainer:
         if self.masked is not None:  # the distillation stage has no task head to score: its validation loss
             low_loss = self._masked_val_loss(self.space.min_arch())
             return {"max_distill": self._masked_val_loss(self.space.max_arch()), "min_distill": low_loss}
+        low, high = self._scores(self.space.min_arch()), self._scores(self.space.max_arch())
+        return {f"{side}_{key}": value for side, scores in (("max", high), ("min", low)) for key, value in scores.items()}
+
+    def _scores(self, arch: Arch) -> dict[str, float]:
+        """`arch`'s validation scores on the supernet's weights: `map` and `map50` for detectors, else `acc`."""
         if self.detection is not None:
-            low, high = (subnet_map(self.supernet, arch, self.task, self.calibration, self.detection.anchors)
-                         for arch in (self.space.min_arch(), self.space.max_arch()))
-            return {"max_map": high["map"], "min_map": low["map"], "max_map50": high["map50"], "min_map50": low["map50"]}
-        min_acc = subnet_accuracy(self.supernet, self.space.min_arch(), self.task, self.calibration)
-        max_acc = subnet_accuracy(self.supernet, self.space.max_arch(), self.task, self.calibration)
-        return {"max_acc": max_acc, "min_acc": min_acc}
+            return subnet_map(self.supernet, arch, self.task, self.calibration, self.detection.anchors)
+        return {"acc": subnet_accuracy(self.supernet, arch, self.task, self.calibration)}
+
+    def _random_scores(self) -> tuple[str, list[float]]:
+        """The sharing check's random subnets, scored (before the epoch's own evaluation, which ends on the
+        largest subnet so that its BatchNorm statistics are the ones stored)."""
+        metric = "map" if self.detection is not None else "acc"
+        return metric, [self._scores(arch)[metric] for arch in sharing_subnets(self.space, self.settings.seed)]
 
     def run(self, stop_after: int | None = None, progress: bool = True,
             on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
@@ -339,7 +347,11 @@ class SupernetTrainer:
                     losses.append(self.step(x, y, epoch * self.steps + i, total_steps))
                     bar.advance(epoch + 1, s.epochs, loss=losses[-1])
                 seconds = time.perf_counter() - start
+                last = epoch + 1 == s.epochs and self.masked is None
+                metric, randoms = self._random_scores() if last else ("", [])
                 record = {"epoch": epoch + 1, "loss": sum(losses) / len(losses), "seconds": seconds, **self.evaluate()}
+                if last:
+                    self.meta["sharing"] = sharing_summary(metric, randoms, record[f"max_{metric}"])
                 bar.epoch_done(record)
                 self.meta["metrics"].append(record)
                 self.meta["epochs_done"] = epoch + 1

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import statistics
+
 import pytest
 import torch
 
+from hwnas.evaluators import InheritedAccuracyEvaluator
 from hwnas.training import CheckpointError, TrainingError, TrainSettings, load_supernet, train_supernet
 from hwnas.training import _loop
+from hwnas.training._sharing import SHARING_SUBNETS, WEAK_SHARING, sharing_line, sharing_subnets, sharing_summary
 from hwnas.training._teacher import load_teacher
 from hwnas.training.supernet import SupernetTrainer
 from tests.training.conftest import small
@@ -51,6 +55,29 @@ def test_resume_continues_bit_for_bit(tmp_path, space_name):
         assert torch.equal(a[key], b[key]), key
     drop = lambda ms: [{k: v for k, v in m.items() if k != "seconds"} for m in ms]  # noqa: E731
     assert drop(straight.meta["metrics"]) == drop(resumed.meta["metrics"])
+
+
+@pytest.mark.parametrize("space_name", ["mixed-attention", "mobiledets"])
+def test_the_last_epoch_scores_random_subnets_as_inherited_scores_would(tmp_path, space_name):
+    space, data, options = small(space_name, n_train=96, n_val=48)
+    trained = train_supernet(space, data, TrainSettings(epochs=1, batch_size=48, warmup_steps=2), tmp_path / "sn",
+                             task_options=options, progress=False)
+    sharing = load_supernet(tmp_path / "sn").meta["sharing"]
+    assert sharing["metric"] == "acc" and sharing["random_subnets"] == SHARING_SUBNETS
+    assert sharing["largest"] == trained.meta["metrics"][-1]["max_acc"]
+    evaluator = InheritedAccuracyEvaluator(space, tmp_path / "sn", data)
+    archs = sharing_subnets(space, seed=0)
+    assert sharing["scores"] == [row["accuracy"] for row in evaluator.evaluate(archs)]
+    share = statistics.median(sharing["scores"]) / sharing["largest"]
+    assert sharing["median_share_of_largest"] == pytest.approx(share) and sharing["weak"] == (share < WEAK_SHARING)
+
+
+def test_the_sharing_line_warns_only_when_random_subnets_keep_little():
+    weak, fine = sharing_summary("map", [0.001, 0.004, 0.007], 0.16), sharing_summary("acc", [0.75, 0.8], 0.85)
+    assert weak["weak"] and not fine["weak"]
+    assert "[yellow]" in sharing_line(weak) and "will hardly rank" in sharing_line(weak) and "2% of" in sharing_line(weak)
+    assert "[yellow]" not in sharing_line(fine) and "91% of the largest subnet's acc" in sharing_line(fine)
+    assert sharing_summary("acc", [0.1], 0.0)["weak"]  # a largest subnet at zero: nothing shared to speak of
 
 
 def test_resume_can_extend_the_run(tmp_path, trained_vit):
