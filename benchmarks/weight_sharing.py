@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 from accuracy import CASES, RANKERS, RESULTS, pick_subnets, ranked_by, standalone
 from scipy.stats import kendalltau
 
-from hwnas.search_spaces import Arch, SearchSpace
-from hwnas.search_spaces._choices import Depth, PerLayer
+from hwnas.search_spaces import Arch, Depth, PerLayer, SearchSpace
 from hwnas.training.tasks import space_and_task
 
 
@@ -61,7 +59,7 @@ def main() -> None:
     space_name, preset, task_name, options, _, _ = CASES[args.case]
     space, task, _ = space_and_task(space_name, preset, task_name, options)
     evaluator_class, metric = RANKERS[ranked_by(space)]
-    evaluator = evaluator_class(space, Path(path), task)
+    evaluator = evaluator_class(space, path, task)
 
     def score(arch: Arch) -> float:
         return float(evaluator.evaluate([arch])[0][metric])
