@@ -16,8 +16,10 @@ otherwise it is out of the profile's domain, and `OutOfDomainError` names the op
 
 Fusion follows the runtime (`domain.fusion`): `eager` (PyTorch eager: every op runs), `deployed` (TFLite,
 TensorRT: BatchNorm folds into the conv before it, activations fuse into their conv or linear) or `onnxruntime`
-(BatchNorm folds; only the activations ONNX Runtime's CPU conv and GEMM kernels apply in place, ReLU, ReLU6 as
-Clip and tanh, fuse: hard-swish and GELU run as their own ops there).
+(BatchNorm folds; only the activations every ONNX Runtime CPU conv and GEMM kernel applies in place, ReLU, ReLU6
+as Clip and tanh, fuse; hard-swish, sigmoid and GELU are priced as their own ops: version 1.32 folds hard-swish and
+sigmoid into a conv whose channels fit its blocked layout too, but pricing them folded scored no better on a kernel
+profile's held-out blocks).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from hwnas.hw_profiles._torch_features import ACTIVATIONS, op_class, out_numel
 
 FEATURE_SET = "op-level-v1"
 FUSIONS = ("eager", "deployed", "onnxruntime")
-#: Activations ONNX Runtime applies inside the conv or GEMM kernel that feeds them (its MLAS activations).
+#: Activations ONNX Runtime applies inside the conv or GEMM kernel that feeds them (see the module docstring).
 ORT_FOLDED = frozenset({"relu", "relu6", "tanh"})
 PROVENANCE = ("measured", "composed", "extrapolated")
 #: How far above a class's measured per-op range (MACs, output elements) its unit costs may price. Unit costs
@@ -74,7 +76,7 @@ SAME_WORK: dict[str, list[str]] = {
     **_conv_classes("conv2d"), **_conv_classes("conv1d"),
     "linear": ["conv2d-pw"],
     "layernorm": ["groupnorm", "batchnorm"], "groupnorm": ["layernorm", "batchnorm"], "batchnorm": ["layernorm", "groupnorm"],
-    "mul": ["add"], "add": ["mul"],
+    "mul": ["add"], "add": ["mul"], "mul-broadcast": ["mul", "add"],
     **{f"act-{a}": [f"act-{b}" for b in ACTIVATIONS if b != a] + ["act"] for a in ACTIVATIONS},
     "act": [f"act-{b}" for b in ACTIVATIONS],
 }

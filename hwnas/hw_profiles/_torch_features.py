@@ -47,6 +47,8 @@ def _op_classes() -> tuple[str, ...]:
 
 
 OP_CLASSES = _op_classes()
+#: Classes the op-level format added after v3's layout was fixed, counted in v3 rows as the class they refine.
+V3_CLASSES = {"mul-broadcast": "mul"}
 
 
 def op_class(op: Any) -> str:
@@ -61,6 +63,8 @@ def op_class(op: Any) -> str:
         return f"act-{op['act']}" if op["act"] in ACTIVATIONS else "act"
     if op.kind == "attention":
         return f"attention-{op['attn']}"
+    if op.kind == "mul" and dict(op.attrs).get("broadcast"):
+        return "mul-broadcast"
     return op.kind
 
 
@@ -124,7 +128,7 @@ def _class_row(ops: Sequence[Any], kernels: KernelLevel | None) -> list[float]:
     counts, macs, outputs = (dict.fromkeys(OP_CLASSES, 0.0) for _ in range(3))
     params = 0.0
     for op in ops:
-        name = op_class(op)
+        name = V3_CLASSES.get(op_class(op), op_class(op))
         counts[name] += 1
         macs[name] += op.macs
         outputs[name] += out_numel(op)

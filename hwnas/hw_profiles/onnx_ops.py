@@ -192,7 +192,9 @@ def _map(node: Any, g: _Graph, consumed: set[int]) -> list[Any] | None:  # noqa:
         return [ops_lib.act("softmax", g.numel(out))]
     if kind in ELEMENTWISE:
         numel = g.numel(out)
-        return [] if numel == 0 else [ops_lib.add(numel) if ELEMENTWISE[kind] == "add" else ops_lib.mul(numel)]
+        if numel == 0:
+            return []
+        return [ops_lib.add(numel) if ELEMENTWISE[kind] == "add" else ops_lib.mul(numel, broadcast=_gates(node, g))]
     if kind in POOLS:
         return [ops_lib.pool(POOLS[kind], g.numel(node.input[0]), g.numel(out))]
     if kind in COPIES or kind == "Slice":
@@ -200,6 +202,15 @@ def _map(node: Any, g: _Graph, consumed: set[int]) -> list[Any] | None:  # noqa:
         floor = SLICE_COPY_MIN if kind == "Slice" else 1
         return [] if numel < floor else [ops_lib.shuffle(numel, 1)]
     return None
+
+
+def _gates(node: Any, g: _Graph) -> bool:
+    """A product of two computed tensors, one spread over the other (squeeze-excite's per-channel gate); a constant
+    factor (a scale, layer scale) is a plain product."""
+    if node.op_type != "Mul" or len(node.input) != 2 or any(name in g.constants for name in node.input):
+        return False
+    sizes = [g.numel(name) for name in node.input]
+    return min(sizes) > 1 and sizes[0] != sizes[1]
 
 
 def _conv(node: Any, g: _Graph) -> list[Any] | None:

@@ -74,7 +74,7 @@ def se_ops(channels: int, ratio: float, hw: HW, act: str, rounding: str = "mobil
         return []
     hidden, numel = se_hidden(channels, ratio, rounding), channels * hw[0] * hw[1]
     return [ops.pool("mean", numel, channels), ops.conv2d(channels, hidden, 1, 1, (1, 1)), ops.act(act, hidden),
-            ops.conv2d(hidden, channels, 1, 1, (1, 1)), ops.act("sigmoid", channels), ops.mul(numel)]
+            ops.conv2d(hidden, channels, 1, 1, (1, 1)), ops.act("sigmoid", channels), ops.mul(numel, broadcast=True)]
 
 
 @dataclass(frozen=True)

@@ -124,9 +124,11 @@ def shuffle(numel: int, groups: int) -> OpSpec:
     return _op("shuffle", 0, numel=numel, groups=groups)
 
 
-def mul(numel: int) -> OpSpec:
-    """Element-wise product (SE gating, layer scale applied): no MACs, as in fvcore."""
-    return _op("mul", 0, numel=numel)
+def mul(numel: int, broadcast: bool = False) -> OpSpec:
+    """Element-wise product (SE gating, layer scale applied): no MACs, as in fvcore. `broadcast`: a computed factor
+    spread over the other tensor (squeeze-excite's per-channel gate), which a runtime with a blocked layout runs
+    outside that layout; a constant factor (layer scale) is a plain product."""
+    return _op("mul", 0, numel=numel, **({"broadcast": True} if broadcast else {}))
 
 
 def window_attention(windows: int, tokens: int, heads: int, qk_dim: int, v_dim: int, branches: int = 1) -> OpSpec:

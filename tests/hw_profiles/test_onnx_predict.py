@@ -63,6 +63,26 @@ def test_a_convnet_maps_to_the_ops_hwnas_prices():
     assert {op["act"] for op in ops if op.kind == "act"} >= {"hswish", "sigmoid"}
 
 
+class Gated(nn.Module):
+    """SiLU (x · sigmoid(x), same shapes), a constant scale, and squeeze-excite's gate (a per-channel broadcast)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(16, 4, 1), nn.ReLU(), nn.Conv2d(4, 16, 1), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.silu(x) * 0.5
+        return y * self.gate(y)
+
+
+def test_only_a_computed_broadcast_product_is_a_gate():
+    from hwnas.hw_profiles._torch_features import op_class
+
+    ops = onnx_ops(onnx_bytes(Gated().eval(), (torch.randn(1, 16, 8, 8),))).check()
+    products = [op_class(op) for op in ops if op.kind == "mul"]
+    assert products == ["mul", "mul", "mul-broadcast"], "SiLU's and the scale's products are plain; the gate is not"
+
+
 class HalfAndHalf(nn.Module):
     """ShuffleNet's split: torch exports `chunk` as slices of the data (and of its shape)."""
 
@@ -130,7 +150,7 @@ def test_kernel_profile_and_the_predict_command(tmp_path):
     profile = get_profile(out)
     assert profile.domain["features"] == "op-level-v1" and profile.domain["fusion"] == "onnxruntime"
     assert profile.n_measurements == 60 + 20 + 1 and profile.validation["empty_model_ms"] > 0  # kernels, blocks, empty
-    assert set(profile.domain["in_graph_factors"]) >= {"dense-conv", "depthwise-conv", "matmul", "elementwise"}
+    assert set(profile.domain["alone_costs"]) == {"dense-conv", "depthwise-conv", "matmul", "elementwise"}
     done = _hwnas("predict", str(model), "--device", str(out), "--explain", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

@@ -1,0 +1,90 @@
+"""Kernel profiles' fit: kernels timed alone and blocks timed whole, one fit of in-graph costs and alone costs."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from hwnas.hw_profiles._calibrate_op_level import family
+from hwnas.hw_profiles._kernels import fit_kernel_profile
+from hwnas.hw_profiles._op_level import OpLevelDomain, calibration_domain, out_elements, unit_costs
+from hwnas.hw_profiles._predict import explain_ops
+from hwnas.hw_profiles._torch_features import _class_row, op_class
+from hwnas.search_spaces import _ops as ops
+from hwnas.search_spaces._conv_specs import se_ops
+
+#: A made-up device: in-graph ms per op and per output element of each class, and what a kernel alone pays more.
+PER_OP = {"conv2d-pw": 0.004, "conv2d-dw-k3": 0.006, "add": 0.001, "mul-broadcast": 0.002, "act-hswish": 0.001}
+PER_OUTPUT = {"conv2d-pw": 2e-7, "conv2d-dw-k3": 3e-7, "add": 1e-7, "mul-broadcast": 4e-7, "act-hswish": 1.5e-7}
+PER_MAC = {"conv2d-pw": 2e-8, "conv2d-dw-k3": 3e-8}
+ALONE_PER_ELEMENT = {"dense-conv": 0.0, "depthwise-conv": 3e-7, "matmul": 3e-7, "elementwise": 1.5e-7}
+OVERHEAD = 0.02
+
+
+def _op(rng: random.Random, kind: str):  # noqa: ANN202 - an OpSpec
+    c, hw = rng.choice((16, 32, 48, 64, 96, 128)), rng.choice((7, 14, 28, 56))
+    if kind == "conv2d-pw":
+        return ops.conv2d(c, rng.choice((16, 32, 64, 128)), 1, 1, (hw, hw))
+    if kind == "conv2d-dw-k3":
+        return ops.conv2d(c, c, 3, 1, (hw, hw), groups=c, padding=1)
+    if kind == "add":
+        return ops.add(c * hw * hw)
+    if kind == "mul-broadcast":
+        return ops.mul(c * hw * hw, broadcast=True)
+    return ops.act("hswish", c * hw * hw)
+
+
+def _in_graph_ms(op_list: list, domain: OpLevelDomain) -> float:
+    row = domain.row(op_list, overhead=0.0)[0]
+    total = OVERHEAD
+    for name in PER_OP:
+        j = domain.columns.index(name) * 3 + 1
+        total += row[j] * PER_OP[name] + row[j + 1] * PER_MAC.get(name, 0.0) + row[j + 2] * PER_OUTPUT[name]
+    return total
+
+
+def _alone_ms(op) -> float:  # noqa: ANN001 - an OpSpec
+    """What the made-up device charges a kernel timed alone: its family's rate on the elements it reads and writes."""
+    read = op["cin"] * op["h"] * op["w"] if op.kind == "conv2d" else op["numel"]
+    return ALONE_PER_ELEMENT[family(op_class(op))] * (read + out_elements(op))
+
+
+def _device(seed: int = 0) -> tuple[list, np.ndarray, list, np.ndarray, OpLevelDomain]:
+    rng = random.Random(seed)
+    kinds = list(PER_OP)
+    kernels = [_op(rng, kinds[i % len(kinds)]) for i in range(150)]
+    blocks = [[_op(rng, rng.choice(kinds)) for _ in range(rng.randint(2, 6))] for _ in range(80)]
+    domain = OpLevelDomain.from_dict({"op_classes": calibration_domain([[k] for k in kernels] + blocks, "onnxruntime"),
+                                      "fusion": "onnxruntime"}, "made-up")
+    kernel_ms = np.array([_in_graph_ms([k], domain) + _alone_ms(k) for k in kernels])
+    block_ms = np.array([_in_graph_ms(b, domain) for b in blocks])
+    return kernels, kernel_ms, blocks, block_ms, domain
+
+
+def test_one_fit_separates_what_a_kernel_pays_alone_from_its_cost_in_a_graph():
+    kernels, kernel_ms, blocks, block_ms, domain = _device()
+    profile, model = fit_kernel_profile([(k, None, None) for k in kernels], kernel_ms, OVERHEAD, blocks, block_ms,
+                                        "made-up", "cpu", "onnxruntime", "onnxruntime", {}, 1)
+    profile._model = model
+    assert profile.validation["metrics"]["acc10"] == 1.0, "held-out blocks priced within ±10 %"
+    assert profile.validation["single_kernels"]["acc10"] == 1.0, "a kernel alone costs its in-graph ms and its alone cost"
+    for name, rate in ALONE_PER_ELEMENT.items():
+        assert profile.domain["alone_costs"][name]["per_element_ns"] == pytest.approx(rate * 1e6, abs=0.03)
+    rng = random.Random(7)
+    unseen = [[_op(rng, rng.choice(list(PER_OP))) for _ in range(12)] for _ in range(10)]
+    predicted = np.array([explain_ops(profile, b).ms for b in unseen])
+    truth = np.array([_in_graph_ms(b, domain) for b in unseen])
+    assert np.abs(predicted / truth - 1).max() < 0.02, "a model's ops are priced at their in-graph costs"
+    overhead, units = unit_costs(model.parts["model"], OpLevelDomain.from_dict(profile.domain, "made-up").columns)
+    assert overhead == pytest.approx(OVERHEAD, rel=0.1)
+    assert units["mul-broadcast"][2] == pytest.approx(PER_OUTPUT["mul-broadcast"], rel=0.2)
+
+
+def test_a_squeeze_excite_gate_is_its_own_class_and_v3_rows_keep_their_layout():
+    gate = se_ops(32, 0.25, (14, 14), "relu")[-1]
+    assert op_class(gate) == "mul-broadcast" and op_class(ops.mul(100)) == "mul"
+    assert ops.mul(100).key == ops.mul(100, broadcast=False).key, "a plain product's spec is unchanged"
+    plain = se_ops(32, 0.25, (14, 14), "relu")[:-1] + [ops.mul(32 * 14 * 14)]
+    assert _class_row(se_ops(32, 0.25, (14, 14), "relu"), None) == _class_row(plain, None)
