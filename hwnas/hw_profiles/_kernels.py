@@ -235,8 +235,8 @@ class _DepthwiseMlp(nn.Module):
 def _block(rng: random.Random) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:
     kind = rng.choice(("inverted", "inverted", "residual", "residual", "encoder", "depthwise-mlp", "shuffle"))
     hw = rng.choice(SIZES[:4])
-    if kind == "inverted":
-        cin = rng.choice(CHANNELS[:9])
+    if kind == "inverted":  # MobileNets and EfficientNets start theirs at 112×112
+        cin, hw = rng.choice(CHANNELS[:9]), rng.choice(SIZES)
         module = _Inverted(cin, rng.choice(CHANNELS[:9]), rng.choice((3, 5, 7)), rng.choice((1, 1, 2)), rng.choice((1, 3, 4, 6)),
                            rng.random() < 0.5, rng.choice((nn.ReLU, nn.Hardswish, nn.SiLU)))
         return module, (torch.randn(1, cin, hw, hw),)
