@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from hwnas.errors import OutOfDomainError
-from hwnas.hw_profiles._torch_features import ACTIVATIONS, op_class, out_numel
+from hwnas.hw_profiles._torch_features import ACTIVATIONS, REFINED_CLASSES, op_class, out_numel
 
 FEATURE_SET = "op-level-v1"
 FUSIONS = ("eager", "deployed", "onnxruntime")
@@ -240,6 +240,8 @@ class OpLevelDomain:
         if cached is not None:
             return cached
         name = op_class(op)
+        if name not in self.classes and name in REFINED_CLASSES:  # priced as when the profile was fitted
+            name = REFINED_CLASSES[name]
         own: Part = (name, 1.0, float(op.macs), float(out_elements(op)))
         lowered = LOWERINGS[name](op) if name in LOWERINGS else None
         for extrapolate in (False, True):

@@ -47,8 +47,9 @@ def _op_classes() -> tuple[str, ...]:
 
 
 OP_CLASSES = _op_classes()
-#: Classes the op-level format added after v3's layout was fixed, counted in v3 rows as the class they refine.
-V3_CLASSES = {"mul-broadcast": "mul"}
+#: Classes split off a coarser one after profiles were calibrated: a profile (a v3 row layout, or an op-level
+#: profile) that never measured the finer class prices its ops as the class they refine, as it did when fitted.
+REFINED_CLASSES = {"mul-broadcast": "mul"}
 
 
 def op_class(op: Any) -> str:
@@ -128,7 +129,7 @@ def _class_row(ops: Sequence[Any], kernels: KernelLevel | None) -> list[float]:
     counts, macs, outputs = (dict.fromkeys(OP_CLASSES, 0.0) for _ in range(3))
     params = 0.0
     for op in ops:
-        name = V3_CLASSES.get(op_class(op), op_class(op))
+        name = REFINED_CLASSES.get(op_class(op), op_class(op))
         counts[name] += 1
         macs[name] += op.macs
         outputs[name] += out_numel(op)

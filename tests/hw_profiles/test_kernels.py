@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 
+from hwnas.hw_profiles import get_profile
 from hwnas.hw_profiles._calibrate_op_level import family
 from hwnas.hw_profiles._kernels import fit_kernel_profile
 from hwnas.hw_profiles._op_level import OpLevelDomain, calibration_domain, out_elements, unit_costs
@@ -88,3 +89,12 @@ def test_a_squeeze_excite_gate_is_its_own_class_and_v3_rows_keep_their_layout():
     assert ops.mul(100).key == ops.mul(100, broadcast=False).key, "a plain product's spec is unchanged"
     plain = se_ops(32, 0.25, (14, 14), "relu")[:-1] + [ops.mul(32 * 14 * 14)]
     assert _class_row(se_ops(32, 0.25, (14, 14), "relu"), None) == _class_row(plain, None)
+
+
+@pytest.mark.parametrize("hw", [(1, 1), (7, 7), (56, 56)])
+def test_a_profile_that_never_measured_gates_prices_them_as_when_it_was_fitted(hw):
+    profile = get_profile("2080ti-b32")  # HELP's OFA subnets: their squeeze-excite products were fitted as `mul`
+    assert "mul-broadcast" not in profile.domain["op_classes"]
+    gated = se_ops(96, 0.25, hw, "relu")
+    plain = gated[:-1] + [ops.mul(96 * hw[0] * hw[1])]
+    assert explain_ops(profile, gated).to_dict() == explain_ops(profile, plain).to_dict()
