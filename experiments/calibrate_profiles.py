@@ -7,6 +7,10 @@ FBNet subnets (`help-latency/`: 13 devices, GPUs at batch 1, 32 and 64). The TIT
 and IWSLT'14 runs, HELP's OFA and FBNet columns, all PyTorch) make one profile, `titanxp`. The phones' block tables
 (`nnmeter-mobile-lut/`) make `pixel1/4/6`.
 
+The shipped files were fitted before squeeze-excite gates became their own op class (`mul-broadcast`): they hold
+those products as `mul`, and price them exactly as fitted (`_torch_features.REFINED_CLASSES`); a refit names the
+class `mul-broadcast`.
+
     python experiments/calibrate_profiles.py [--only NAME ...]     # ~15 minutes for all of them
 """
 

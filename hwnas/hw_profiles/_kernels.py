@@ -25,10 +25,10 @@ from torch import nn
 
 from hwnas.hw_profiles._calibrate_op_level import family
 from hwnas.hw_profiles._common import split_indices, today
-from hwnas.hw_profiles._op_level import FEATURE_SET, OpLevelDomain, calibration_domain
+from hwnas.hw_profiles._op_level import FEATURE_SET, OpLevelDomain, calibration_domain, out_elements
 from hwnas.hw_profiles._profile import LatencyModel, Profile
 from hwnas.hw_profiles._runtimes import SDPA
-from hwnas.hw_profiles._torch_features import op_class
+from hwnas.hw_profiles._torch_features import op_class, out_numel
 from hwnas.predictors import OpCostLinear, metrics
 from hwnas.search_spaces import _ops as ops_lib
 
@@ -131,8 +131,8 @@ def sample_kernels(n: int, seed: int = 0) -> list[Kernel]:
 # -- blocks: ops inside a graph ------------------------------------------------------------------------
 # A kernel timed alone pays what it does not pay inside a model (the runtime's layout conversions around it,
 # its output handed back): summed, single kernels overprice whole models by a third to three quarters here.
-# Random blocks of the motifs architectures are made of, timed whole, measure how much cheaper each kernel
-# family is inside a graph.
+# Random blocks of the motifs architectures are made of, timed whole, say what the ops cost inside a graph:
+# fitted with the kernels (`fit_joint`), they set each class's in-graph costs.
 
 
 def _cna(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: bool = True,
@@ -294,23 +294,32 @@ KERNEL_WEIGHT = 0.5
 FAMILIES = ("dense-conv", "depthwise-conv", "matmul", "elementwise")
 
 
-def _in_elements(op: Any) -> int:
+def moved_elements(op: Any) -> int:
+    """Elements a lone op reads and writes: its inputs (a sum or product reads two, attention q, k and v) and its
+    output."""
     a = dict(op.attrs)
-    if op.kind in ("conv1d", "conv2d"):
-        return int(a["cin"] * a.get("h", 1) * a.get("w", a.get("length", 1)))
+    if op.kind == "conv2d":
+        return int(a["cin"] * a["h"] * a["w"] + out_elements(op))
+    if op.kind == "conv1d":
+        return int(a["cin"] * a["length"] + out_elements(op))
     if op.kind == "linear":
-        return int(a["n"] * a["cin"])
-    return int(a.get("numel", a.get("numel_in", 0)))
+        return int(a["n"] * (a["cin"] + a["cout"]))
+    if op.kind == "attention":
+        return int(2 * (a["n_q"] + a["n_kv"]) * a["heads"] * a["head_dim"])
+    if op.kind == "pool":
+        return int(a["numel_in"] + a["numel_out"])
+    if op.kind in ("add", "mul"):
+        return 3 * int(a["numel"])
+    return 2 * int(out_numel(op))  # activations, norms, copies: read what they write
 
 
-def alone_row(op: Any, domain: OpLevelDomain) -> np.ndarray:
+def alone_row(op: Any) -> np.ndarray:
     """What a kernel timed alone pays and the same op inside a graph does not, as features: per family, one call
-    and the elements it reads and writes (ONNX Runtime reorders a lone conv's input into its blocked layout and
-    its output back, and hands the output over; inside a graph the layout carries from op to op)."""
+    and the elements it moves (ONNX Runtime reorders a lone conv's input into its blocked layout and its output
+    back, and hands the output over; inside a graph the layout carries from op to op)."""
     row = np.zeros(2 * len(FAMILIES))
     j = FAMILIES.index(family(op_class(op)))
-    row[2 * j] = 1.0
-    row[2 * j + 1] = _in_elements(op) + domain.row([op], overhead=0.0)[0][3::3].sum()
+    row[2 * j], row[2 * j + 1] = 1.0, moved_elements(op)
     return row
 
 
@@ -340,7 +349,7 @@ def fit_joint(kernel_rows: np.ndarray, kernel_ms: np.ndarray, block_rows: np.nda
 
 def _kernel_fit(kernels: list[Kernel], kernel_ms: np.ndarray, empty_ms: float, blocks: list[list[Any]],
                 block_ms: np.ndarray, domain: OpLevelDomain) -> tuple[OpCostLinear, np.ndarray]:
-    rows = np.array([np.concatenate([domain.row([op], overhead=1.0)[0], alone_row(op, domain)]) for op, _, _ in kernels])
+    rows = np.array([np.concatenate([domain.row([op], overhead=1.0)[0], alone_row(op)]) for op, _, _ in kernels])
     block_rows = np.array([domain.row(ops, overhead=1.0)[0] for ops in [*blocks, []]])
     return fit_joint(rows, kernel_ms, block_rows, np.append(block_ms, empty_ms))
 
@@ -357,12 +366,12 @@ def fit_kernel_profile(kernels: list[Kernel], kernel_ms: np.ndarray, empty_ms: f
     held_out, held_alone = _kernel_fit([kernels[i] for i in train], kernel_ms[train], empty_ms,
                                        [blocks[i] for i in block_train], block_ms[block_train], domain)
     test_rows = np.array([domain.row(blocks[i], overhead=1.0)[0] for i in block_test])
-    alone_test = np.array([alone_row(kernels[i][0], domain) for i in test]) @ held_alone
+    alone_test = np.array([alone_row(kernels[i][0]) for i in test]) @ held_alone
     kernel_test = held_out.predict(np.array([domain.row([kernels[i][0]], overhead=1.0)[0] for i in test])) + alone_test
     validation = {
         "split": "random 80/20 of the measured kernels and of the blocks, numpy seed 0: fitted on 80 % of each, "
                  "scored on the other blocks",
-        "n_train": int(len(train) + len(block_train)), "n_test": int(len(block_test)),
+        "n_train": int(len(train) + len(block_train) + 1), "n_test": int(len(block_test)),  # + the empty model
         "metrics": metrics.summary(block_ms[block_test], held_out.predict(test_rows)),
         "single_kernels": metrics.summary(kernel_ms[test], kernel_test),
         "empty_model_ms": float(empty_ms), "n_blocks": len(blocks)}

@@ -5,7 +5,7 @@ profile (`op-level-v1`, the format of every shipped device) on them: non-negativ
 the machine prices every space whose ops its measurements cover, and the measured space's own correction
 where cross-validation keeps it. (Ops timed alone are not a source here: alone, a module pays call overheads
 it does not pay inside a network, which raised the composed cosFormer subnets of `benchmarks/coverage.py`'s
-check (c) by ~15 %; `--kernels` profiles correct that with in-graph factors.) Profiles measured before
+check (c) by ~15 %; `--kernels` profiles fit what a lone kernel pays beside its in-graph costs.) Profiles measured before
 (`torch-ops-v1..3`) still price their space.
 
 A shared machine's speed drifts (other tenants, clocks) for seconds at a time, and not for every subnet

@@ -205,8 +205,8 @@ def _map(node: Any, g: _Graph, consumed: set[int]) -> list[Any] | None:  # noqa:
 
 
 def _gates(node: Any, g: _Graph) -> bool:
-    """A product of two computed tensors, one spread over the other (squeeze-excite's per-channel gate); a constant
-    factor (a scale, layer scale) is a plain product."""
+    """A product of two computed tensors, one spread over the other (squeeze-excite's per-channel gate; a norm's
+    computed scale counts too); a constant factor (a scale, layer scale) is a plain product."""
     if node.op_type != "Mul" or len(node.input) != 2 or any(name in g.constants for name in node.input):
         return False
     sizes = [g.numel(name) for name in node.input]

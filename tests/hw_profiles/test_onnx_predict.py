@@ -150,7 +150,10 @@ def test_kernel_profile_and_the_predict_command(tmp_path):
     profile = get_profile(out)
     assert profile.domain["features"] == "op-level-v1" and profile.domain["fusion"] == "onnxruntime"
     assert profile.n_measurements == 60 + 20 + 1 and profile.validation["empty_model_ms"] > 0  # kernels, blocks, empty
-    assert set(profile.domain["alone_costs"]) == {"dense-conv", "depthwise-conv", "matmul", "elementwise"}
+    alone = profile.domain["alone_costs"]
+    assert set(alone) == {"dense-conv", "depthwise-conv", "matmul", "elementwise"}
+    assert all(cost >= 0 for family in alone.values() for cost in family.values())
+    assert any(family["per_element_ns"] > 0 for family in alone.values()), "a lone kernel pays for what it moves"
     done = _hwnas("predict", str(model), "--device", str(out), "--explain", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
