@@ -39,6 +39,9 @@ def register(app: typer.Typer, console: Console) -> None:
         if workers is not None:
             spec.searcher.workers = workers
         experiment = Experiment(spec, storage)
+        warning = _weak_sharing(spec.supernet)
+        if warning:
+            console.print(warning)
         budget = spec.budget.trials
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("feasible {task.fields[feasible]}  front {task.fields[front]}  HV {task.fields[hv]}")]
@@ -143,3 +146,16 @@ def _print_rows(console: Console, rows: list[dict], fmt: str, experiment: str) -
     console.print(table)
     if rows and "extract" in rows[0]:
         console.print(f"extract a trial: {rows[0]['extract']}  (change --trial)")
+
+
+def _weak_sharing(supernet: str | None) -> str | None:
+    """The line of a spec's supernet whose sharing check (`supernet.json`) says inherited scores will hardly rank
+    subnets: told before the search spends its budget on them."""
+    if supernet is None:
+        return None
+    from hwnas.training import read_meta  # torch: only a spec with a supernet gets here
+    from hwnas.training._sharing import sharing_line
+
+    sharing = read_meta(Path(supernet)).get("sharing")
+    return f"supernet {supernet}: {sharing_line(sharing)}" if sharing and sharing.get("weak") else None
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -10,7 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hwnas.cli import app
+from hwnas.training._sharing import sharing_summary
 from tests.cli_helpers import cli_error as _error
+from tests.cli_helpers import cli_ok
 
 SMALL = ["--space", "mixed-attention", "--preset", "tiny", "--task", "mnist1d", "--task-option", "num_samples=120",
          "--batch-size", "48", "--num-random", "1", "--quiet"]
@@ -72,3 +75,27 @@ def test_force_overwrites(tmp_path, flag):
     result = CliRunner().invoke(app, ["train-supernet", *SMALL, "--epochs", "1", "--out", str(out), flag])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "supernet.json").read_text())["epochs_done"] == 1
+
+
+def test_a_search_on_a_weakly_sharing_supernet_says_so_first(tmp_path, trained_vit):
+    supernet = tmp_path / "sn"
+    shutil.copytree(trained_vit, supernet)
+    meta_path = supernet / "supernet.json"
+    meta = json.loads(meta_path.read_text())
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"""name: sharing
+space: {{name: mixed-attention, preset: tiny}}
+supernet: {supernet}
+objectives:
+  - {{metric: accuracy, direction: maximize}}
+  - {{metric: params_m, direction: minimize}}
+searcher: {{kind: optuna, sampler: random}}
+budget: {{trials: 2}}
+seed: 0
+""")
+    for weak in (True, False):
+        meta["sharing"] = sharing_summary("acc", [0.10, 0.12, 0.11, 0.10] if weak else [0.80, 0.85, 0.90, 0.82], 0.9)
+        meta_path.write_text(json.dumps(meta))
+        output = " ".join(cli_ok("run", str(spec), "--storage", f"sqlite:///{tmp_path}/{weak}.db").split())
+        assert ("random subnets keep a median 12% of the largest subnet's acc" in output) is weak
+        assert ("will hardly rank subnets" in output) is weak
