@@ -347,35 +347,33 @@ def fit_joint(kernel_rows: np.ndarray, kernel_ms: np.ndarray, block_rows: np.nda
     return model, coef[width:] / scale[width:]
 
 
-def _kernel_fit(kernels: list[Kernel], kernel_ms: np.ndarray, empty_ms: float, blocks: list[list[Any]],
-                block_ms: np.ndarray, domain: OpLevelDomain) -> tuple[OpCostLinear, np.ndarray]:
-    rows = np.array([np.concatenate([domain.row([op], overhead=1.0)[0], alone_row(op)]) for op, _, _ in kernels])
-    block_rows = np.array([domain.row(ops, overhead=1.0)[0] for ops in [*blocks, []]])
-    return fit_joint(rows, kernel_ms, block_rows, np.append(block_ms, empty_ms))
-
-
 def fit_kernel_profile(kernels: list[Kernel], kernel_ms: np.ndarray, empty_ms: float, blocks: list[list[Any]],
                        block_ms: np.ndarray, device: str, kind: str, runtime: str, fusion: str, provenance: dict[str, Any],
                        threads: int) -> tuple[Profile, LatencyModel]:
     """The op-level profile of a device from its timed kernels and blocks (see the module docstring)."""
     classes = calibration_domain([[op] for op, _, _ in kernels] + blocks, fusion)
     domain = OpLevelDomain.from_dict({"op_classes": classes, "fusion": fusion}, device)
-    kernel_ms, block_ms = np.asarray(kernel_ms, dtype=np.float64), np.asarray(block_ms, dtype=np.float64)
+    kernel_ms = np.asarray(kernel_ms, dtype=np.float64)
+    kernel_rows = np.array([domain.row([op], overhead=1.0)[0] for op, _, _ in kernels])
+    alone_rows = np.array([alone_row(op) for op, _, _ in kernels])
+    block_rows = np.array([domain.row(ops, overhead=1.0)[0] for ops in [*blocks, []]])  # the last: the empty model
+    block_ms = np.append(np.asarray(block_ms, dtype=np.float64), empty_ms)
+
+    def fit(kernel_part: np.ndarray, block_part: np.ndarray) -> tuple[OpCostLinear, np.ndarray]:
+        return fit_joint(np.hstack([kernel_rows[kernel_part], alone_rows[kernel_part]]), kernel_ms[kernel_part],
+                         block_rows[block_part], block_ms[block_part])
+
     train, test = split_indices(len(kernel_ms))
-    block_train, block_test = split_indices(len(block_ms))
-    held_out, held_alone = _kernel_fit([kernels[i] for i in train], kernel_ms[train], empty_ms,
-                                       [blocks[i] for i in block_train], block_ms[block_train], domain)
-    test_rows = np.array([domain.row(blocks[i], overhead=1.0)[0] for i in block_test])
-    alone_test = np.array([alone_row(kernels[i][0]) for i in test]) @ held_alone
-    kernel_test = held_out.predict(np.array([domain.row([kernels[i][0]], overhead=1.0)[0] for i in test])) + alone_test
+    block_train, block_test = split_indices(len(blocks))
+    held_out, held_alone = fit(train, np.append(block_train, len(blocks)))
     validation = {
         "split": "random 80/20 of the measured kernels and of the blocks, numpy seed 0: fitted on 80 % of each, "
                  "scored on the other blocks",
         "n_train": int(len(train) + len(block_train) + 1), "n_test": int(len(block_test)),  # + the empty model
-        "metrics": metrics.summary(block_ms[block_test], held_out.predict(test_rows)),
-        "single_kernels": metrics.summary(kernel_ms[test], kernel_test),
+        "metrics": metrics.summary(block_ms[block_test], held_out.predict(block_rows[block_test])),
+        "single_kernels": metrics.summary(kernel_ms[test], held_out.predict(kernel_rows[test]) + alone_rows[test] @ held_alone),
         "empty_model_ms": float(empty_ms), "n_blocks": len(blocks)}
-    model, alone = _kernel_fit(kernels, kernel_ms, empty_ms, blocks, block_ms, domain)
+    model, alone = fit(np.arange(len(kernels)), np.arange(len(block_ms)))
     alone_costs = {name: {"per_call_ms": round(float(alone[2 * j]), 6), "per_element_ns": round(float(alone[2 * j + 1]) * 1e6, 6)}
                    for j, name in enumerate(FAMILIES)}
     profile = Profile(

@@ -129,7 +129,8 @@ def _class_row(ops: Sequence[Any], kernels: KernelLevel | None) -> list[float]:
     counts, macs, outputs = (dict.fromkeys(OP_CLASSES, 0.0) for _ in range(3))
     params = 0.0
     for op in ops:
-        name = REFINED_CLASSES.get(op_class(op), op_class(op))
+        name = op_class(op)
+        name = REFINED_CLASSES.get(name, name)
         counts[name] += 1
         macs[name] += op.macs
         outputs[name] += out_numel(op)
