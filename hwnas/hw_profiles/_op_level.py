@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -189,7 +190,10 @@ class OpLevelDomain:
         self._index = {name: 1 + 3 * i for i, name in enumerate(self.columns)}
         self._cache: dict[Any, PricedOp] = {}
         self._blocks: dict[Any, int] = {}
-        self._by_identity: dict[int, tuple[Any, int]] = {}
+        #: Block row by the id of a block seen before, and that block, held so no other object takes its id while the
+        #: entry lives: a shared spec (`BlockSpec`) is found without hashing its fields.
+        self._index_by_id: dict[int, int] = {}
+        self._held: dict[int, Any] = {}
         self._block_list: list[np.ndarray] = []  # per block: its row and unmeasured part, stacked
         self._block_rows: np.ndarray | None = None
         self._lock = threading.Lock()
@@ -287,18 +291,19 @@ class OpLevelDomain:
     def _block_index(self, block: Any) -> int:
         """The row of `block` in `_block_rows` (its share computed once: fusion stays inside a block, as a block's
         ops start after its input is written)."""
-        seen = self._by_identity.get(id(block))
-        if seen is not None and seen[0] is block:  # a shared spec (`BlockSpec`): found without hashing its fields
-            return seen[1]
+        index = self._index_by_id.get(id(block))
+        if index is not None:
+            return index
         index = self._blocks.get(block)
         if index is None:
             row, unmeasured = self.row(block.ops(), overhead=0.0)
             index = self._blocks[block] = len(self._block_list)
             self._block_list.append(np.stack([row, unmeasured]))
             self._block_rows = None
-        if len(self._by_identity) >= IDENTITY_MAX:
-            self._by_identity.clear()
-        self._by_identity[id(block)] = (block, index)  # holding `block` keeps its id from being reused
+        if len(self._held) >= IDENTITY_MAX:
+            self._held.clear()
+            self._index_by_id.clear()
+        self._held[id(block)], self._index_by_id[id(block)] = block, index
         return index
 
     def blocks_rows(self, block_lists: Sequence[Sequence[Any]], overhead: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -307,13 +312,18 @@ class OpLevelDomain:
         from scipy.sparse import csr_matrix  # heavy (0.2 s): only pricing needs it
 
         with self._lock:  # search workers price in threads: indices and the stacked rows must agree
-            indices = [[self._block_index(block) for block in blocks] for blocks in block_lists]
+            # the common case, blocks seen before, at C speed
+            indices = list(map(self._index_by_id.get, map(id, chain.from_iterable(block_lists))))
+            if None in indices:
+                indices = [self._block_index(block) if index is None else index
+                           for index, block in zip(indices, chain.from_iterable(block_lists))]
             if self._block_rows is None:
                 self._block_rows = np.stack(self._block_list) if self._block_list else np.zeros((0, 2, self.width))
             block_rows = self._block_rows
-        counts = [len(i) for i in indices]
-        members = csr_matrix((np.ones(sum(counts)), np.concatenate([np.asarray(i, dtype=np.int64) for i in indices] or [[]]),
-                              np.concatenate([[0], np.cumsum(counts)])), shape=(len(indices), len(block_rows)))
+        counts = list(map(len, block_lists))
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        members = csr_matrix((np.ones(len(indices)), np.asarray(indices, dtype=np.int64), starts),
+                             shape=(len(block_lists), len(block_rows)))
         rows, unmeasured = members @ block_rows[:, 0], members @ block_rows[:, 1]
         rows[:, 0] += overhead
         return np.asarray(rows), np.asarray(unmeasured)

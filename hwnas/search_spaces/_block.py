@@ -10,6 +10,7 @@ needs (the options a slot offers, e.g. its kernel sizes) are part of the spec so
 from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hwnas.search_spaces._ops import OpSpec
@@ -46,6 +47,24 @@ class _Shared(ABCMeta):
                 _Shared._instances.clear()
             found = _Shared._instances[key] = super().__call__(*args, **kwargs)
         return found
+
+
+class SpecMemo(dict):
+    """A space's specs of one kind found by the few arch values that shape them (a layer's width, heads, kind): `memo[key]`
+    is `build(*key)`, built on first use. A walk that pricing repeats for every arch of a search then looks each layer
+    up in one dict instead of building it: building a shared spec hashes all its fields and their types (~1.5 µs a
+    layer, most of a transformer's walk). The key must hold every value `build` reads. Safe to share between threads
+    (two threads may both build a missing spec; specs are shared values, so either is the same spec)."""
+
+    def __init__(self, build: Callable[..., Any]) -> None:
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, key: tuple[Any, ...]) -> Any:
+        if len(self) >= SHARED_MAX:
+            self.clear()
+        spec = self[key] = self._build(*key)
+        return spec
 
 
 class BlockSpec(metaclass=_Shared):

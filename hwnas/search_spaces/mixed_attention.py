@@ -19,21 +19,27 @@ From "Neural Architecture Search on Efficient Transformers and Beyond" (mixForme
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hwnas.errors import InvalidArchError
 from hwnas.search_spaces._arch import Arch
-from hwnas.search_spaces._block import BlockSpec
+from hwnas.search_spaces._block import BlockSpec, SpecMemo
 from hwnas.search_spaces._choices import Choice, Depth, PerLayer
 from hwnas.search_spaces._hat_named import hat_named_archs
 from hwnas.search_spaces._io import SpaceIO
 from hwnas.search_spaces._registry import register_space
-from hwnas.search_spaces._space import SearchSpace
 from hwnas.search_spaces._sequence_specs import (
-    CrossAttention, DecodingLayerSpec, PatchEmbedSpec, TiedOutputSpec, TokenClassifierSpec, TokenDecodingSpec,
-    TokenEmbeddingSpec, TransformerLayerSpec,
+    CrossAttention,
+    DecodingLayerSpec,
+    PatchEmbedSpec,
+    TiedOutputSpec,
+    TokenClassifierSpec,
+    TokenDecodingSpec,
+    TokenEmbeddingSpec,
+    TransformerLayerSpec,
 )
+from hwnas.search_spaces._space import SearchSpace
 
 if TYPE_CHECKING:
     from hwnas.search_spaces._supernet import Supernet
@@ -118,6 +124,13 @@ class MixedAttentionSpace(SearchSpace):
         else:
             self.io = SpaceIO("classification", tuple(c["input_shape"]), c["num_classes"])
         declaration = _seq2seq_declaration(c) if self.io.is_seq2seq else _classifier_declaration(c)
+        #: Specs by the values that shape them (`SpecMemo`): a search walks the same few layers for every arch it prices.
+        self._layers = SpecMemo(self._layer)
+        self._patch_layers = SpecMemo(self._patch_layer)
+        self._decodings = SpecMemo(lambda steps, beam, *layer: DecodingLayerSpec(steps, beam, self._layers[layer]))
+        self._ends = SpecMemo(lambda spec, *args: spec(*args))
+        #: HAT's inference, where the preset defines it: decode at this beam (see `latency_blocks`).
+        self._decode_beam: int | None = c.get("decode_beam") if self.io.is_seq2seq else None
         super().__init__(preset, declaration, named_archs=hat_named_archs() if preset == "hat-wmt14-en-de" else None)
 
     # -- the one structure ------------------------------------------------------------------------
@@ -137,15 +150,17 @@ class MixedAttentionSpace(SearchSpace):
     def latency_blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BlockSpec]:
         """Encoder blocks as in the forward pass; the decoder as an incremental decode of `steps` = target length
         steps at the preset's beam (`DecodingLayerSpec`), where the preset defines one."""
-        beam = self.config.get("decode_beam")
-        if not self.io.is_seq2seq or beam is None:
+        beam = self._decode_beam
+        if beam is None:
             return self.blocks(arch, input_shape)
-        arch, (src_len, steps) = self.validate(arch), self._shape(input_shape)
-        forward = self._seq2seq_blocks(arch, (src_len, steps))
-        encoder = forward[: 1 + int(arch["encoder_layers"])]  # type: ignore[call-overload]
-        layers = [layer for layer in forward[len(encoder) + 1: -1] if isinstance(layer, TransformerLayerSpec)]
-        decoder = [DecodingLayerSpec(steps, beam, layer) for layer in layers]
-        return [*encoder, TokenDecodingSpec(steps, beam, self.io.vocab_size, int(arch["decoder_embed_dim"])), *decoder]  # type: ignore[arg-type]
+        arch, (src_len, steps) = self.validate(arch), input_shape or self.io.input_shape
+        enc, dec, vocab = int(arch["encoder_embed_dim"]), int(arch["decoder_embed_dim"]), self.io.vocab_size  # type: ignore[arg-type]
+        decodings = self._decodings
+        return [self._ends[TokenEmbeddingSpec, src_len, vocab, enc, False, self.io.padding_idx],
+                *self._encoder_layers(arch, src_len),
+                self._ends[TokenDecodingSpec, steps, beam, vocab, dec],
+                *[decodings[steps, beam, steps, dec, h, f, kind, src_len, enc, xh, xa]
+                  for h, f, kind, xh, xa in self._decoder_choices(arch)]]
 
     def build_supernet(self) -> Supernet:
         from hwnas.search_spaces._supernet import Supernet  # torch: only building the supernet needs it
@@ -159,28 +174,49 @@ class MixedAttentionSpace(SearchSpace):
         default = self.default_input_shape
         max_tokens = math.prod(s // c["patch"] for s in (default[1:] if len(default) == 3 else default)) + 1
         front = PatchEmbedSpec(shape, c["patch"], embed, max_tokens)
-        layers = [TransformerLayerSpec(front.tokens, embed, h, c["head_dim"], f, kind, c["activation"], True, tuple(c["attn"]),
-                                       rel_range=int(arch["rel_range"]))  # type: ignore[arg-type]
+        patches, rel_range = self._patch_layers, int(arch["rel_range"])  # type: ignore[arg-type]
+        layers = [patches[front.tokens, embed, h, f, kind, rel_range]
                   for h, f, kind in zip(arch["heads"], arch["ffn_dim"], arch["attn"])]  # type: ignore[arg-type]
         return [front, *layers, TokenClassifierSpec(front.tokens, embed, c["num_classes"])]
 
+    def _patch_layer(self, tokens: int, embed: int, heads: int, ffn: int, kind: str, rel_range: int) -> TransformerLayerSpec:
+        """A pre-norm layer of the classifier over `tokens` patches (and the class token)."""
+        c = self.config
+        return TransformerLayerSpec(tokens, embed, heads, c["head_dim"], ffn, kind, c["activation"], True, tuple(c["attn"]),
+                                    rel_range=rel_range)
+
     def _seq2seq_blocks(self, arch: Arch, shape: tuple[int, ...]) -> list[BlockSpec]:
-        c, (src_len, tgt_len), qkv = self.config, shape, self.config["qkv_dim"]
+        src_len, tgt_len = shape
         enc, dec = int(arch["encoder_embed_dim"]), int(arch["decoder_embed_dim"])  # type: ignore[arg-type]
         vocab, pad = self.io.vocab_size, self.io.padding_idx
+        layers = self._layers
+        return [self._ends[TokenEmbeddingSpec, src_len, vocab, enc, False, pad], *self._encoder_layers(arch, src_len),
+                self._ends[TokenEmbeddingSpec, tgt_len, vocab, dec, dec == enc, pad],
+                *[layers[tgt_len, dec, h, f, kind, src_len, enc, xh, xa] for h, f, kind, xh, xa in self._decoder_choices(arch)],
+                self._ends[TiedOutputSpec, tgt_len, dec, vocab]]
 
-        def layers(prefix: str, n: int, embed: int, cross: list[CrossAttention | None]) -> list[BlockSpec]:
-            return [TransformerLayerSpec(n, embed, h, qkv // h, f, kind, c["activation"], False, tuple(c["attn"]),
-                                         causal=prefix == "decoder", qkv_dim=qkv, cross=x)
-                    for h, f, kind, x in zip(arch[f"{prefix}_heads"], arch[f"{prefix}_ffn_dim"], arch[f"{prefix}_attn"], cross)]  # type: ignore[arg-type]
+    def _encoder_layers(self, arch: Arch, src_len: int) -> list[TransformerLayerSpec]:
+        enc, layers = int(arch["encoder_embed_dim"]), self._layers  # type: ignore[arg-type]
+        return [layers[src_len, enc, h, f, kind]
+                for h, f, kind in zip(arch["encoder_heads"], arch["encoder_ffn_dim"], arch["encoder_attn"])]  # type: ignore[arg-type]
 
-        cross = [CrossAttention(src_len * ende_memory_layers(a), enc, h, qkv // h, ende_memory_layers(a))
-                 for h, a in zip(arch["decoder_ende_heads"], arch["decoder_ende_attn"])]  # type: ignore[arg-type]
-        no_cross: list[CrossAttention | None] = [None] * int(arch["encoder_layers"])  # type: ignore[arg-type]
-        return [TokenEmbeddingSpec(src_len, vocab, enc, False, pad), *layers("encoder", src_len, enc, no_cross),  # type: ignore[arg-type]
-                TokenEmbeddingSpec(tgt_len, vocab, dec, dec == enc, pad), *layers("decoder", tgt_len, dec, cross),  # type: ignore[arg-type]
-                TiedOutputSpec(tgt_len, dec, vocab)]  # type: ignore[arg-type]
+    @staticmethod
+    def _decoder_choices(arch: Arch) -> Iterator[tuple[Any, ...]]:
+        """Per decoder layer: its heads, FFN width, attention kind, cross-attention heads and HAT's ende_attn value."""
+        return zip(arch["decoder_heads"], arch["decoder_ffn_dim"], arch["decoder_attn"], arch["decoder_ende_heads"],  # type: ignore[arg-type]
+                   arch["decoder_ende_attn"])  # type: ignore[arg-type]
 
+    def _layer(self, n: int, embed: int, heads: int, ffn: int, kind: str, *cross: int) -> TransformerLayerSpec:
+        """An encoder layer over `n` tokens, or with `cross` = (source length, encoder width, cross-attention heads,
+        HAT's ende_attn value) a decoder layer (causal, attending the last encoder outputs)."""
+        c, qkv = self.config, self.config["qkv_dim"]
+        attends = None
+        if cross:
+            src_len, enc, cross_heads, ende = cross
+            memory = ende_memory_layers(ende)
+            attends = CrossAttention(src_len * memory, enc, cross_heads, qkv // cross_heads, memory)
+        return TransformerLayerSpec(n, embed, heads, qkv // heads, ffn, kind, c["activation"], False, tuple(c["attn"]),
+                                    causal=bool(cross), qkv_dim=qkv, cross=attends)
 
 def hat_latency_features(arch: Arch) -> dict[str, float]:
     """The features HAT's latency datasets record for an arch of `hat-wmt14-en-de` (its CSV columns).

@@ -142,3 +142,19 @@ def test_equal_blocks_built_apart_price_the_same(profile):
     known = len(domain._blocks)
     again, _ = domain.blocks_rows([rebuilt])
     assert np.array_equal(first, again) and len(domain._blocks) == known  # no block stored twice
+
+
+def test_the_identity_table_starts_over_without_changing_a_price(profile, monkeypatch):
+    """Blocks seen before are found by id, each held while its entry lives so no other object takes that id; when
+    the table is full it starts over, and prices of many archs (and of copies, whose ids are new) are unchanged."""
+    from hwnas.hw_profiles import _op_level
+
+    space = get_space("ofa-mbv3")
+    archs = [space.sample(i) for i in range(30)]
+    expected = op_level_domain(profile).blocks_rows([space.latency_blocks(a) for a in archs])[0]
+    monkeypatch.setattr(_op_level, "IDENTITY_MAX", 3)
+    domain = _op_level.OpLevelDomain(op_level_domain(profile).classes, op_level_domain(profile).fusion, "fresh")
+    for lists in ([space.latency_blocks(a) for a in archs], [copy.deepcopy(space.latency_blocks(a)) for a in archs]):
+        rows, _ = domain.blocks_rows(lists)
+        assert np.allclose(rows, expected, rtol=1e-12, atol=0) and len(domain._held) <= 3
+        assert domain._held.keys() == domain._index_by_id.keys()

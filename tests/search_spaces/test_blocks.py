@@ -141,3 +141,39 @@ def test_equal_specs_are_one_shared_instance(monkeypatch):
     monkeypatch.setattr(_block._Shared, "_instances", {})  # as if no spec were built yet
     fresh = space.latency_blocks(space.sample(5))
     assert len(_block._Shared._instances) == 1 and fresh == space.latency_blocks(space.sample(5))
+
+
+def test_the_translation_walk_finds_its_layers_by_the_values_that_shape_them(monkeypatch):
+    """HAT's space looks each layer up by its tokens, widths, heads, kind and cross-attention (a search walks the
+    same few layers for every arch): the layers are the specs built from the arch's fields, here apart from the
+    space's code, for the forward walk and the decode walk, and the memo starts over when full."""
+    from hwnas.search_spaces import _block
+    from hwnas.search_spaces.specs import CrossAttention, DecodingLayerSpec
+
+    space = get_space("mixed-attention", "hat-wmt14-en-de")
+    kinds = ("cosformer", "softmax")
+
+    def expected_layers(arch):
+        enc, dec = arch["encoder_embed_dim"], arch["decoder_embed_dim"]
+        encoder = [TransformerLayerSpec(30, enc, h, 512 // h, f, kind, "relu", False, kinds, qkv_dim=512)
+                   for h, f, kind in zip(arch["encoder_heads"], arch["encoder_ffn_dim"], arch["encoder_attn"])]
+        memory = [1 if a == -1 else a + 1 for a in arch["decoder_ende_attn"]]
+        decoder = [TransformerLayerSpec(30, dec, h, 512 // h, f, kind, "relu", False, kinds, causal=True, qkv_dim=512,
+                                        cross=CrossAttention(30 * m, enc, xh, 512 // xh, m))
+                   for h, f, kind, xh, m in zip(arch["decoder_heads"], arch["decoder_ffn_dim"], arch["decoder_attn"],
+                                                arch["decoder_ende_heads"], memory)]
+        return encoder, decoder
+
+    for seed in range(40):
+        arch = space.sample(seed)
+        encoder, decoder = expected_layers(arch)
+        forward, decode = space.blocks(arch), space.latency_blocks(arch)
+        assert forward[1: 1 + len(encoder)] == encoder and forward[2 + len(encoder): -1] == decoder
+        assert decode[1: 1 + len(encoder)] == encoder
+        assert decode[2 + len(encoder):] == [DecodingLayerSpec(30, 5, d) for d in decoder]
+        assert all(a is b for a, b in zip(forward[2 + len(encoder): -1], [d.layer for d in decode[2 + len(encoder):]]))
+    monkeypatch.setattr(_block, "SHARED_MAX", 2)
+    small = get_space("mixed-attention", "hat-wmt14-en-de")
+    for seed in range(5):
+        assert small.latency_blocks(space.sample(seed)) == space.latency_blocks(space.sample(seed))
+    assert len(small._layers) <= 2 and len(small._decodings) <= 2

@@ -31,3 +31,40 @@ def test_numbers_that_are_not_declared_or_are_booleans_are_refused():
     for bad, word in ((data["embed_dim"] + 0.5, "is not one of"), (True, "= True"), ("48", "'48'"), ([48], "is not one of")):
         with pytest.raises(InvalidArchError, match=word):
             space.validate({**data, "embed_dim": bad})
+
+
+def test_every_layer_is_checked_for_its_type_and_value():
+    """Per-layer values are checked by value when the arch holds only ints and strs, else by type and value: a float
+    in one layer is normalised, a boolean, an undeclared value or a string subclass in any layer is refused."""
+    import numpy as np
+
+    space = get_space("mixed-attention", "hat-wmt14-en-de")
+    arch = space.sample(4)
+    heads, kinds = list(arch["decoder_heads"]), list(arch["decoder_attn"])
+    last = len(heads) - 1
+    same = space.validate({**arch.to_dict(), "decoder_heads": [*heads[:last], float(heads[last])]})
+    assert same == arch and type(same["decoder_heads"][last]) is int
+    for field, bad, word in (("decoder_heads", [*heads[:last], True], "= True"), ("decoder_heads", [*heads[:last], 3], "= 3"),
+                             ("decoder_attn", [*kinds[:last], "linear"], "'linear'"),
+                             ("encoder_ffn_dim", [2048] * 5 + [2048.5], "2048.5")):
+        with pytest.raises(InvalidArchError, match=word):
+            space.validate({**arch.to_dict(), field: bad})
+
+    class Kind(str):
+        pass
+
+    with pytest.raises(InvalidArchError, match="decoder_attn"):
+        space.validate({**arch.to_dict(), "decoder_attn": [*kinds[:last], Kind(kinds[last])]})
+    assert space.validate({**arch.to_dict(), "decoder_attn": [np.str_(k) for k in kinds]}) == arch  # frozen to str
+
+
+def test_a_choice_of_floats_checks_each_layers_type():
+    """A declared float given as an int (1 for 1.0) is normalised to the float in every layer."""
+    from hwnas.search_spaces import ChoiceSpace
+    from hwnas.search_spaces._choices import Depth, PerLayer
+
+    space = ChoiceSpace([Depth("depth", [1, 2]), PerLayer("ratio", [0.5, 1.0], depth="depth")])
+    point = space.validate({"depth": 2, "ratio": [1, 0.5]})
+    assert point["ratio"] == (1.0, 0.5) and type(point["ratio"][0]) is float
+    with pytest.raises(InvalidArchError, match="has 1 values but 2 layers"):
+        space.validate({"depth": 2, "ratio": [0.5]})
