@@ -51,10 +51,11 @@ class _Shared(ABCMeta):
 
 class SpecMemo(dict):
     """A space's specs of one kind found by the few arch values that shape them (a layer's width, heads, kind): `memo[key]`
-    is `build(*key)`, built on first use. A walk that pricing repeats for every arch of a search then looks each layer
-    up in one dict instead of building it: building a shared spec hashes all its fields and their types (~1.5 µs a
-    layer, most of a transformer's walk). The key must hold every value `build` reads. Safe to share between threads
-    (two threads may both build a missing spec; specs are shared values, so either is the same spec)."""
+    is `build(*key)` (a spec, or a spec and its output size), built on first use. A walk that pricing repeats for every
+    arch of a search then looks each layer up in one dict instead of building it: building a shared spec hashes all
+    its fields and their types (~1.5 µs a layer, most of a walk). The key must hold every value `build` reads. Safe to
+    share between threads (two threads may both build a missing spec; specs are shared values, so either is the same
+    spec)."""
 
     def __init__(self, build: Callable[..., Any]) -> None:
         super().__init__()

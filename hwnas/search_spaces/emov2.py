@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hwnas.search_spaces._arch import Arch
-from hwnas.search_spaces._block import BuildableSpec
+from hwnas.search_spaces._block import BuildableSpec, SpecMemo
 from hwnas.search_spaces._choices import Choice, Depth, PerLayer
 from hwnas.search_spaces._conv_specs import ClassifierHeadSpec
 from hwnas.search_spaces._emo_specs import EPS, EMOv2StemSpec, I2RMBSpec
@@ -98,26 +98,39 @@ class EMOv2Space(SearchSpace):
                 declaration += [PerLayer(f"{stage}_heads", c["heads"][stage], depth=f"{stage}_blocks"),
                                 Choice(f"{stage}_head_dim", c["head_dim"])]
         super().__init__(preset, declaration, named_archs=NAMED_ARCHS if preset == "imagenet" else None)
+        #: Each i2RMB's spec and output size by the values that shape it (`SpecMemo`): a search walks the same blocks
+        #: for every arch it prices.
+        self._i2rmbs = SpecMemo(self._i2rmb)
+        self._ends = SpecMemo(lambda spec, *args: spec(*args))
 
     def blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BuildableSpec]:
         """Stem, then per stage the downsampling block and the residual blocks, then the classifier."""
-        arch, shape, c = self.validate(arch), self._shape(input_shape), self.config
-        stem = EMOv2StemSpec(shape[0], int(arch["s1_width"]) // 2, (shape[1], shape[2]))
+        arch, shape, i2rmbs = self.validate(arch), self._shape(input_shape), self._i2rmbs
+        stem = self._ends[EMOv2StemSpec, shape[0], int(arch["s1_width"]) // 2, (shape[1], shape[2])]  # type: ignore[arg-type]
         result: list[BuildableSpec] = [stem]
-        cin, hw, kernels = stem.width, stem.out_hw, tuple(c["kernels"])
+        cin, hw = stem.width, stem.out_hw
         for index, stage in enumerate(STAGES):
-            width, norm, act = int(arch[f"{stage}_width"]), NORMS[stage], ACTS[stage]
-            heads = arch[f"{stage}_heads"] if stage in ATTENTION_STAGES else [0] * int(arch[f"{stage}_blocks"])  # type: ignore[arg-type]
-            shapes = [(cin, float(arch[f"{stage}_down_exp"]), arch[f"{stage}_down_kernel"], 2, False, None)]  # type: ignore[arg-type]
+            width, layers = int(arch[f"{stage}_width"]), int(arch[f"{stage}_blocks"])  # type: ignore[arg-type]
+            attends = stage in ATTENTION_STAGES
+            heads = arch[f"{stage}_heads"] if attends else (0,) * layers
+            head_dim = int(arch[f"{stage}_head_dim"]) if attends else 0  # type: ignore[arg-type]
+            down_exp, down_kernel = float(arch[f"{stage}_down_exp"]), arch[f"{stage}_down_kernel"]  # type: ignore[arg-type]
+            block, hw = i2rmbs[cin, width, down_exp, down_kernel, 2, False, 0, 0, hw, index]
+            result.append(block)
             for exp, kernel, h in zip(arch[f"{stage}_exp"], arch[f"{stage}_kernel"], heads):  # type: ignore[arg-type]
-                shapes.append((width, float(exp), kernel, 1, True, (int(h), int(arch[f"{stage}_head_dim"])) if h else None))  # type: ignore[arg-type]
-            for block_in, exp, kernel, stride, skip, attention in shapes:
-                block = I2RMBSpec(block_in, width, int(block_in * exp), int(kernel), stride, skip, norm, act, attention,  # type: ignore[arg-type]
-                                  c["window"], hw, kernels, index)
+                block, hw = i2rmbs[width, width, float(exp), kernel, 1, True, h, head_dim, hw, index]
                 result.append(block)
-                hw = block.out_hw
             cin = width
-        return result + [ClassifierHeadSpec(cin, hw, self.io.num_classes, EPS, (len(STAGES) - 1,))]  # type: ignore[arg-type]
+        return result + [self._ends[ClassifierHeadSpec, cin, hw, self.io.num_classes, EPS, (len(STAGES) - 1,)]]
+
+    def _i2rmb(self, cin: int, cout: int, exp: float, kernel: int, stride: int, skip: bool, heads: int, head_dim: int,
+               hw: tuple[int, int], index: int) -> tuple[I2RMBSpec, tuple[int, int]]:
+        """The i2RMB of stage `index` (with `heads` > 0, its spanning attention) and its output size."""
+        c, stage = self.config, STAGES[index]
+        attention = (int(heads), head_dim) if heads else None
+        block = I2RMBSpec(cin, cout, int(cin * exp), int(kernel), stride, skip, NORMS[stage], ACTS[stage], attention,
+                          c["window"], hw, tuple(c["kernels"]), index)
+        return block, block.out_hw
 
     def build_supernet(self) -> Supernet:
         from hwnas.search_spaces._conv_nets import StagedNet  # torch: only building the supernet needs it

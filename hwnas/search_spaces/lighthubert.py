@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from hwnas.search_spaces._arch import Arch
-from hwnas.search_spaces._block import BlockSpec
+from hwnas.search_spaces._block import BlockSpec, SpecMemo
 from hwnas.search_spaces._choices import Choice, Depth, PerLayer
 from hwnas.search_spaces._io import SpaceIO
 from hwnas.search_spaces._registry import register_space
@@ -61,17 +61,23 @@ class LightHuBERTSpace(SearchSpace):
             PerLayer("heads", self.config["heads"], depth="layers"),
             PerLayer("ffn_ratio", self.config["ffn_ratio"], depth="layers"),
         ])
+        #: Layers by the values that shape them (`SpecMemo`): a search walks the same layers for every arch it prices.
+        self._layers = SpecMemo(self._layer)
+        self._ends = SpecMemo(lambda spec, *args: spec(*args))
 
     def blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BlockSpec]:
-        arch, c = self.validate(arch), self.config
+        arch, c, ends = self.validate(arch), self.config, self._ends
         embed, (kernel, groups) = int(arch["embed_dim"]), c["pos_conv"]  # type: ignore[arg-type]
-        front = WaveformFrontSpec(self._shape(input_shape)[-1], tuple(c["conv_layers"]), embed, kernel, groups,
-                                  tuple(sorted(c["depth_layout"].items())))
-        t = front.frames
-        layers = [TransformerLayerSpec(t, embed, h, c["head_dim"], int(r * embed), "softmax", "gelu", False, ("softmax",))
-                  for h, r in zip(arch["heads"], arch["ffn_ratio"])]  # type: ignore[arg-type]
-        head = [] if self.io.num_classes is None else [MeanClassifierSpec(t, embed, self.io.num_classes)]
-        return [front, *layers, *head]
+        front = ends[WaveformFrontSpec, self._shape(input_shape)[-1], tuple(c["conv_layers"]), embed, kernel, groups,
+                     tuple(sorted(c["depth_layout"].items()))]
+        t, layers = front.frames, self._layers
+        head = [] if self.io.num_classes is None else [ends[MeanClassifierSpec, t, embed, self.io.num_classes]]
+        return [front, *[layers[t, embed, h, r] for h, r in zip(arch["heads"], arch["ffn_ratio"])], *head]  # type: ignore[arg-type]
+
+    def _layer(self, tokens: int, embed: int, heads: int, ffn_ratio: float) -> TransformerLayerSpec:
+        """A post-norm softmax layer over `tokens` frames, its FFN `ffn_ratio` × `embed` wide."""
+        return TransformerLayerSpec(tokens, embed, heads, self.config["head_dim"], int(ffn_ratio * embed), "softmax", "gelu",
+                                    False, ("softmax",))
 
     def build_supernet(self) -> Supernet:
         from hwnas.search_spaces._supernet import Supernet  # torch: only building the supernet needs it

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from hwnas.search_spaces._anchors import boxes_per_cell
 from hwnas.search_spaces._arch import Arch
-from hwnas.search_spaces._block import BuildableSpec
+from hwnas.search_spaces._block import BuildableSpec, SpecMemo
 from hwnas.search_spaces._choices import Choice, Depth, PerLayer
 from hwnas.search_spaces._conv_specs import ClassifierHeadSpec, ConvSpec, LayerOp, SSDLiteHeadSpec
 from hwnas.search_spaces._io import SpaceIO
@@ -47,6 +47,8 @@ LAYER_OPS = TUCKER_OPS + IBN_OPS + FUSED_OPS
 # (stage, stride of its first layer, most layers); s5 ends at C4 (stride 16), s7 at C5 (stride 32).
 STAGES = (("s1", 1, 1), ("s2", 2, 4), ("s3", 2, 4), ("s4", 2, 4), ("s5", 1, 4), ("s6", 2, 4), ("s7", 1, 1))
 C4_STAGE, C5_STAGE = 4, 6
+#: Per stage: its first layer's stride and its arch fields (width, layer ops).
+STAGE_FIELDS = tuple((stride, f"{stage}_width", f"{stage}_ops") for stage, stride, _ in STAGES)
 # TF OD API SSDLite: extra feature maps 512/256/256/128 (layer_depth), anchors 3 on the lowest map, then
 # 5 aspect ratios + 1 interpolated scale (ssd_anchor_generator with reduce_boxes_in_lowest_layer).
 SSD_EXTRA_DEPTHS = (512, 256, 256, 128)
@@ -128,28 +130,38 @@ class MobileDetsSpace(SearchSpace):
                 declaration.append(Depth(f"{stage}_depth", [d for d in c["depths"] if d <= most]))
             declaration.append(PerLayer(f"{stage}_ops", _stage_ops(stage), depth=f"{stage}_depth" if most > 1 else most))
         super().__init__(preset, declaration, named_archs=NAMED_ARCHS if preset == "ssdlite-coco" else None)
+        #: Each layer's spec and output size by the values that shape it (`SpecMemo`): a search walks the same layers
+        #: for every arch it prices.
+        self._layers = SpecMemo(self._layer)
+        self._ends = SpecMemo(lambda spec, *args: spec(*args))
 
     def blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BuildableSpec]:
         arch, shape = self.validate(arch), self._shape(input_shape)
-        act, se = str(arch["activation"]), float(arch["se_ratio"])  # type: ignore[arg-type]
-        result: list[BuildableSpec] = [ConvSpec(shape[0], int(arch["stem_width"]), 3, 2, act, (shape[1], shape[2]))]
-        cin, hw, taps = int(arch["stem_width"]), result[0].out_hw, []  # type: ignore[attr-defined]
-        for index, (stage, stride, _) in enumerate(STAGES):
-            cout = int(arch[f"{stage}_width"])
-            for j, text in enumerate(arch[f"{stage}_ops"]):  # type: ignore[arg-type]
-                layer = LayerOp.parse(text).spec(cin if j == 0 else cout, cout, stride if j == 0 else 1, j > 0, act, se, hw,
-                                                 _stage_ops(stage), index)
+        act, se, layers, ends = str(arch["activation"]), float(arch["se_ratio"]), self._layers, self._ends  # type: ignore[arg-type]
+        stem = ends[ConvSpec, shape[0], int(arch["stem_width"]), 3, 2, act, (shape[1], shape[2])]
+        result: list[BuildableSpec] = [stem]
+        cin, hw, taps = int(arch["stem_width"]), stem.out_hw, []  # type: ignore[attr-defined]
+        for index, (stride, width_field, ops_field) in enumerate(STAGE_FIELDS):
+            cout = int(arch[width_field])  # type: ignore[arg-type]
+            for j, text in enumerate(arch[ops_field]):  # type: ignore[arg-type]
+                layer, hw = layers[text, cin if j == 0 else cout, cout, stride if j == 0 else 1, j > 0, act, se, hw, index]
                 result.append(layer)
-                hw = layer.out_hw
             taps.append((cout, hw))
             cin = cout
         if self.io.is_detection:
             (c4, hw4), (c5, hw5) = taps[C4_STAGE], taps[C5_STAGE]
             extra = tuple(self.config["ssd_extra_depths"])
-            return result + [SSDLiteHeadSpec(c4, hw4, c5, hw5, extra, boxes_per_cell(2 + len(extra)),
-                                             self.io.num_classes + 1, (C4_STAGE, C5_STAGE))]  # type: ignore[operator]
+            return result + [ends[SSDLiteHeadSpec, c4, hw4, c5, hw5, extra, boxes_per_cell(2 + len(extra)),
+                                  self.io.num_classes + 1, (C4_STAGE, C5_STAGE)]]  # type: ignore[operator]
         c5, hw5 = taps[C5_STAGE]
-        return result + [ClassifierHeadSpec(c5, hw5, self.io.num_classes, None, (C5_STAGE,))]  # type: ignore[arg-type]
+        return result + [ends[ClassifierHeadSpec, c5, hw5, self.io.num_classes, None, (C5_STAGE,)]]
+
+    @staticmethod
+    def _layer(text: str, cin: int, cout: int, stride: int, skip: bool, act: str, se: float, hw: tuple[int, int],
+               index: int) -> tuple[BuildableSpec, tuple[int, int]]:
+        """Layer `text` (e.g. `ibn_k3_e4`) of stage `index`, and its output size."""
+        layer = LayerOp.parse(text).spec(cin, cout, stride, skip, act, se, hw, _stage_ops(STAGES[index][0]), index)
+        return layer, layer.out_hw
 
     def build_supernet(self) -> Supernet:
         from hwnas.search_spaces._conv_nets import StagedNet  # torch: only building the supernet needs it

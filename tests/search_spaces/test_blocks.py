@@ -177,3 +177,19 @@ def test_the_translation_walk_finds_its_layers_by_the_values_that_shape_them(mon
     for seed in range(5):
         assert small.latency_blocks(space.sample(seed)) == space.latency_blocks(space.sample(seed))
     assert len(small._layers) <= 2 and len(small._decodings) <= 2
+
+
+@pytest.mark.parametrize("name,preset", SPACE_PRESETS)
+def test_a_walk_memo_never_hands_one_archs_layer_to_another(name, preset, monkeypatch):
+    """Walks look layers up by the values that shape them (`SpecMemo`); a key missing one of those values would hand
+    a spec built for one arch to another. Walking archs in a shuffled order after others must give what a walk
+    that (almost) never remembers gives: each memo holds one entry when `SHARED_MAX` is 0."""
+    from hwnas.search_spaces import _block
+
+    space = get_space(name, preset)
+    archs = [space.sample(i) for i in range(40)] + [space.max_arch(), space.min_arch()]
+    remembered = {a.id: (space.blocks(a), space.latency_blocks(a)) for a in random.Random(1).sample(archs, len(archs))}
+    monkeypatch.setattr(_block, "SHARED_MAX", 0)
+    forgetful = get_space(name, preset)
+    for arch in archs:
+        assert (forgetful.blocks(arch), forgetful.latency_blocks(arch)) == remembered[arch.id]
