@@ -7,7 +7,8 @@ profile's own validation figures. Then the hard checks:
 (a) HELP's 9 OFA columns, 80/20 split (seed 0): acc10 and Spearman of the op-level fit (unit costs + the space's
     correction where CV keeps it) against an arch-level gradient-boosting baseline on the same split;
 (b) cross-space on one GPU: TITAN Xp and 2080 Ti profiles fitted on FBNet rows only predict every OFA row
-    (Spearman, acc10: unit costs transfer; the scale of per-op launch costs does not have to);
+    (Spearman, acc10: unit costs transfer; the scale of per-op launch costs does not have to), beside what models
+    fitted on that OFA column itself reach on its held-out rows and the Spearman of the op count alone;
 (c) composition here: a local-CPU op-level profile fitted on softmax-only subnets (measured now, this machine)
     predicts measured cosFormer subnets, whose attention it can only compose (share within ±10 %).
 
@@ -113,9 +114,21 @@ def cross_space() -> dict:
         except OutOfDomainError as exc:
             result[ofa_column] = {"out_of_domain": str(exc)}
             continue
+        op_counts = [sum(len(block.ops()) for block in ofa.space.latency_blocks(a)) for a in ofa.archs]
         result[ofa_column] = {"spearman": float(spearmanr(ofa.latency_ms, predicted)[0]), "acc10": metrics.acc10(ofa.latency_ms, predicted),
-                              "median_ratio": float(np.median(predicted / ofa.latency_ms))}
+                              "median_ratio": float(np.median(predicted / ofa.latency_ms)),
+                              "op_count_spearman": float(spearmanr(ofa.latency_ms, op_counts)[0])}
     return {"pairs": result, "goal_spearman_0.8": all(r.get("spearman", 0) >= 0.8 for r in result.values())}
+
+
+def with_ceilings(cross: dict, columns: dict) -> dict:
+    """(b)'s pairs with what models fitted on the OFA column itself reach on its held-out rows ((a): the op-level
+    fit and the GBDT): a transfer from FBNet rows is not expected to rank that column better than they do."""
+    for column, pair in cross["pairs"].items():
+        if column in columns:
+            pair["in_domain_spearman"] = columns[column]["spearman"]
+            pair["in_domain_gbdt_spearman"] = columns[column]["baseline_spearman"]
+    return cross
 
 
 def local_composition(n: int = 60) -> dict:
@@ -149,6 +162,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = {"matrix": matrix(args.samples), "help_ofa": help_ofa_columns(), "cross_space": cross_space()}
+    with_ceilings(result["cross_space"], result["help_ofa"]["columns"])
     if not args.skip_local:
         result["local_composition"] = local_composition()
     m = result["matrix"]
@@ -161,8 +175,10 @@ def main() -> None:
     for column, r in a["columns"].items():
         print(f"    {column}: acc10 {r['acc10']:.3f} (GBDT {r['baseline_acc10']:.3f}), Spearman {r['spearman']:.3f} (GBDT {r['baseline_spearman']:.3f})")
     for column, r in result["cross_space"]["pairs"].items():
-        print(f"(b) FBNet-only → OFA {column}: " + (f"Spearman {r['spearman']:.3f}, acc10 {r['acc10']:.3f}, median ratio "
-                                                  f"{r['median_ratio']:.2f}" if "spearman" in r else r["out_of_domain"]))
+        print(f"(b) FBNet-only → OFA {column}: " + (
+            f"Spearman {r['spearman']:.3f} (fitted on the column itself: {r['in_domain_spearman']:.3f}, GBDT "
+            f"{r['in_domain_gbdt_spearman']:.3f}; op count alone {r['op_count_spearman']:.3f}), acc10 {r['acc10']:.3f}, "
+            f"median ratio {r['median_ratio']:.2f}" if "spearman" in r else r["out_of_domain"]))
     if "local_composition" in result:
         c = result["local_composition"]
         print(f"(c) local CPU, softmax-fitted → cosFormer: acc10 {c['acc10']:.3f}, MAPE {c['mape']:.3f}, ms share composed or extrapolated {c['unmeasured_ms_share']:.2f}")
