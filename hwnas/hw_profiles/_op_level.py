@@ -311,6 +311,7 @@ class OpLevelDomain:
         share once, then one sparse sum per subnet."""
         from scipy.sparse import csr_matrix  # heavy (0.2 s): only pricing needs it
 
+        block_lists = block_lists if isinstance(block_lists, list) else list(block_lists)  # read three times below
         with self._lock:  # search workers price in threads: indices and the stacked rows must agree
             # the common case, blocks seen before, at C speed
             indices = list(map(self._index_by_id.get, map(id, chain.from_iterable(block_lists))))

@@ -49,7 +49,8 @@ class _DeclaredCheck:
     def __init__(self, declaration: Sequence[Declaration]) -> None:
         self.names = frozenset(d.name for d in declaration)
         self.scalars = [(d.name, _exact(d.values)) for d in declaration if not isinstance(d, PerLayer)]
-        self.layers = [(d.name, d.depth, frozenset(d.values) if {type(v) for v in d.values} in ({int}, {str}) else None,
+        self.layers = [(d.name, int(d.depth) if isinstance(d.depth, int) else d.depth,
+                        frozenset(d.values) if {type(v) for v in d.values} in ({int}, {str}) else None,
                         _exact(d.values)) for d in declaration if isinstance(d, PerLayer)]
 
     def __call__(self, arch: Arch) -> bool:

@@ -88,7 +88,15 @@ class SearchSpace(ChoiceSpace):
         return self.io.input_shape
 
     def _shape(self, input_shape: Sequence[int] | None) -> tuple[int, ...]:
-        return tuple(input_shape or self.default_input_shape)
+        """`input_shape` (or the default) as Python ints: walks remember specs by value (`SpecMemo`), where 32.0 or a
+        numpy integer would stand for 32 in every later walk; a size that is not a whole number raises `ValueError`."""
+        shape = tuple(input_shape or self.default_input_shape)
+        if all(type(size) is int for size in shape):
+            return shape
+        whole = tuple(int(size) for size in shape)
+        if whole != shape:
+            raise ValueError(f"input shape {list(shape)} of {self.name}/{self.preset}: sizes must be whole numbers")
+        return whole
 
     def example_input(self, batch: int = 1, input_shape: Sequence[int] | None = None) -> tuple[torch.Tensor, ...]:
         """Positional inputs of the supernet's forward, for a batch of `batch` samples (seeded)."""

@@ -153,7 +153,7 @@ class MixedAttentionSpace(SearchSpace):
         beam = self._decode_beam
         if beam is None:
             return self.blocks(arch, input_shape)
-        arch, (src_len, steps) = self.validate(arch), input_shape or self.io.input_shape
+        arch, (src_len, steps) = self.validate(arch), self._shape(input_shape)
         enc, dec, vocab = int(arch["encoder_embed_dim"]), int(arch["decoder_embed_dim"]), self.io.vocab_size  # type: ignore[arg-type]
         decodings = self._decodings
         return [self._ends[TokenEmbeddingSpec, src_len, vocab, enc, False, self.io.padding_idx],

@@ -158,3 +158,4 @@ def test_the_identity_table_starts_over_without_changing_a_price(profile, monkey
         rows, _ = domain.blocks_rows(lists)
         assert np.allclose(rows, expected, rtol=1e-12, atol=0) and len(domain._held) <= 3
         assert domain._held.keys() == domain._index_by_id.keys()
+    assert np.array_equal(domain.blocks_rows(space.latency_blocks(a) for a in archs)[0], rows)  # any iterable of subnets

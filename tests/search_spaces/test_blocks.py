@@ -193,3 +193,27 @@ def test_a_walk_memo_never_hands_one_archs_layer_to_another(name, preset, monkey
     forgetful = get_space(name, preset)
     for arch in archs:
         assert (forgetful.blocks(arch), forgetful.latency_blocks(arch)) == remembered[arch.id]
+
+
+@pytest.mark.parametrize("name,preset", [("lighthubert", "tiny"), ("mobiledets", "tiny"), ("emov2", "tiny"),
+                                         ("mixed-attention", "tiny-mt")])
+def test_an_input_shape_of_other_number_types_is_walked_as_ints(name, preset):
+    """Walks remember specs by value: a shape of numpy integers or whole floats is the same shape of ints (specs,
+    ops and their JSON unchanged for later walks at the default), and a fractional size is refused."""
+    import json
+
+    import numpy as np
+
+    space, arch = get_space(name, preset), get_space(name, preset).sample(0)
+    default = space.default_input_shape
+
+    def typed(ops):
+        return [(op.kind, op.macs, type(op.macs), [(k, v, type(v)) for k, v in op.attrs]) for op in ops]
+
+    fresh = typed(get_space(name, preset).ops(arch))
+    for odd in (tuple(np.int64(s) for s in default), tuple(float(s) for s in default)):
+        assert space.blocks(arch, odd) == space.blocks(arch)
+        assert typed(space.ops(arch)) == fresh
+        json.dumps([list(op.attrs) for op in space.ops(arch)])
+    with pytest.raises(ValueError, match="whole numbers"):
+        space.blocks(arch, tuple(s + 0.5 for s in default))

@@ -68,3 +68,19 @@ def test_a_choice_of_floats_checks_each_layers_type():
     assert point["ratio"] == (1.0, 0.5) and type(point["ratio"][0]) is float
     with pytest.raises(InvalidArchError, match="has 1 values but 2 layers"):
         space.validate({"depth": 2, "ratio": [0.5]})
+
+
+def test_a_fixed_depth_may_be_any_int():
+    """A per-layer choice of a fixed number of layers, given as an int subclass, counts that many layers."""
+    import enum
+
+    from hwnas.search_spaces import ChoiceSpace
+    from hwnas.search_spaces._choices import Choice, PerLayer
+
+    class Layers(enum.IntEnum):
+        THREE = 3
+
+    space = ChoiceSpace([PerLayer("width", [8, 16], depth=Layers.THREE), Choice("c", [1])])
+    assert space.validate({"width": [8, 16, 8], "c": 1})["width"] == (8, 16, 8)
+    with pytest.raises(InvalidArchError, match="has 2 values but 3 layers"):
+        space.validate({"width": [8, 16], "c": 1})
