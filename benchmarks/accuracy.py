@@ -212,12 +212,20 @@ def ranking(case: str, out_root: Path, n: int, epochs: int, seed: int, progress:
     tau, p_value = kendalltau(inherited, scratch)
     return {"case": case, "score": ranked_by(space), "subnets": n, "standalone_epochs": epochs, "standalone_seeds": seeds,
             "standalone_retries": retries, "kendall_tau": float(tau),
-            "p_value": float(p_value),
+            "p_value": float(p_value), "reference_tau": reference_tau([row["runs"] for row in alone]),
             "target_tau": 0.6, "met": bool(tau >= 0.6),
             "standalone_seconds_per_epoch": sum(r["seconds_per_epoch"] for r in alone) / len(alone),
             "archs": [{"id": a.id, "arch": json.loads(a.to_json()), "inherited": x, "standalone": y,
                        "standalone_runs": row["runs"], "stalled_runs": row["stalled_runs"]}
                       for a, x, y, row in zip(archs, inherited, scratch, alone)]}
+
+
+def reference_tau(runs: list[list[float]]) -> float | None:
+    """Kendall τ between the subnets' first and second stand-alone runs (seeds): how well the references rank the
+    subnets the same way twice, a ceiling on what any inherited score can reach against them; None with one run."""
+    if any(len(r) < 2 for r in runs):
+        return None
+    return float(kendalltau([r[0] for r in runs], [r[1] for r in runs])[0])
 
 
 def main() -> None:
@@ -257,6 +265,7 @@ def main() -> None:
                                                 "met", "under_10_minutes")}
                   for r in rows},
         "kendall_tau": None if fidelity is None else fidelity["kendall_tau"],
+        "reference_tau": None if fidelity is None else fidelity["reference_tau"],
         "total_seconds": time.perf_counter() - start,
     }
     print(json.dumps(summary, indent=2))
