@@ -101,7 +101,7 @@ class EMOv2Space(SearchSpace):
         #: Each i2RMB's spec and output size by the values that shape it (`SpecMemo`): a search walks the same blocks
         #: for every arch it prices.
         self._i2rmbs = SpecMemo(self._i2rmb)
-        self._ends = SpecMemo(lambda spec, *args: spec(*args))
+        self._ends = SpecMemo()
 
     def blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BuildableSpec]:
         """Stem, then per stage the downsampling block and the residual blocks, then the classifier."""

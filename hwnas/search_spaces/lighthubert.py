@@ -63,7 +63,7 @@ class LightHuBERTSpace(SearchSpace):
         ])
         #: Layers by the values that shape them (`SpecMemo`): a search walks the same layers for every arch it prices.
         self._layers = SpecMemo(self._layer)
-        self._ends = SpecMemo(lambda spec, *args: spec(*args))
+        self._ends = SpecMemo()
 
     def blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BlockSpec]:
         arch, c, ends = self.validate(arch), self.config, self._ends

@@ -29,17 +29,11 @@ from hwnas.search_spaces._choices import Choice, Depth, PerLayer
 from hwnas.search_spaces._hat_named import hat_named_archs
 from hwnas.search_spaces._io import SpaceIO
 from hwnas.search_spaces._registry import register_space
-from hwnas.search_spaces._sequence_specs import (
-    CrossAttention,
-    DecodingLayerSpec,
-    PatchEmbedSpec,
-    TiedOutputSpec,
-    TokenClassifierSpec,
-    TokenDecodingSpec,
-    TokenEmbeddingSpec,
-    TransformerLayerSpec,
-)
 from hwnas.search_spaces._space import SearchSpace
+from hwnas.search_spaces._sequence_specs import (
+    CrossAttention, DecodingLayerSpec, PatchEmbedSpec, TiedOutputSpec, TokenClassifierSpec, TokenDecodingSpec,
+    TokenEmbeddingSpec, TransformerLayerSpec,
+)
 
 if TYPE_CHECKING:
     from hwnas.search_spaces._supernet import Supernet
@@ -128,7 +122,7 @@ class MixedAttentionSpace(SearchSpace):
         self._layers = SpecMemo(self._layer)
         self._patch_layers = SpecMemo(self._patch_layer)
         self._decodings = SpecMemo(lambda steps, beam, *layer: DecodingLayerSpec(steps, beam, self._layers[layer]))
-        self._ends = SpecMemo(lambda spec, *args: spec(*args))
+        self._ends = SpecMemo()
         #: HAT's inference, where the preset defines it: decode at this beam (see `latency_blocks`).
         self._decode_beam: int | None = c.get("decode_beam") if self.io.is_seq2seq else None
         super().__init__(preset, declaration, named_archs=hat_named_archs() if preset == "hat-wmt14-en-de" else None)
@@ -156,9 +150,7 @@ class MixedAttentionSpace(SearchSpace):
         arch, (src_len, steps) = self.validate(arch), self._shape(input_shape)
         enc, dec, vocab = int(arch["encoder_embed_dim"]), int(arch["decoder_embed_dim"]), self.io.vocab_size  # type: ignore[arg-type]
         decodings = self._decodings
-        return [self._ends[TokenEmbeddingSpec, src_len, vocab, enc, False, self.io.padding_idx],
-                *self._encoder_layers(arch, src_len),
-                self._ends[TokenDecodingSpec, steps, beam, vocab, dec],
+        return [*self._encoder(arch, src_len), self._ends[TokenDecodingSpec, steps, beam, vocab, dec],
                 *[decodings[steps, beam, steps, dec, h, f, kind, src_len, enc, xh, xa]
                   for h, f, kind, xh, xa in self._decoder_choices(arch)]]
 
@@ -190,15 +182,16 @@ class MixedAttentionSpace(SearchSpace):
         enc, dec = int(arch["encoder_embed_dim"]), int(arch["decoder_embed_dim"])  # type: ignore[arg-type]
         vocab, pad = self.io.vocab_size, self.io.padding_idx
         layers = self._layers
-        return [self._ends[TokenEmbeddingSpec, src_len, vocab, enc, False, pad], *self._encoder_layers(arch, src_len),
-                self._ends[TokenEmbeddingSpec, tgt_len, vocab, dec, dec == enc, pad],
+        return [*self._encoder(arch, src_len), self._ends[TokenEmbeddingSpec, tgt_len, vocab, dec, dec == enc, pad],
                 *[layers[tgt_len, dec, h, f, kind, src_len, enc, xh, xa] for h, f, kind, xh, xa in self._decoder_choices(arch)],
                 self._ends[TiedOutputSpec, tgt_len, dec, vocab]]
 
-    def _encoder_layers(self, arch: Arch, src_len: int) -> list[TransformerLayerSpec]:
+    def _encoder(self, arch: Arch, src_len: int) -> list[BlockSpec]:
+        """The source embedding and the encoder layers (the forward pass and the decode walk share them)."""
         enc, layers = int(arch["encoder_embed_dim"]), self._layers  # type: ignore[arg-type]
-        return [layers[src_len, enc, h, f, kind]
-                for h, f, kind in zip(arch["encoder_heads"], arch["encoder_ffn_dim"], arch["encoder_attn"])]  # type: ignore[arg-type]
+        return [self._ends[TokenEmbeddingSpec, src_len, self.io.vocab_size, enc, False, self.io.padding_idx],
+                *[layers[src_len, enc, h, f, kind]
+                  for h, f, kind in zip(arch["encoder_heads"], arch["encoder_ffn_dim"], arch["encoder_attn"])]]  # type: ignore[arg-type]
 
     @staticmethod
     def _decoder_choices(arch: Arch) -> Iterator[tuple[Any, ...]]:

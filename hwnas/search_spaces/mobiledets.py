@@ -133,7 +133,7 @@ class MobileDetsSpace(SearchSpace):
         #: Each layer's spec and output size by the values that shape it (`SpecMemo`): a search walks the same layers
         #: for every arch it prices.
         self._layers = SpecMemo(self._layer)
-        self._ends = SpecMemo(lambda spec, *args: spec(*args))
+        self._ends = SpecMemo()
 
     def blocks(self, arch: Arch, input_shape: Sequence[int] | None = None) -> list[BuildableSpec]:
         arch, shape = self.validate(arch), self._shape(input_shape)
