@@ -4,9 +4,11 @@ For each case, trains the supernet with the sandwich rule (as `hwnas train-super
 largest and smallest subnets' validation accuracy (mAP@[.5:.95] for detection cases), the gap between them,
 seconds per epoch and total time. Targets: largest subnet >= 97% on digits (emov2, mobiledets), >= 85% on
 MNIST-1D (mixed-attention, lighthubert); a tiny preset's training under 10 minutes. Ranking fidelity: random
-subnets of one case, the inherited score (accuracy; mAP for detectors, BLEU for translation; supernet weights,
-BatchNorm recalibrated) against the same subnets
-trained stand-alone from scratch; Kendall tau (scipy) >= 0.6. Stand-alone results are cached in
+subnets of one case (with `--ranking-selection flops`, subnets spread evenly by FLOPs over 50× as many random
+ones), the inherited score (accuracy; mAP for detectors, BLEU for translation; supernet weights, BatchNorm
+recalibrated) against the same subnets trained stand-alone from scratch; Kendall tau (scipy) >= 0.6; with
+`--standalone-seeds 2` or more also `reference_tau`, the τ between each subnet's first two stand-alone runs, the
+most any inherited score can show against one run. Stand-alone results are cached in
 results/accuracy-standalone.json. Trained supernets stay under benchmarks/results/supernets/ for experiments.
 The speech case is trained in LightHuBERT's stages (`STAGED`): a teacher, masked hidden-state distillation, then
 the task.
@@ -20,11 +22,15 @@ the task.
                                          # each reference the mean of two runs; a run stalled at chance is retried
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --only lighthubert-speech --ranking-case lighthubert-speech \
         --ranking-subnets 8 --ranking-epochs 6 --json                     # LightHuBERT's two stages on spoken digits
+    OMP_NUM_THREADS=1 python benchmarks/accuracy.py --ranking-only --ranking-case lighthubert-speech \
+        --ranking-subnets 12 --ranking-epochs 6 --standalone-seeds 2 --ranking-selection flops --json
+                                         # the same supernet, subnets spread evenly by FLOPs instead of random ones
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import platform
 import random
@@ -35,7 +41,7 @@ from typing import Any
 import torch
 from scipy.stats import kendalltau
 
-from hwnas.evaluators import InheritedAccuracyEvaluator
+from hwnas.evaluators import CountEvaluator, InheritedAccuracyEvaluator
 from hwnas.evaluators.accuracy import InheritedBleuEvaluator, InheritedMapEvaluator
 from hwnas.export import extract_subnet, from_arch, train_extracted
 from hwnas.search_spaces import SearchSpace
@@ -87,6 +93,8 @@ SEED_STRIDE = 1000
 #: A classification run that ends below this many times chance accuracy stalled (left the plateau late or never:
 #: on cluttered-digits, runs ended at 8-27 % or above 60 %).
 STALLED = 4.0
+#: Random subnets drawn per subnet picked when the study spreads its subnets by FLOPs (`--ranking-selection flops`).
+FLOPS_POOL = 50
 #: What the ranking study compares, per kind of case: the inherited evaluator and its metric.
 RANKERS = {"map": (InheritedMapEvaluator, "map"), "bleu": (InheritedBleuEvaluator, "bleu"),
            "acc": (InheritedAccuracyEvaluator, "accuracy")}
@@ -135,17 +143,26 @@ def train_case(name: str, out_root: Path, progress: bool) -> dict[str, Any]:
     return row
 
 
-def pick_subnets(space, n: int, seed: int) -> list:  # noqa: ANN001
-    rng, archs = random.Random(seed), []
-    while len(archs) < n:  # distinct subnets
+def pick_subnets(space, n: int, seed: int, selection: str = "random") -> list:  # noqa: ANN001
+    """`n` distinct subnets: the first `n` random ones (`random`), or `n` spread evenly by FLOPs over a pool of
+    `FLOPS_POOL`× as many random ones, the pool's least and most included (`flops`: a search compares subnets
+    across the whole trade-off; random subnets crowd the middle of it)."""
+    rng, archs, wanted = random.Random(seed), {}, n if selection == "random" else FLOPS_POOL * n
+    for _ in range(100 * wanted):  # a space with fewer subnets than the pool wants gives what it has
+        if len(archs) == wanted:
+            break
         arch = space.sample(rng)
-        if arch.id not in {a.id for a in archs}:
-            archs.append(arch)
-    return archs
+        archs.setdefault(arch.id, arch)
+    archs = list(archs.values())
+    if selection == "random":
+        return archs
+    flops = [row["flops_m"] for row in CountEvaluator(space).evaluate(archs)]
+    order = sorted(range(len(archs)), key=lambda i: (flops[i], archs[i].id))
+    return [archs[order[round(q * (len(order) - 1) / (n - 1))]] for q in range(n)]
 
 
 def standalone(case: str, n: int, epochs: int, seed: int, progress: bool, seeds: int = 1,
-               retries: int = 0) -> list[dict[str, Any]]:
+               retries: int = 0, selection: str = "random") -> list[dict[str, Any]]:
     """Stand-alone accuracy of `n` random subnets trained from scratch, each `seeds` times (the mean is its score);
     with `retries`, a classification run that ends stalled (below `STALLED`× chance: it never left the plateau,
     which says how the run went, not what the subnet can learn) is replaced by a run of the next seed, at most
@@ -158,7 +175,7 @@ def standalone(case: str, n: int, epochs: int, seed: int, progress: bool, seeds:
     cache_path = RESULTS / "accuracy-standalone.json"
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     rows = []
-    for i, arch in enumerate(pick_subnets(space, n, seed)):
+    for i, arch in enumerate(pick_subnets(space, n, seed, selection)):
         kept, stalled = [], []
         for attempt in range(seeds + retries):
             if len(kept) == seeds:
@@ -192,26 +209,37 @@ def _standalone_run(case: str, space, task, used: dict[str, Any], arch, *, epoch
                                **({"warmup_steps": warmup} if warmup is not None else {}))
         value = evaluate_bleu(module, task) if score == "bleu" else metrics[f"val_{score}"]
         cache[key] = {"val_score": value, "seconds_per_epoch": metrics["seconds_per_epoch"]}
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        cache_path.write_text(json.dumps(cache, indent=1))
+        _store(cache_path, key, cache[key])
     cache[key].setdefault("val_score", cache[key].pop("val_acc", None))  # entries cached before detection cases
     return cache[key]
 
 
+def _store(cache_path: Path, key: str, entry: dict[str, Any]) -> None:
+    """Adds one run to the cache file, merged under a lock with what other studies running beside this one added."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(cache_path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stored = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+        stored[key] = entry
+        partial = cache_path.with_suffix(".tmp")
+        partial.write_text(json.dumps(stored, indent=1))
+        partial.replace(cache_path)
+
+
 def ranking(case: str, out_root: Path, n: int, epochs: int, seed: int, progress: bool, seeds: int = 1,
-            retries: int = 0) -> dict[str, Any]:
-    """Inherited vs stand-alone accuracy (mAP, BLEU) of `n` random subnets of a trained case."""
+            retries: int = 0, selection: str = "random") -> dict[str, Any]:
+    """Inherited vs stand-alone accuracy (mAP, BLEU) of `n` subnets of a trained case, picked by `selection`."""
     space_name, preset, task_name, options, _, _ = CASES[case]
     space, task, _ = space_and_task(space_name, preset, task_name, options)
     evaluator_class, metric = RANKERS[ranked_by(space)]
     evaluator = evaluator_class(space, out_root / case, task)
-    alone = standalone(case, n, epochs, seed, progress, seeds, retries)
+    alone = standalone(case, n, epochs, seed, progress, seeds, retries, selection)
     archs = [row["arch"] for row in alone]
     inherited = [v[metric] for v in evaluator.evaluate(archs)]
     scratch = [row["val_score"] for row in alone]
     tau, p_value = kendalltau(inherited, scratch)
-    return {"case": case, "score": ranked_by(space), "subnets": n, "standalone_epochs": epochs, "standalone_seeds": seeds,
-            "standalone_retries": retries, "kendall_tau": float(tau),
+    return {"case": case, "score": ranked_by(space), "selection": selection, "subnets": n, "standalone_epochs": epochs,
+            "standalone_seeds": seeds, "standalone_retries": retries, "kendall_tau": float(tau),
             "p_value": float(p_value), "reference_tau": reference_tau([row["runs"] for row in alone]),
             "target_tau": 0.6, "met": bool(tau >= 0.6),
             "standalone_seconds_per_epoch": sum(r["seconds_per_epoch"] for r in alone) / len(alone),
@@ -221,11 +249,13 @@ def ranking(case: str, out_root: Path, n: int, epochs: int, seed: int, progress:
 
 
 def reference_tau(runs: list[list[float]]) -> float | None:
-    """Kendall τ between the subnets' first and second stand-alone runs (seeds): how well the references rank the
-    subnets the same way twice, a ceiling on what any inherited score can reach against them; None with one run."""
+    """Kendall τ between the means of the subnets' first and second halves of stand-alone runs (with two seeds,
+    run against run): how well the references rank the subnets the same way twice, a ceiling on what any inherited
+    score can reach against a reference of half as many runs; None with one run."""
     if any(len(r) < 2 for r in runs):
         return None
-    return float(kendalltau([r[0] for r in runs], [r[1] for r in runs])[0])
+    halves = [(sum(r[: len(r) // 2]) / (len(r) // 2), sum(r[len(r) // 2:]) / (len(r) - len(r) // 2)) for r in runs]
+    return float(kendalltau([h[0] for h in halves], [h[1] for h in halves])[0])
 
 
 def main() -> None:
@@ -236,6 +266,8 @@ def main() -> None:
     parser.add_argument("--ranking-only", action="store_true", help="no training: rank with the trained ranking supernet")
     parser.add_argument("--standalone-only", action="store_true", help="only train (and cache) the stand-alone subnets")
     parser.add_argument("--ranking-subnets", type=int, default=12)
+    parser.add_argument("--ranking-selection", choices=("random", "flops"), default="random",
+                        help="which subnets the study ranks: random ones, or ones spread evenly by FLOPs")
     parser.add_argument("--ranking-epochs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--standalone-seeds", type=int, default=1, help="stand-alone runs per subnet (their mean is its score)")
@@ -244,13 +276,13 @@ def main() -> None:
     parser.add_argument("--progress", action="store_true", help="show progress bars")
     parser.add_argument("--json", action="store_true", help="write benchmarks/results/accuracy.json")
     args = parser.parse_args()
-    if args.standalone_seeds < 1 or args.standalone_retries < 0:
-        parser.error("--standalone-seeds must be at least 1 and --standalone-retries at least 0")
+    if args.standalone_seeds < 1 or args.standalone_retries < 0 or args.ranking_subnets < 2:
+        parser.error("--standalone-seeds must be at least 1, --standalone-retries at least 0, --ranking-subnets at least 2")
     out_root = RESULTS / "supernets"
     start = time.perf_counter()
     if args.standalone_only:
         standalone(args.ranking_case, args.ranking_subnets, args.ranking_epochs, args.seed, args.progress, args.standalone_seeds,
-                   args.standalone_retries)
+                   args.standalone_retries, args.ranking_selection)
         return
     rows = [] if args.ranking_only else [train_case(name, out_root, args.progress) for name in (args.only or list(CASES))]
     fidelity = None
@@ -258,7 +290,7 @@ def main() -> None:
         if not (out_root / args.ranking_case / "supernet.json").is_file():
             rows.append(train_case(args.ranking_case, out_root, args.progress))
         fidelity = ranking(args.ranking_case, out_root, args.ranking_subnets, args.ranking_epochs, args.seed, args.progress,
-                           args.standalone_seeds, args.standalone_retries)
+                           args.standalone_seeds, args.standalone_retries, args.ranking_selection)
     summary = {
         "machine": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
         "cases": {r["case"]: {k: r[k] for k in ("score", "largest", "smallest", "gap", "seconds_per_epoch", "total_seconds",
@@ -272,7 +304,8 @@ def main() -> None:
     if args.json:
         RESULTS.mkdir(parents=True, exist_ok=True)
         partial = args.only or args.no_ranking or args.ranking_only
-        name = f"accuracy-{'-'.join(args.only or ['ranking'])}.json" if partial else "accuracy.json"
+        selection = "" if args.ranking_selection == "random" else f"-{args.ranking_selection}"
+        name = f"accuracy-{'-'.join(args.only or ['ranking'])}{selection}.json" if partial else f"accuracy{selection}.json"
         (RESULTS / name).write_text(json.dumps({"summary": summary, "rows": rows, "ranking": fidelity}, indent=2))
 
 
