@@ -7,8 +7,9 @@ MNIST-1D (mixed-attention, lighthubert); a tiny preset's training under 10 minut
 subnets of one case (with `--ranking-selection flops`, subnets spread evenly by FLOPs over 50× as many random
 ones), the inherited score (accuracy; mAP for detectors, BLEU for translation; supernet weights, BatchNorm
 recalibrated) against the same subnets trained stand-alone from scratch; Kendall tau (scipy) >= 0.6; with
-`--standalone-seeds 2` or more also `reference_tau`, the τ between each subnet's first two stand-alone runs, the
-most any inherited score can show against one run. Stand-alone results are cached in
+`--standalone-seeds 2` or more also `reference_tau`, the τ between the means of each subnet's first and second
+halves of stand-alone runs, the most any inherited score can show against such a mean; `flops_tau` is what FLOPs
+alone ranks, a baseline inherited scores should beat. Stand-alone results are cached in
 results/accuracy-standalone.json. Trained supernets stay under benchmarks/results/supernets/ for experiments.
 The speech case is trained in LightHuBERT's stages (`STAGED`): a teacher, masked hidden-state distillation, then
 the task.
@@ -238,14 +239,16 @@ def ranking(case: str, out_root: Path, n: int, epochs: int, seed: int, progress:
     inherited = [v[metric] for v in evaluator.evaluate(archs)]
     scratch = [row["val_score"] for row in alone]
     tau, p_value = kendalltau(inherited, scratch)
+    flops = [row["flops_m"] for row in CountEvaluator(space).evaluate(archs)]
     return {"case": case, "score": ranked_by(space), "selection": selection, "subnets": n, "standalone_epochs": epochs,
             "standalone_seeds": seeds, "standalone_retries": retries, "kendall_tau": float(tau),
             "p_value": float(p_value), "reference_tau": reference_tau([row["runs"] for row in alone]),
+            "flops_tau": float(kendalltau(flops, scratch)[0]),  # a baseline: what size alone ranks
             "target_tau": 0.6, "met": bool(tau >= 0.6),
             "standalone_seconds_per_epoch": sum(r["seconds_per_epoch"] for r in alone) / len(alone),
-            "archs": [{"id": a.id, "arch": json.loads(a.to_json()), "inherited": x, "standalone": y,
+            "archs": [{"id": a.id, "arch": json.loads(a.to_json()), "flops_m": f, "inherited": x, "standalone": y,
                        "standalone_runs": row["runs"], "stalled_runs": row["stalled_runs"]}
-                      for a, x, y, row in zip(archs, inherited, scratch, alone)]}
+                      for a, f, x, y, row in zip(archs, flops, inherited, scratch, alone)]}
 
 
 def reference_tau(runs: list[list[float]]) -> float | None:
@@ -298,6 +301,7 @@ def main() -> None:
                   for r in rows},
         "kendall_tau": None if fidelity is None else fidelity["kendall_tau"],
         "reference_tau": None if fidelity is None else fidelity["reference_tau"],
+        "flops_tau": None if fidelity is None else fidelity["flops_tau"],
         "total_seconds": time.perf_counter() - start,
     }
     print(json.dumps(summary, indent=2))
