@@ -164,7 +164,7 @@ def pick_subnets(space, n: int, seed: int, selection: str = "random") -> list:  
 
 def standalone(case: str, n: int, epochs: int, seed: int, progress: bool, seeds: int = 1,
                retries: int = 0, selection: str = "random") -> list[dict[str, Any]]:
-    """Stand-alone accuracy of `n` random subnets trained from scratch, each `seeds` times (the mean is its score);
+    """Stand-alone accuracy of `n` subnets (`pick_subnets`) trained from scratch, each `seeds` times (the mean is its score);
     with `retries`, a classification run that ends stalled (below `STALLED`× chance: it never left the plateau,
     which says how the run went, not what the subnet can learn) is replaced by a run of the next seed, at most
     `retries` times a subnet. Runs are cached in results/ by what they depend on (space, task, arch id, epochs, lr,
