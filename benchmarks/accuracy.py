@@ -37,6 +37,7 @@ import platform
 import random
 import time
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
 import torch
@@ -257,8 +258,8 @@ def reference_tau(runs: list[list[float]]) -> float | None:
     score can reach against a reference of half as many runs; None with one run."""
     if any(len(r) < 2 for r in runs):
         return None
-    halves = [(sum(r[: len(r) // 2]) / (len(r) // 2), sum(r[len(r) // 2:]) / (len(r) - len(r) // 2)) for r in runs]
-    return float(kendalltau([h[0] for h in halves], [h[1] for h in halves])[0])
+    firsts, seconds = zip(*[(fmean(r[: len(r) // 2]), fmean(r[len(r) // 2:])) for r in runs])
+    return float(kendalltau(firsts, seconds)[0])
 
 
 def main() -> None:

@@ -56,11 +56,10 @@ def _construct(spec: Callable[..., Any], *args: Any) -> Any:
 class SpecMemo(dict):
     """A space's specs of one kind found by the few arch values that shape them (a layer's width, heads, kind): `memo[key]`
     is `build(*key)` (a spec, or a spec and its output size), built on first use; by default the key is the spec's class
-    and its arguments. A walk that pricing repeats for every
-    arch of a search then looks each layer up in one dict instead of building it: building a shared spec hashes all
-    its fields and their types (~1.5 µs a layer, most of a walk). The key must hold every value `build` reads. Safe to
-    share between threads (two threads may both build a missing spec; specs are shared values, so either is the same
-    spec)."""
+    and its arguments. A walk that pricing repeats for every arch of a search then looks each layer up in one dict
+    instead of building it: building a shared spec hashes all its fields and their types (~1.5 µs a layer, most of a
+    walk). The key must hold every value `build` reads. Safe to share between threads (two threads may both build a
+    missing spec; specs are shared values, so either is the same spec)."""
 
     def __init__(self, build: Callable[..., Any] = _construct) -> None:
         super().__init__()

@@ -211,6 +211,7 @@ class MixedAttentionSpace(SearchSpace):
         return TransformerLayerSpec(n, embed, heads, qkv // heads, ffn, kind, c["activation"], False, tuple(c["attn"]),
                                     causal=bool(cross), qkv_dim=qkv, cross=attends)
 
+
 def hat_latency_features(arch: Arch) -> dict[str, float]:
     """The features HAT's latency datasets record for an arch of `hat-wmt14-en-de` (its CSV columns).
 
