@@ -66,6 +66,29 @@ def test_spoken_digits_are_seeded_and_validated_on_other_voices():
     assert (speech.float().mean(dim=1) > 0.05).all()
 
 
+def _correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a * b).mean(dim=1) / (a.std(dim=1) * b.std(dim=1))
+
+
+@needs_espeak
+def test_babble_mixes_a_quieter_second_word_into_the_same_clips():
+    clean = get_task("spoken-digits", num_samples=24, input_shape=[12000], seed=2)
+    soft = get_task("spoken-digits", num_samples=24, input_shape=[12000], seed=2, babble_db=[12, 12])
+    loud = get_task("spoken-digits", num_samples=24, input_shape=[12000], seed=2, babble_db=[0, 0])
+    assert torch.equal(clean.y_train, soft.y_train) and torch.equal(clean.y_val, loud.y_val)
+    # the labelled word is the same rendition, the babble 12 dB (power 1/16) or 0 dB (as loud) below it
+    assert _correlation(clean.x_train, soft.x_train).min() > 0.9
+    assert _correlation(clean.x_train, loud.x_train).mean() < 0.85
+    again = get_task("spoken-digits", num_samples=24, input_shape=[12000], seed=2, babble_db=[0, 0])
+    assert torch.equal(loud.x_train, again.x_train)
+
+
+@pytest.mark.parametrize("bad", [[9, 3], [-1, 3], [3], [0, float("nan")]])
+def test_babble_outside_its_range_is_one_line(bad):
+    with pytest.raises(TaskDataError, match=r"babble_db must be \[low, high\] with 0 <= low <= high"):
+        get_task("spoken-digits", num_samples=4, babble_db=bad)
+
+
 def test_spoken_digits_without_espeak_is_one_line(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(TaskDataError, match="needs espeak-ng, which is not installed"):
