@@ -120,18 +120,23 @@ def ranked_by(space: SearchSpace) -> str:
     return "bleu" if space.io.is_seq2seq else _score(space)
 
 
+def stage_settings(name: str, out_root: Path) -> dict[str, str]:
+    """What a STAGED case's task stage adds to its settings: where its teacher and distillation stage live."""
+    return {"init_from": str(out_root / f"{name}-stage1"), "teacher": str(out_root / f"{name}-teacher")}
+
+
 def train_stages(name: str, space: SearchSpace, task: Any, used: dict[str, Any], out_root: Path,
-                 progress: bool) -> dict[str, Any]:
+                 progress: bool) -> dict[str, str]:
     """A STAGED case's teacher and distillation stage on its built `task`; returns the settings its task stage adds."""
     space_name, preset, task_name, _, settings, _ = CASES[name]
-    stages, lr = STAGED[name], settings.get("lr", 2e-3)
-    teacher, stage1 = out_root / f"{name}-teacher", out_root / f"{name}-stage1"
+    stages, lr, added = STAGED[name], settings.get("lr", 2e-3), stage_settings(name, out_root)
+    teacher, stage1 = Path(added["teacher"]), Path(added["init_from"])
     extract_subnet(from_arch("max", space_name, preset), teacher, force=True)  # fresh weights, the largest shape
     train_extracted(teacher, task_name, stages["teacher_epochs"], used, from_scratch=True, lr=lr, progress=progress)
     train_supernet(space, task, TrainSettings(epochs=stages["distill_epochs"], lr=lr, num_random=settings.get("num_random", 1),
                                               objective="masked-distillation", teacher=str(teacher)),
                    stage1, task_name=task_name, task_options=used, force=True, progress=progress)
-    return {"init_from": str(stage1), "teacher": str(teacher)}
+    return added
 
 
 def supernet_dir(out_root: Path, case: str, seed: int = 0) -> Path:
@@ -147,8 +152,7 @@ def train_case(name: str, out_root: Path, progress: bool, seed: int = 0) -> dict
     start = time.perf_counter()
     staged = {}
     if name in STAGED:
-        staged = train_stages(name, space, task, used, out_root, progress) if seed == 0 else \
-            {"init_from": str(out_root / f"{name}-stage1"), "teacher": str(out_root / f"{name}-teacher")}
+        staged = train_stages(name, space, task, used, out_root, progress) if seed == 0 else stage_settings(name, out_root)
     result = train_supernet(space, task, TrainSettings(**settings, **staged, seed=seed), supernet_dir(out_root, name, seed),
                             task_name=task_name, task_options=used, force=True, progress=progress)
     total = time.perf_counter() - start
@@ -264,7 +268,7 @@ def ranking(case: str, out_root: Path, n: int, epochs: int, seed: int, progress:
                for s in range(supernet_seeds)]
     inherited, scratch = by_seed[0], [row["val_score"] for row in alone]
     tau, p_value = kendalltau(inherited, scratch)
-    per_supernet = [float(kendalltau(scores, scratch)[0]) for scores in by_seed]
+    per_supernet = [float(tau)] + [float(kendalltau(scores, scratch)[0]) for scores in by_seed[1:]]
     flops = [row["flops_m"] for row in CountEvaluator(space).evaluate(archs)]
     return {"case": case, "score": ranked_by(space), "selection": selection, "subnets": n, "standalone_epochs": epochs,
             "standalone_seeds": seeds, "standalone_retries": retries, "kendall_tau": float(tau),
