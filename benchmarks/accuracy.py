@@ -12,7 +12,8 @@ halves of stand-alone runs, the most any inherited score can show against such a
 alone ranks, a baseline inherited scores should beat. With `--supernet-seeds K` the ranking case's supernet is
 trained K times (seeds 0..K-1) and the study reports τ per supernet, how alike the supernets rank the subnets
 (`supernet_agreement_tau`) and τ of their mean; `met` then asks the mean τ over supernets, since a search ranks on
-one of them. Stand-alone results are cached in
+one of them. `tau_ci95` is a 95 % bootstrap interval of that τ over the subnets drawn (with 8 subnets it spans
+about ±0.3). `--jobs N` trains N stand-alone subnets at once, a process each. Stand-alone results are cached in
 results/accuracy-standalone.json. Trained supernets stay under benchmarks/results/supernets/ for experiments.
 The speech case is trained in LightHuBERT's stages (`STAGED`): a teacher, masked hidden-state distillation, then
 the task.
@@ -39,10 +40,14 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import functools
 import json
+import math
+import multiprocessing
 import platform
 import random
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from statistics import fmean
 from typing import Any
@@ -191,34 +196,53 @@ def pick_subnets(space, n: int, seed: int, selection: str = "random") -> list:  
 
 
 def standalone(case: str, n: int, epochs: int, seed: int, progress: bool, seeds: int = 1,
-               retries: int = 0, selection: str = "random") -> list[dict[str, Any]]:
+               retries: int = 0, selection: str = "random", jobs: int = 1) -> list[dict[str, Any]]:
     """Stand-alone accuracy of `n` subnets (`pick_subnets`) trained from scratch, each `seeds` times (the mean is its score);
     with `retries`, a classification run that ends stalled (below `STALLED`× chance: it never left the plateau,
     which says how the run went, not what the subnet can learn) is replaced by a run of the next seed, at most
     `retries` times a subnet. Runs are cached in results/ by what they depend on (space, task, arch id, epochs, lr,
-    seed), so a retrained supernet can be compared without retraining them."""
-    space_name, preset, task_name, options, settings, _ = CASES[case]
-    space, task, used = space_and_task(space_name, preset, task_name, options)
-    score = ranked_by(space)
-    stalled_below = STALLED / task.num_classes if score == "acc" else -1.0
-    cache_path = RESULTS / "accuracy-standalone.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
-    rows = []
-    for i, arch in enumerate(pick_subnets(space, n, seed, selection)):
-        kept, stalled = [], []
-        for attempt in range(seeds + retries):
-            if len(kept) == seeds:
-                break
-            run_seed = seed + i + SEED_STRIDE * attempt  # the first run keeps the seed (and cache key) it always had
-            run = _standalone_run(case, space, task, used, arch, epochs=epochs, run_seed=run_seed, progress=progress,
-                                  cache=cache, cache_path=cache_path)
-            (stalled if run["val_score"] < stalled_below and len(stalled) < retries else kept).append(run)
-        scores = [r["val_score"] for r in kept]
-        rows.append({"arch": arch, "val_score": sum(scores) / len(scores), "runs": scores,
-                     "stalled_runs": [r["val_score"] for r in stalled],
-                     "seconds_per_epoch": sum(r["seconds_per_epoch"] for r in kept) / len(kept)})
-        print(json.dumps({"arch": arch.id, "standalone": scores, "stalled": rows[-1]["stalled_runs"]}), flush=True)
+    seed), so a retrained supernet can be compared without retraining them. `jobs` subnets train at once, each
+    in a process of its own (one thread each under OMP_NUM_THREADS=1; they share the cache file under a lock)."""
+    space_name, preset, task_name, options, _, _ = CASES[case]
+    space, _, _ = space_and_task(space_name, preset, task_name, options)
+    archs = pick_subnets(space, n, seed, selection)
+    work = [(case, i, arch, epochs, seed, seeds, retries, progress and jobs == 1) for i, arch in enumerate(archs)]
+    if jobs == 1:
+        rows = [_subnet_runs(*args) for args in work]
+    else:  # fork: the workers inherit the imported modules and build the task once each
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            rows = list(pool.map(_subnet_runs, *zip(*work)))
+    for row, arch in zip(rows, archs):  # the pool keeps their order; a worker returns no arch, only its scores
+        row["arch"] = arch
     return rows
+
+
+def _subnet_runs(case: str, i: int, arch, epochs: int, seed: int, seeds: int, retries: int,  # noqa: ANN001
+                 progress: bool) -> dict[str, Any]:
+    """Subnet `i`'s stand-alone runs (cached ones reused), its stalled runs replaced as `standalone` says."""
+    space_name, preset, task_name, options, _, _ = CASES[case]
+    space, task, used = _built_task(space_name, preset, task_name, json.dumps(options, sort_keys=True))
+    stalled_below = STALLED / task.num_classes if ranked_by(space) == "acc" else -1.0
+    cache_path = RESULTS / "accuracy-standalone.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}  # with what other workers stored
+    kept, stalled = [], []
+    for attempt in range(seeds + retries):
+        if len(kept) == seeds:
+            break
+        run_seed = seed + i + SEED_STRIDE * attempt  # the first run keeps the seed (and cache key) it always had
+        run = _standalone_run(case, space, task, used, arch, epochs=epochs, run_seed=run_seed, progress=progress,
+                              cache=cache, cache_path=cache_path)
+        (stalled if run["val_score"] < stalled_below and len(stalled) < retries else kept).append(run)
+    scores = [r["val_score"] for r in kept]
+    print(json.dumps({"arch": arch.id, "standalone": scores, "stalled": [r["val_score"] for r in stalled]}), flush=True)
+    return {"val_score": fmean(scores), "runs": scores, "stalled_runs": [r["val_score"] for r in stalled],
+            "seconds_per_epoch": fmean(r["seconds_per_epoch"] for r in kept)}
+
+
+@functools.cache
+def _built_task(space_name: str, preset: str, task_name: str, options_json: str) -> tuple[Any, Any, dict[str, Any]]:
+    """A case's space and task, built once per process (options as JSON, so the arguments hash)."""
+    return space_and_task(space_name, preset, task_name, json.loads(options_json))
 
 
 def _standalone_run(case: str, space, task, used: dict[str, Any], arch, *, epochs: int, run_seed: int,  # noqa: ANN001
@@ -256,13 +280,13 @@ def _store(cache_path: Path, key: str, entry: dict[str, Any]) -> None:
 
 
 def ranking(case: str, out_root: Path, n: int, epochs: int, seed: int, progress: bool, seeds: int = 1,
-            retries: int = 0, selection: str = "random", supernet_seeds: int = 1) -> dict[str, Any]:
+            retries: int = 0, selection: str = "random", supernet_seeds: int = 1, jobs: int = 1) -> dict[str, Any]:
     """Inherited vs stand-alone accuracy (mAP, BLEU) of `n` subnets of a trained case, picked by `selection`;
     with `supernet_seeds` > 1, on each of that many supernets (`supernet_dir`) trained alike from other seeds."""
     space_name, preset, task_name, options, _, _ = CASES[case]
     space, task, _ = space_and_task(space_name, preset, task_name, options)
     evaluator_class, metric = RANKERS[ranked_by(space)]
-    alone = standalone(case, n, epochs, seed, progress, seeds, retries, selection)
+    alone = standalone(case, n, epochs, seed, progress, seeds, retries, selection, jobs)
     archs = [row["arch"] for row in alone]
     by_seed = [[v[metric] for v in evaluator_class(space, supernet_dir(out_root, case, s), task).evaluate(archs)]
                for s in range(supernet_seeds)]
@@ -272,7 +296,8 @@ def ranking(case: str, out_root: Path, n: int, epochs: int, seed: int, progress:
     flops = [row["flops_m"] for row in CountEvaluator(space).evaluate(archs)]
     return {"case": case, "score": ranked_by(space), "selection": selection, "subnets": n, "standalone_epochs": epochs,
             "standalone_seeds": seeds, "standalone_retries": retries, "kendall_tau": float(tau),
-            "p_value": float(p_value), "reference_tau": reference_tau([row["runs"] for row in alone]),
+            "p_value": float(p_value), "tau_ci95": tau_interval(by_seed, scratch),
+            "reference_tau": reference_tau([row["runs"] for row in alone]),
             "flops_tau": float(kendalltau(flops, scratch)[0]),  # a baseline: what size alone ranks
             **(seed_spread(by_seed, scratch, per_supernet) if supernet_seeds > 1 else {}),
             # a search ranks on one supernet: met when a typical one (the mean over seeds) reaches the target
@@ -291,6 +316,25 @@ def seed_spread(by_seed: list[list[float]], scratch: list[float], per_supernet: 
     return {"supernet_seeds": len(by_seed), "kendall_tau_per_supernet": per_supernet,
             "supernet_agreement_tau": fmean(pairs), "mean_inherited_tau": float(kendalltau(means, scratch)[0]),
             "inherited_per_supernet": by_seed}
+
+
+#: Bootstrap resamples of the subnets behind `tau_ci95`.
+BOOTSTRAP = 2000
+
+
+def tau_interval(by_seed: list[list[float]], scratch: list[float], seed: int = 0) -> list[float]:
+    """95 % bootstrap interval (subnets drawn with replacement) of the mean τ over supernets: with 8 subnets τ
+    alone moves by about ±0.3 from which subnets were drawn, so a τ near the target says little without it."""
+    rng, n, taus = random.Random(seed), len(scratch), []
+    while len(taus) < BOOTSTRAP:
+        pick = [rng.randrange(n) for _ in range(n)]
+        ranked = [scratch[i] for i in pick]
+        if len(set(ranked)) < 2:  # τ is undefined when every drawn reference ties
+            continue
+        taus.append(fmean(float(kendalltau([scores[i] for i in pick], ranked)[0]) for scores in by_seed))
+    taus = [t for t in taus if not math.isnan(t)] or [float("nan")]  # a draw where the inherited scores all tie has no τ
+    taus.sort()
+    return [taus[int(0.025 * (len(taus) - 1))], taus[int(0.975 * (len(taus) - 1))]]
 
 
 def reference_tau(runs: list[list[float]]) -> float | None:
@@ -324,17 +368,18 @@ def main() -> None:
                         help="rank on this many supernets of the ranking case, trained alike from seeds 0, 1, ...")
     parser.add_argument("--standalone-retries", type=int, default=0,
                         help="runs per subnet that may replace stalled ones (ending below STALLED × chance)")
-    parser.add_argument("--progress", action="store_true", help="show progress bars")
+    parser.add_argument("--jobs", type=int, default=1, help="stand-alone subnets trained at once, a process each")
+    parser.add_argument("--progress", action="store_true", help="show progress bars (with one job)")
     parser.add_argument("--json", action="store_true", help="write benchmarks/results/accuracy.json")
     args = parser.parse_args()
-    if args.standalone_seeds < 1 or args.supernet_seeds < 1 or args.standalone_retries < 0 or args.ranking_subnets < 2:
-        parser.error("--standalone-seeds and --supernet-seeds must be at least 1, --standalone-retries at least 0, "
+    if min(args.standalone_seeds, args.supernet_seeds, args.jobs) < 1 or args.standalone_retries < 0 or args.ranking_subnets < 2:
+        parser.error("--standalone-seeds, --supernet-seeds and --jobs must be at least 1, --standalone-retries at least 0, "
                      "--ranking-subnets at least 2")
     out_root = RESULTS / "supernets"
     start = time.perf_counter()
     if args.standalone_only:
         standalone(args.ranking_case, args.ranking_subnets, args.ranking_epochs, args.seed, args.progress, args.standalone_seeds,
-                   args.standalone_retries, args.ranking_selection)
+                   args.standalone_retries, args.ranking_selection, args.jobs)
         return
     rows = [] if args.ranking_only else [train_case(name, out_root, args.progress) for name in (args.only or list(CASES))]
     fidelity = None
@@ -345,11 +390,13 @@ def main() -> None:
             if not stored or (retrained and supernet_seed > 0):
                 rows.append(train_case(args.ranking_case, out_root, args.progress, supernet_seed))
         fidelity = ranking(args.ranking_case, out_root, args.ranking_subnets, args.ranking_epochs, args.seed, args.progress,
-                           args.standalone_seeds, args.standalone_retries, args.ranking_selection, args.supernet_seeds)
+                           args.standalone_seeds, args.standalone_retries, args.ranking_selection, args.supernet_seeds,
+                           args.jobs)
     summary = {
         "machine": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
         "cases": {supernet_dir(Path(), r["case"], r["supernet_seed"]).name: {k: r[k] for k in SUMMARY_FIELDS} for r in rows},
         "kendall_tau": None if fidelity is None else fidelity["kendall_tau"],
+        "tau_ci95": None if fidelity is None else fidelity["tau_ci95"],
         "reference_tau": None if fidelity is None else fidelity["reference_tau"],
         "flops_tau": None if fidelity is None else fidelity["flops_tau"],
         **({k: fidelity[k] for k in ("kendall_tau_per_supernet", "supernet_agreement_tau", "mean_inherited_tau")}
