@@ -6,7 +6,8 @@ from __future__ import annotations
 from hwnas.search_spaces import _ops as ops
 from hwnas.search_spaces._block import HW
 
-__all__ = ["EPS", "LAYER_SCALE_INIT", "SE_ROUNDING", "conv_out", "make_divisible", "ofa_divisible", "se_hidden", "window_layout"]
+__all__ = ["EPS", "LAYER_SCALE_INIT", "SE_ROUNDING", "conv_out", "layer_scale_init", "make_divisible", "ofa_divisible",
+           "se_hidden", "window_layout"]
 
 
 def make_divisible(filters: float, ratio: float = 1.0, base: int = 8) -> int:
@@ -37,6 +38,14 @@ def se_hidden(channels: int, ratio: float, rounding: str = "mobiledets") -> int:
 
 EPS = 1e-6  # the official norms' epsilon
 LAYER_SCALE_INIT = 1e-6  # the official ls_value
+
+
+def layer_scale_init(skip: bool) -> float:
+    """A block's layer scale at initialisation: the official 1e-6 on a residual branch (the block starts as the
+    identity), 1 on a block without a skip (a stage's first, downsampling block). Official EMOv2 scales those by
+    1e-6 too, which shrinks the signal a millionfold per stage at initialisation: a network trained from scratch
+    on a small budget then sat at chance for epochs, or for the whole run, depending on the seed."""
+    return LAYER_SCALE_INIT if skip else 1.0
 
 
 def window_layout(hw: HW, window: int) -> tuple[HW, int, int]:

@@ -82,6 +82,23 @@ def test_every_branch_shows_in_extracted_subnets(supernets, preset, shape):
                 m.gamma.copy_(gamma)
 
 
+def test_fresh_subnets_see_their_input():
+    """A stage's first block has no skip, so its layer scale starts at 1: at 1e-6 (the official value) each stage
+    shrank the signal a millionfold, every input gave the same logits, and training from scratch sat at chance."""
+    space = get_space("emov2", "tiny")
+    torch.manual_seed(0)
+    x = torch.randn(16, 3, 32, 32)
+    for arch in (space.max_arch(), space.min_arch()):
+        subnet = space.build_supernet().extract(arch).eval()
+        with torch.no_grad():
+            logits = subnet(x)
+        assert (logits - logits.mean(0)).abs().mean() > 0.1 * logits.abs().mean()
+    largest = space.build_supernet().extract(space.max_arch())
+    first, second = [m for m in largest.modules() if type(m).__name__ == "I2RMB"][:2]
+    assert not first.skip and first.scale.gamma.detach().min().item() == 1.0
+    assert second.skip and second.scale.gamma.detach().max().item() == pytest.approx(1e-6)
+
+
 def test_heads_zero_means_conv_expansion_and_odd_splits_work(supernets):
     space, supernet = supernets("emov2", "imagenet")
     arch = space.named_arch("emov2-5m")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from hwnas.search_spaces._conv_math import EPS, LAYER_SCALE_INIT, window_layout
+from hwnas.search_spaces._conv_math import EPS, layer_scale_init, window_layout
 from hwnas.search_spaces.elastic.conv import (
     ChannelsLast, ElasticActivation, ElasticBatchNorm2d, ElasticChoice, ElasticConv2d, ElasticLayerScale,
 )
@@ -115,7 +115,7 @@ class I2RMB(nn.Module):
             mixer = ElasticChoice({"conv": mixer, "attn": SpanningWindowAttention(spec.cin, spec.mid, heads, head_dim,
                                                                                   spec.window, spec.act)})
         return cls(norm, mixer, dw_bn_act(spec.mid, spec.kernels, spec.stride, "silu", EPS),
-                   ElasticConv2d(spec.mid, spec.cout, 1), ElasticLayerScale(spec.cout, LAYER_SCALE_INIT), spec.skip)
+                   ElasticConv2d(spec.mid, spec.cout, 1), ElasticLayerScale(spec.cout, layer_scale_init(spec.skip)), spec.skip)
 
     def configure(self, spec: I2RMBSpec) -> None:
         if isinstance(self.norm, ElasticBatchNorm2d):
