@@ -210,13 +210,12 @@ def standalone(case: str, n: int, epochs: int, seed: int, progress: bool, seeds:
     `retries` times a subnet. Runs are cached in results/ by what they depend on (space, task, arch id, epochs, lr,
     seed), so a retrained supernet can be compared without retraining them. `jobs` subnets train at once, each
     in a process of its own (one thread each under OMP_NUM_THREADS=1; they share the cache file under a lock)."""
-    space_name, preset, task_name, options, _, _ = CASES[case]
-    space, _, _ = space_and_task(space_name, preset, task_name, options)
+    space, _, _ = case_task(case)
     archs = pick_subnets(space, n, seed, selection)
     work = [(case, i, arch, epochs, seed, seeds, retries, progress and jobs == 1) for i, arch in enumerate(archs)]
     if jobs == 1:
         rows = [_subnet_runs(*args) for args in work]
-    else:  # fork: the workers inherit the imported modules and build the task once each
+    else:  # fork: the workers inherit the imported modules and the task built above
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
             rows = list(pool.map(_subnet_runs, *zip(*work)))
     for row, arch in zip(rows, archs):  # the pool keeps their order; a worker returns no arch, only its scores
@@ -227,8 +226,7 @@ def standalone(case: str, n: int, epochs: int, seed: int, progress: bool, seeds:
 def _subnet_runs(case: str, i: int, arch, epochs: int, seed: int, seeds: int, retries: int,  # noqa: ANN001
                  progress: bool) -> dict[str, Any]:
     """Subnet `i`'s stand-alone runs (cached ones reused), its stalled runs replaced as `standalone` says."""
-    space_name, preset, task_name, options, _, _ = CASES[case]
-    space, task, used = _built_task(space_name, preset, task_name, json.dumps(options, sort_keys=True))
+    space, task, used = case_task(case)
     stalled_below = STALLED / task.num_classes if ranked_by(space) == "acc" else -1.0
     cache_path = RESULTS / "accuracy-standalone.json"
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}  # with what other workers stored
@@ -240,16 +238,17 @@ def _subnet_runs(case: str, i: int, arch, epochs: int, seed: int, seeds: int, re
         run = _standalone_run(case, space, task, used, arch, epochs=epochs, run_seed=run_seed, progress=progress,
                               cache=cache, cache_path=cache_path)
         (stalled if run["val_score"] < stalled_below and len(stalled) < retries else kept).append(run)
-    scores = [r["val_score"] for r in kept]
-    print(json.dumps({"arch": arch.id, "standalone": scores, "stalled": [r["val_score"] for r in stalled]}), flush=True)
-    return {"val_score": fmean(scores), "runs": scores, "stalled_runs": [r["val_score"] for r in stalled],
+    scores, stalled_scores = [r["val_score"] for r in kept], [r["val_score"] for r in stalled]
+    print(json.dumps({"arch": arch.id, "standalone": scores, "stalled": stalled_scores}), flush=True)
+    return {"val_score": fmean(scores), "runs": scores, "stalled_runs": stalled_scores,
             "seconds_per_epoch": fmean(r["seconds_per_epoch"] for r in kept)}
 
 
 @functools.cache
-def _built_task(space_name: str, preset: str, task_name: str, options_json: str) -> tuple[Any, Any, dict[str, Any]]:
-    """A case's space and task, built once per process (options as JSON, so the arguments hash)."""
-    return space_and_task(space_name, preset, task_name, json.loads(options_json))
+def case_task(case: str) -> tuple[SearchSpace, Any, dict[str, Any]]:
+    """A case's space, built task and the options it used, built once per process (and inherited by forked workers)."""
+    space_name, preset, task_name, options, _, _ = CASES[case]
+    return space_and_task(space_name, preset, task_name, options)
 
 
 def _standalone_run(case: str, space, task, used: dict[str, Any], arch, *, epochs: int, run_seed: int,  # noqa: ANN001
@@ -291,8 +290,7 @@ def ranking(case: str, out_root: Path, n: int, epochs: int, seed: int, progress:
             retries: int = 0, selection: str = "random", supernet_seeds: int = 1, jobs: int = 1) -> dict[str, Any]:
     """Inherited vs stand-alone accuracy (mAP, BLEU) of `n` subnets of a trained case, picked by `selection`;
     with `supernet_seeds` > 1, on each of that many supernets (`supernet_dir`) trained alike from other seeds."""
-    space_name, preset, task_name, options, _, _ = CASES[case]
-    space, task, _ = space_and_task(space_name, preset, task_name, options)
+    space, task, _ = case_task(case)
     evaluator_class, metric = RANKERS[ranked_by(space)]
     alone = standalone(case, n, epochs, seed, progress, seeds, retries, selection, jobs)
     archs = [row["arch"] for row in alone]
