@@ -29,6 +29,9 @@ the task.
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --ranking-only --ranking-case emov2-cluttered --ranking-subnets 16 \
         --ranking-epochs 15 --standalone-seeds 4 --standalone-retries 4 --supernet-seeds 3 --ranking-selection flops \
         --jobs 2 --json                  # 16 subnets on the same supernets, two stand-alone runs at a time
+    OMP_NUM_THREADS=1 python benchmarks/accuracy.py --ranking-only --ranking-case emov2-cluttered --ranking-subnets 16 \
+        --ranking-epochs 30 --standalone-seeds 2 --standalone-retries 2 --supernet-seeds 3 --ranking-selection flops \
+        --jobs 2 --json                  # references trained as long as the supernets (30 epochs)
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --only lighthubert-speech --ranking-case lighthubert-speech \
         --ranking-subnets 8 --ranking-epochs 6 --json                     # LightHuBERT's two stages on spoken digits
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --ranking-only --ranking-case lighthubert-speech \
