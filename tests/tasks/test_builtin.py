@@ -38,6 +38,15 @@ def test_cluttered_digits_are_seeded_posed_differently_and_colour():
         get_task("cluttered-digits", input_shape=[3, 8, 8])
 
 
+def test_cluttered_digits_validation_size_leaves_training_images_alone():
+    default = get_task("cluttered-digits", num_samples=40, seed=1)
+    larger = get_task("cluttered-digits", num_samples=40, seed=1, val_samples=30)
+    assert larger.x_val.shape[0] == 30 and default.x_val.shape[0] == 10
+    assert torch.equal(larger.x_train, default.x_train) and torch.equal(larger.y_train, default.y_train)
+    with pytest.raises(TaskDataError, match="val_samples"):
+        get_task("cluttered-digits", num_samples=40, val_samples=0)
+
+
 @pytest.mark.parametrize("op", ["reverse", "sort"])
 def test_seq2seq_targets_follow_the_token_convention(op):
     task = get_task("seq2seq", op=op, num_samples=40, length=6, min_length=3, vocab_size=12, seed=3)
