@@ -13,10 +13,11 @@ alone ranks, a baseline inherited scores should beat. With `--supernet-seeds K` 
 trained K times (seeds 0..K-1) and the study reports τ per supernet, how alike the supernets rank the subnets
 (`supernet_agreement_tau`) and τ of their mean; `met` then asks the mean τ over supernets, since a search ranks on
 one of them. `tau_ci95` is a 95 % bootstrap interval of that τ over the subnets drawn (with 8 subnets it spans
-about ±0.3). `--jobs N` trains N stand-alone subnets at once, a process each. Stand-alone results are cached in
-results/accuracy-standalone.json. Trained supernets stay under benchmarks/results/supernets/ for experiments.
-The speech case is trained in LightHuBERT's stages (`STAGED`): a teacher, masked hidden-state distillation, then
-the task.
+about ±0.3). `--jobs N` trains N stand-alone subnets at once, a process each. `--scoring-task-option KEY=VALUE` scores
+both sides on the task built with that option too, e.g. a larger validation split on the same training images.
+Stand-alone results are cached in results/accuracy-standalone.json. Trained supernets stay under
+benchmarks/results/supernets/ for experiments. The speech case is trained in LightHuBERT's stages (`STAGED`): a
+teacher, masked hidden-state distillation, then the task.
 
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --json                 # everything
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --only emov2 --no-ranking --json
@@ -32,6 +33,9 @@ the task.
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --ranking-only --ranking-case emov2-cluttered --ranking-subnets 16 \
         --ranking-epochs 30 --standalone-seeds 2 --standalone-retries 2 --supernet-seeds 3 --ranking-selection flops \
         --jobs 2 --json                  # references trained as long as the supernets (30 epochs)
+    OMP_NUM_THREADS=1 python benchmarks/accuracy.py --ranking-only --ranking-case emov2-cluttered --ranking-subnets 16 \
+        --ranking-epochs 15 --standalone-seeds 2 --supernet-seeds 3 --ranking-selection flops --jobs 2 \
+        --scoring-task-option val_samples=6000 --json    # both sides scored on 6,000 validation images, not 1,500
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --only lighthubert-speech --ranking-case lighthubert-speech \
         --ranking-subnets 8 --ranking-epochs 6 --json                     # LightHuBERT's two stages on spoken digits
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --ranking-only --ranking-case lighthubert-speech \
@@ -206,16 +210,17 @@ def pick_subnets(space, n: int, seed: int, selection: str = "random") -> list:  
 
 
 def standalone(case: str, n: int, epochs: int, seed: int, progress: bool, seeds: int = 1,
-               retries: int = 0, selection: str = "random", jobs: int = 1) -> list[dict[str, Any]]:
+               retries: int = 0, selection: str = "random", jobs: int = 1, scoring: str = "") -> list[dict[str, Any]]:
     """Stand-alone accuracy of `n` subnets (`pick_subnets`) trained from scratch, each `seeds` times (the mean is its score);
     with `retries`, a classification run that ends stalled (below `STALLED`× chance: it never left the plateau,
     which says how the run went, not what the subnet can learn) is replaced by a run of the next seed, at most
     `retries` times a subnet. Runs are cached in results/ by what they depend on (space, task, arch id, epochs, lr,
     seed), so a retrained supernet can be compared without retraining them. `jobs` subnets train at once, each
-    in a process of its own (one thread each under OMP_NUM_THREADS=1; they share the cache file under a lock)."""
-    space, _, _ = case_task(case)
+    in a process of its own (one thread each under OMP_NUM_THREADS=1; they share the cache file under a lock).
+    `scoring` (see `case_task`) scores the runs on another validation split; they train on the same images."""
+    space, _, _ = case_task(case, scoring)
     archs = pick_subnets(space, n, seed, selection)
-    work = [(case, i, arch, epochs, seed, seeds, retries, progress and jobs == 1) for i, arch in enumerate(archs)]
+    work = [(case, i, arch, epochs, seed, seeds, retries, progress and jobs == 1, scoring) for i, arch in enumerate(archs)]
     if jobs == 1:
         rows = [_subnet_runs(*args) for args in work]
     else:  # fork: the workers inherit the imported modules and the task built above
@@ -227,9 +232,9 @@ def standalone(case: str, n: int, epochs: int, seed: int, progress: bool, seeds:
 
 
 def _subnet_runs(case: str, i: int, arch, epochs: int, seed: int, seeds: int, retries: int,  # noqa: ANN001
-                 progress: bool) -> dict[str, Any]:
+                 progress: bool, scoring: str = "") -> dict[str, Any]:
     """Subnet `i`'s stand-alone runs (cached ones reused), its stalled runs replaced as `standalone` says."""
-    space, task, used = case_task(case)
+    space, task, used = case_task(case, scoring)
     stalled_below = STALLED / task.num_classes if ranked_by(space) == "acc" else -1.0
     cache_path = RESULTS / "accuracy-standalone.json"
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}  # with what other workers stored
@@ -248,10 +253,12 @@ def _subnet_runs(case: str, i: int, arch, epochs: int, seed: int, seeds: int, re
 
 
 @functools.cache
-def case_task(case: str) -> tuple[SearchSpace, Any, dict[str, Any]]:
-    """A case's space, built task and the options it used, built once per process (and inherited by forked workers)."""
+def case_task(case: str, scoring: str = "") -> tuple[SearchSpace, Any, dict[str, Any]]:
+    """A case's space, built task and the options it used, built once per process (and inherited by forked workers).
+    `scoring`, task options as JSON text, are added to the case's: a larger validation split for the ranking study
+    (`--scoring-task-option`), whose training split is the same, so the case's supernets still fit it."""
     space_name, preset, task_name, options, _, _ = CASES[case]
-    return space_and_task(space_name, preset, task_name, options)
+    return space_and_task(space_name, preset, task_name, {**options, **json.loads(scoring or "{}")})
 
 
 def _standalone_run(case: str, space, task, used: dict[str, Any], arch, *, epochs: int, run_seed: int,  # noqa: ANN001
@@ -290,12 +297,13 @@ def _store(cache_path: Path, key: str, entry: dict[str, Any]) -> None:
 
 
 def ranking(case: str, out_root: Path, n: int, epochs: int, seed: int, progress: bool, seeds: int = 1,
-            retries: int = 0, selection: str = "random", supernet_seeds: int = 1, jobs: int = 1) -> dict[str, Any]:
+            retries: int = 0, selection: str = "random", supernet_seeds: int = 1, jobs: int = 1,
+            scoring: str = "") -> dict[str, Any]:
     """Inherited vs stand-alone accuracy (mAP, BLEU) of `n` subnets of a trained case, picked by `selection`;
     with `supernet_seeds` > 1, on each of that many supernets (`supernet_dir`) trained alike from other seeds."""
-    space, task, _ = case_task(case)
+    space, task, _ = case_task(case, scoring)
     evaluator_class, metric = RANKERS[ranked_by(space)]
-    alone = standalone(case, n, epochs, seed, progress, seeds, retries, selection, jobs)
+    alone = standalone(case, n, epochs, seed, progress, seeds, retries, selection, jobs, scoring)
     archs = [row["arch"] for row in alone]
     by_seed = [[v[metric] for v in evaluator_class(space, supernet_dir(out_root, case, s), task).evaluate(archs)]
                for s in range(supernet_seeds)]
@@ -304,7 +312,8 @@ def ranking(case: str, out_root: Path, n: int, epochs: int, seed: int, progress:
     per_supernet = [float(tau)] + [float(kendalltau(scores, scratch)[0]) for scores in by_seed[1:]]
     flops = [row["flops_m"] for row in CountEvaluator(space).evaluate(archs)]
     return {"case": case, "score": ranked_by(space), "selection": selection, "subnets": n, "standalone_epochs": epochs,
-            "standalone_seeds": seeds, "standalone_retries": retries, "kendall_tau": float(tau),
+            "standalone_seeds": seeds, "standalone_retries": retries, "scoring_task_options": json.loads(scoring or "{}"),
+            "kendall_tau": float(tau),
             "p_value": float(p_value), "tau_ci95": tau_interval(by_seed, scratch),
             "reference_tau": reference_tau([row["runs"] for row in alone]),
             "flops_tau": float(kendalltau(flops, scratch)[0]),  # a baseline: what size alone ranks
@@ -360,6 +369,17 @@ def reference_tau(runs: list[list[float]]) -> float | None:
 SUMMARY_FIELDS = ("score", "largest", "smallest", "gap", "seconds_per_epoch", "total_seconds", "met", "under_10_minutes")
 
 
+def task_option(text: str) -> tuple[str, Any]:
+    """`KEY=VALUE`, the value read as JSON where it parses (numbers, lists), else kept as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=list(CASES), help="cases to train (default: all)")
@@ -378,6 +398,10 @@ def main() -> None:
     parser.add_argument("--standalone-retries", type=int, default=0,
                         help="runs per subnet that may replace stalled ones (ending below STALLED × chance)")
     parser.add_argument("--jobs", type=int, default=1, help="stand-alone subnets trained at once, a process each")
+    parser.add_argument("--scoring-task-option", type=task_option, action="append", default=[], metavar="KEY=VALUE",
+                        help="a task option the ranking study scores with, inherited and stand-alone, e.g. val_samples=6000 "
+                             "(cluttered-digits) or val_fraction=0.95 (spoken-digits): a larger validation split "
+                             "than the supernet's, the same training split")
     parser.add_argument("--progress", action="store_true", help="show progress bars (with one job)")
     parser.add_argument("--json", action="store_true", help="write benchmarks/results/accuracy.json")
     args = parser.parse_args()
@@ -385,10 +409,11 @@ def main() -> None:
         parser.error("--standalone-seeds, --supernet-seeds and --jobs must be at least 1, --standalone-retries at least 0, "
                      "--ranking-subnets at least 2")
     out_root = RESULTS / "supernets"
+    scoring = json.dumps(dict(args.scoring_task_option), sort_keys=True) if args.scoring_task_option else ""
     start = time.perf_counter()
     if args.standalone_only:
         standalone(args.ranking_case, args.ranking_subnets, args.ranking_epochs, args.seed, args.progress, args.standalone_seeds,
-                   args.standalone_retries, args.ranking_selection, args.jobs)
+                   args.standalone_retries, args.ranking_selection, args.jobs, scoring)
         return
     rows = [] if args.ranking_only else [train_case(name, out_root, args.progress) for name in (args.only or list(CASES))]
     fidelity = None
@@ -400,7 +425,7 @@ def main() -> None:
                 rows.append(train_case(args.ranking_case, out_root, args.progress, supernet_seed))
         fidelity = ranking(args.ranking_case, out_root, args.ranking_subnets, args.ranking_epochs, args.seed, args.progress,
                            args.standalone_seeds, args.standalone_retries, args.ranking_selection, args.supernet_seeds,
-                           args.jobs)
+                           args.jobs, scoring)
     summary = {
         "machine": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
         "cases": {supernet_dir(Path(), r["case"], r["supernet_seed"]).name: {k: r[k] for k in SUMMARY_FIELDS} for r in rows},
