@@ -65,6 +65,8 @@ from typing import Any
 import torch
 from scipy.stats import kendalltau
 
+from hwnas._cli_options import parse_key_values
+from hwnas.errors import HwnasError
 from hwnas.evaluators import CountEvaluator, InheritedAccuracyEvaluator
 from hwnas.evaluators.accuracy import InheritedBleuEvaluator, InheritedMapEvaluator
 from hwnas.export import extract_subnet, from_arch, train_extracted
@@ -369,17 +371,6 @@ def reference_tau(runs: list[list[float]]) -> float | None:
 SUMMARY_FIELDS = ("score", "largest", "smallest", "gap", "seconds_per_epoch", "total_seconds", "met", "under_10_minutes")
 
 
-def task_option(text: str) -> tuple[str, Any]:
-    """`KEY=VALUE`, the value read as JSON where it parses (numbers, lists), else kept as text."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=list(CASES), help="cases to train (default: all)")
@@ -398,7 +389,7 @@ def main() -> None:
     parser.add_argument("--standalone-retries", type=int, default=0,
                         help="runs per subnet that may replace stalled ones (ending below STALLED × chance)")
     parser.add_argument("--jobs", type=int, default=1, help="stand-alone subnets trained at once, a process each")
-    parser.add_argument("--scoring-task-option", type=task_option, action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--scoring-task-option", action="append", default=[], metavar="KEY=VALUE",
                         help="a task option the ranking study scores with, inherited and stand-alone, e.g. val_samples=6000 "
                              "(cluttered-digits) or val_fraction=0.95 (spoken-digits): a larger validation split "
                              "than the supernet's, the same training split")
@@ -409,7 +400,11 @@ def main() -> None:
         parser.error("--standalone-seeds, --supernet-seeds and --jobs must be at least 1, --standalone-retries at least 0, "
                      "--ranking-subnets at least 2")
     out_root = RESULTS / "supernets"
-    scoring = json.dumps(dict(args.scoring_task_option), sort_keys=True) if args.scoring_task_option else ""
+    try:
+        scoring_options = parse_key_values(args.scoring_task_option, "--scoring-task-option", "val_samples=6000")
+    except HwnasError as exc:
+        parser.error(str(exc))
+    scoring = json.dumps(scoring_options, sort_keys=True) if scoring_options else ""  # hashable: case_task caches by it
     start = time.perf_counter()
     if args.standalone_only:
         standalone(args.ranking_case, args.ranking_subnets, args.ranking_epochs, args.seed, args.progress, args.standalone_seeds,
