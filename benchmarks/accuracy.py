@@ -39,6 +39,7 @@ teacher, masked hidden-state distillation, then the task.
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --only emov2-cluttered-24k --ranking-case emov2-cluttered-24k \
         --ranking-subnets 8 --ranking-epochs 5 --standalone-seeds 4 --standalone-retries 2 --supernet-seeds 3 \
         --ranking-selection flops --jobs 2 --json   # four times the training images: EMOv2's references agree
+    (the same with --ranking-only --ranking-subnets 16 --standalone-seeds 2: sixteen subnets, two runs each)
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --only lighthubert-speech --ranking-case lighthubert-speech \
         --ranking-subnets 8 --ranking-epochs 6 --json                     # LightHuBERT's two stages on spoken digits
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --ranking-only --ranking-case lighthubert-speech \
